@@ -23,6 +23,9 @@ class BM25Params(NamedTuple):
     b: float = 0.75
 
 
+DEFAULT_PARAMS = BM25Params()
+
+
 class BM25:
     """Term -> (doc ids, scores) postings in CSC layout."""
 
@@ -45,7 +48,7 @@ class BM25:
         self.params = params
 
     @classmethod
-    def build(cls, docs: Iterable[Sequence[str]], params: BM25Params = BM25Params()) -> BM25:
+    def build(cls, docs: Iterable[Sequence[str]], params: BM25Params = DEFAULT_PARAMS) -> BM25:
         """Index tokenised documents; document i gets id i. Memory: 12 bytes per posting."""
         vocab: dict[str, int] = {}
         term_ids, doc_ids, tfs, lengths = array("i"), array("i"), array("f"), array("i")
