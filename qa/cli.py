@@ -51,3 +51,144 @@ def ingest(paths: tuple[Path, ...], as_json: bool) -> None:
                 click.echo(f"warning: {result.source}: {warning}", err=True)
         else:
             click.echo(format_report(result))
+
+
+def _settings(**overrides) -> Settings:
+    return Settings.from_env(**overrides)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--index-dir", type=click.Path(path_type=Path), help="Index folder [index/].")
+@click.option("--model", help="Embedding model: default, a sentence-transformers name or folder.")
+@click.option("--rebuild", is_flag=True, help="Ignore the existing index and embed everything.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def index(paths, index_dir, model, rebuild, quiet) -> None:
+    """Add new or changed files to the index (default: the corpus folder); drop deleted ones."""
+    from qa.embed import load_embedder
+    from qa.indexer import build_index
+
+    settings = _settings(index_dir=index_dir, model=model)
+    paths = paths or (settings.corpus_dir,)
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise click.UsageError(f"no such file or folder: {', '.join(missing)}")
+    embedder = load_embedder(settings, "index")
+    report = build_index(
+        paths, settings.index_dir, embedder, rebuild=rebuild, batch_size=settings.batch_size,
+        progress=not quiet, log=lambda msg: click.echo(msg, err=True),
+    )
+    if report.version is None:
+        click.echo(f"index is up to date ({report.unchanged} files unchanged)")
+    else:
+        click.echo(
+            f"added {len(report.added)}, updated {len(report.updated)}, "
+            f"removed {len(report.removed)}, unchanged {report.unchanged} files; "
+            f"{report.paragraphs} paragraphs in {settings.index_dir} ({report.seconds:.1f} s)"
+        )
+    for source, why in report.failed:
+        click.echo(f"skipped {source}: {why}", err=True)
+    for source, warning in report.warnings:
+        click.echo(f"warning: {source}: {warning}", err=True)
+
+
+def _filter_options(f):
+    for option in (
+        click.option("--newspaper", help="Only this newspaper."),
+        click.option("--date-to", help="Latest date, YYYY-MM-DD."),
+        click.option("--date-from", help="Earliest date, YYYY-MM-DD."),
+        click.option("--index-dir", type=click.Path(path_type=Path), help="Index folder."),
+    ):
+        f = option(f)
+    return f
+
+
+@main.command()
+@click.argument("query")
+@click.option("-k", default=10, show_default=True, help="Number of paragraphs.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@_filter_options
+def search(query, k, as_json, index_dir, date_from, date_to, newspaper) -> None:
+    """Show the paragraphs closest to QUERY (hybrid dense + BM25 retrieval)."""
+    from qa.pipeline import Archive
+    from qa.retrieve import Filters
+
+    archive = Archive.open(_settings(index_dir=index_dir))
+    hits = archive.retriever.search(query, k, Filters(date_from, date_to, newspaper))
+    if as_json:
+        click.echo(json.dumps([hit_json(h) for h in hits], ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        click.echo("no matching paragraphs")
+    for rank, h in enumerate(hits, 1):
+        a, p = h.article, h.paragraph
+        click.echo(f"{rank:>2}. [{h.score:.4f}] {a.newspaper or ''} {a.date or ''} "
+                   f"〈{a.title or ''}〉 ¶{p.index + 1}  {p.source}:{p.line_start}-{p.line_end}")
+        click.echo(f"    {p.text[:160]}")
+        if h.copies:
+            click.echo(f"    (+{len(h.copies)} copies)")
+
+
+def hit_json(h) -> dict:
+    a, p = h.article, h.paragraph
+    return {
+        "id": h.chunk_id, "score": h.score, "dense_rank": h.dense_rank,
+        "lexical_rank": h.lexical_rank, "dense_score": h.dense_score,
+        "lexical_score": h.lexical_score, "copies": list(h.copies),
+        "article_id": a.id, "newspaper": a.newspaper, "date": a.date, "page": a.page,
+        "title": a.title, "paragraph_index": p.index, "text": p.text, "source": p.source,
+        "line_start": p.line_start, "line_end": p.line_end,
+    }
+
+
+def answer_json(answer) -> dict:
+    from dataclasses import asdict
+
+    return {
+        "question": answer.question, "answer": answer.text, "score": round(answer.score, 4),
+        "abstained": answer.abstained, "citations": [asdict(c) for c in answer.citations],
+    }
+
+
+@main.command()
+@click.argument("question")
+@click.option("-k", type=int, help="Passages to read [5].")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.option("--answerer", help="rules, or a Hugging Face extractive-QA model name/folder.")
+@_filter_options
+def ask(question, k, as_json, answerer, index_dir, date_from, date_to, newspaper) -> None:
+    """Answer QUESTION with exact words from the archive and cite them."""
+    from qa.pipeline import Archive, format_citation
+    from qa.retrieve import Filters
+
+    archive = Archive.open(_settings(index_dir=index_dir, answerer=answerer))
+    answer = archive.ask(question, k=k, filters=Filters(date_from, date_to, newspaper))
+    if as_json:
+        click.echo(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
+        return
+    if answer.abstained:
+        click.echo("在档案中没有找到答案 (not found in the archive). Closest passages:")
+    else:
+        c = answer.citations[0]
+        click.echo(f"{answer.text}    (score {answer.score:.2f})")
+        click.echo(f"  {c.passage[:c.answer_start]}【{answer.text}】{c.passage[c.answer_end:]}")
+    for c in answer.citations:
+        click.echo(f"[{c.rank}] {format_citation(c)}  {c.source}:{c.line_start}-{c.line_end}")
+
+
+@main.command("eval")
+@click.argument("dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--index-dir", type=click.Path(path_type=Path), help="Index (seed JSONL format).")
+@click.option("--limit", type=int, help="Only the first N questions.")
+@click.option("-k", type=int, help="Passages to read per question [5].")
+@click.option("--answerer", help="rules, or a Hugging Face extractive-QA model name/folder.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object with the metrics.")
+def eval_(dataset, index_dir, limit, k, answerer, as_json) -> None:
+    """Evaluate on DATASET: SQuAD-format JSON (open retrieval over its contexts) or seed JSONL."""
+    from qa.evaluate import format_table, run
+
+    summary = run(dataset, _settings(index_dir=index_dir, k=k, answerer=answerer), limit)
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_table(summary))

@@ -53,6 +53,8 @@ class Hit:
     article: Article  # metadata only; `paragraphs` may be empty
     dense_rank: int | None = None  # 1-based, None when not retrieved by that side
     lexical_rank: int | None = None
+    dense_score: float | None = None  # cosine similarity
+    lexical_score: float | None = None  # BM25
     copies: tuple[int, ...] = ()  # chunk ids of near-duplicates collapsed into this hit
 
 

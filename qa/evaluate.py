@@ -1,0 +1,246 @@
+"""`qa eval`: answer quality (EM/F1), retrieval (recall@k, MRR), abstention and latency."""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import NamedTuple
+
+from qa import metrics
+from qa.embed import Embedder
+from qa.errors import DatasetError
+from qa.indexer import build_index
+from qa.pipeline import Archive, retrieval_query
+from qa.settings import Settings
+from qa.types import Answer, Hit
+
+RECALL_AT = (1, 5, 10)
+
+
+class Item(NamedTuple):
+    """One question: acceptable answers (empty = unanswerable) and what marks the right passage."""
+
+    id: str
+    question: str
+    answers: list[str]
+    type: str
+    gold: str  # SQuAD: article ordinal as text; seed: the evidence text
+
+
+class Result(NamedTuple):
+    item: Item
+    answer: Answer
+    hits: list[Hit]
+    gold_rank: int | None  # 1-based rank of the first retrieved passage that is the gold one
+    seconds: float
+
+
+def load_dataset(path: Path) -> tuple[str, list[Item], list[str]]:
+    """("squad", items, contexts) or ("seed", items, []) from a SQuAD JSON or seed JSONL file."""
+    try:
+        text = path.read_text("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"cannot read {path}: {exc}") from exc
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("data"), list):
+        return ("squad", *_squad(data, path))
+    items = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            items.append(Item(str(row["id"]), row["question"], list(row["answers"]),
+                              row.get("type", "factoid"), row.get("evidence", "")))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DatasetError(
+                f"{path}:{n}: not a SQuAD-format JSON file nor a JSONL file of "
+                f'{{"id", "question", "answers", ...}} objects ({exc})'
+            ) from exc
+    if not items:
+        raise DatasetError(f"{path} holds no questions")
+    return "seed", items, []
+
+
+def _squad(data: dict, path: Path) -> tuple[list[Item], list[str]]:
+    items, contexts = [], []
+    try:
+        for article in data["data"]:
+            for para in article["paragraphs"]:
+                ordinal = len(contexts)
+                contexts.append(para["context"])
+                for qa in para["qas"]:
+                    answers = [a["text"] for a in qa.get("answers", [])]
+                    kind = "unanswerable" if not answers else "factoid"
+                    items.append(Item(str(qa["id"]), qa["question"], answers, kind, str(ordinal)))
+    except (KeyError, TypeError) as exc:
+        raise DatasetError(f"{path}: broken SQuAD structure ({exc})") from exc
+    if not items:
+        raise DatasetError(f"{path} holds no questions")
+    return items, contexts
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[\s\"'“”‘’「」『』]", "", text)
+
+
+def evaluate(
+    items: Iterable[Item],
+    archive: Archive,
+    is_gold: Callable[[Item, Hit], bool],
+    k: int,
+) -> list[Result]:
+    """Ask every item; retrieve 10 passages for recall, answer from the top k."""
+    results = []
+    depth = max(max(RECALL_AT), k)
+    for item in items:
+        start = time.perf_counter()
+        hits = archive.retriever.search(retrieval_query(item.question), depth)
+        answer = archive.answer(item.question, hits[:k])
+        seconds = time.perf_counter() - start
+        rank = next((r for r, h in enumerate(hits, 1) if is_gold(item, h)), None)
+        results.append(Result(item, answer, hits, rank, seconds))
+    return results
+
+
+def squad_archive(contexts: list[str], folder: Path, embedder: Embedder) -> Path:
+    """Index each context as one article of a JSONL archive in `folder`; return the index dir."""
+    corpus = folder / "contexts.jsonl"
+    with open(corpus, "w", encoding="utf-8") as f:
+        for i, context in enumerate(contexts):
+            f.write(json.dumps({"id": f"ctx-{i}", "title": f"context {i}", "text": context},
+                               ensure_ascii=False) + "\n")
+    index_dir = folder / "index"
+    build_index([corpus], index_dir, embedder, progress=False, log=lambda _: None)
+    return index_dir
+
+
+def run(path: Path, settings: Settings, limit: int | None = None,
+        embedder: Embedder | None = None) -> dict:
+    """Evaluate on a dataset file; returns the metrics as a dict (see `summarise`)."""
+    kind, items, contexts = load_dataset(path)
+    items = items[:limit] if limit else items
+    if kind == "squad":
+        with tempfile.TemporaryDirectory(prefix="qa-eval-") as tmp:
+            from qa.embed import load_embedder
+
+            embedder = embedder or load_embedder(settings, "index")
+            index_dir = squad_archive(contexts, Path(tmp), embedder)
+            archive = Archive.open(settings.with_(index_dir=index_dir))
+            ordinals = _ordinals(archive)
+            results = evaluate(items, archive, lambda it, h: ordinals[h.article.id] == it.gold,
+                               settings.k)
+    else:
+        archive = Archive.open(settings, embedder=embedder)
+        results = evaluate(
+            items, archive,
+            lambda it, h: bool(it.gold) and _squash(it.gold) in _squash(h.paragraph.text),
+            settings.k,
+        )
+    return summarise(kind, results, settings.k)
+
+
+def _ordinals(archive: Archive) -> dict[str, str]:
+    rows = archive.store._query("SELECT id, ordinal FROM articles")
+    return {aid: str(ordinal) for aid, ordinal in rows}
+
+
+def summarise(kind: str, results: list[Result], k: int) -> dict:
+    """EM/F1 over answerable items, recall@k/MRR, abstention, latency, breakdown by type."""
+    answerable = [r for r in results if r.item.answers]
+    unanswerable = [r for r in results if not r.item.answers]
+    out = {"dataset": kind, "questions": len(results), "k": k, **_scores(answerable)}
+    for n in RECALL_AT:
+        out[f"recall@{n}"] = _mean(r.gold_rank is not None and r.gold_rank <= n for r in answerable)
+    out["mrr"] = _mean(1 / r.gold_rank if r.gold_rank else 0.0 for r in answerable)
+    abstained = [r for r in results if r.answer.abstained]
+    out["abstained"] = len(abstained)
+    out["abstention_precision"] = _mean(not r.item.answers for r in abstained)
+    out["abstention_recall"] = _mean(r.answer.abstained for r in unanswerable)
+    seconds = sorted(r.seconds for r in results)
+    out["latency_p50_ms"] = round(1000 * metrics.percentile(seconds, 50), 1)
+    out["latency_p95_ms"] = round(1000 * metrics.percentile(seconds, 95), 1)
+    by_type = defaultdict(list)
+    for r in results:
+        by_type[r.item.type].append(r)
+    out["by_type"] = {
+        t: {"questions": len(rs), **_scores([r for r in rs if r.item.answers]),
+            "abstained": sum(r.answer.abstained for r in rs),
+            f"passage@{k}": _mean(r.gold_rank is not None and r.gold_rank <= k for r in rs
+                                  if r.item.answers)}
+        for t, rs in sorted(by_type.items())
+    }
+    out["citation_invariant_violations"] = citation_violations(r.answer for r in results)
+    out["misses"] = [
+        {"id": r.item.id, "question": r.item.question, "gold": r.item.answers,
+         "answer": r.answer.text, "score": round(r.answer.score, 3), "gold_rank": r.gold_rank}
+        for r in sorted(results, key=lambda r: _f1(r))
+        if _f1(r) < 1.0
+    ]
+    return out
+
+
+def _f1(r: Result) -> float:
+    if not r.item.answers:
+        return 1.0 if r.answer.abstained else 0.0
+    return metrics.f1(r.answer.text or "", r.item.answers)
+
+
+def _scores(rs: list[Result]) -> dict:
+    return {
+        "em": _mean(metrics.exact_match(r.answer.text or "", r.item.answers) for r in rs),
+        "f1": _mean(metrics.f1(r.answer.text or "", r.item.answers) for r in rs),
+    }
+
+
+def _mean(values: Iterable[float]) -> float | None:
+    values = [float(v) for v in values]
+    return round(sum(values) / len(values), 4) if values else None
+
+
+def citation_violations(answers: Iterable[Answer]) -> int:
+    """Answers whose first citation does not contain the answer at the cited offsets."""
+    bad = 0
+    for a in answers:
+        if a.abstained:
+            continue
+        c = a.citations[0] if a.citations else None
+        if c is None or c.answer_start is None or c.passage[c.answer_start : c.answer_end] != a.text:
+            bad += 1
+    return bad
+
+
+def format_table(summary: dict, worst: int = 10) -> str:
+    """A readable report: headline metrics, per-type breakdown and the worst misses."""
+    keys = ["questions", "em", "f1", "recall@1", "recall@5", "recall@10", "mrr", "abstained",
+            "abstention_precision", "abstention_recall", "latency_p50_ms", "latency_p95_ms",
+            "citation_invariant_violations"]
+    lines = [f"dataset: {summary['dataset']}  (answers from top {summary['k']})"]
+    lines += [f"  {key:<30} {_fmt(summary[key])}" for key in keys]
+    lines.append("")
+    lines.append(f"  {'type':<14} {'n':>4} {'EM':>6} {'F1':>6} {'abst':>5} {'passage':>8}")
+    for t, row in summary["by_type"].items():
+        lines.append(f"  {t:<14} {row['questions']:>4} {_fmt(row['em']):>6} {_fmt(row['f1']):>6} "
+                     f"{row['abstained']:>5} {_fmt(row[f'passage@{summary['k']}']):>8}")
+    if summary["misses"]:
+        lines.append("")
+        lines.append(f"worst misses (of {len(summary['misses'])}):")
+        for m in summary["misses"][:worst]:
+            lines.append(f"  {m['id']}: {m['question']}")
+            lines.append(f"      gold {m['gold']}  got {m['answer']!r} "
+                         f"(score {m['score']}, passage rank {m['gold_rank']})")
+    return "\n".join(lines)
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)

