@@ -61,11 +61,12 @@ def citation(rank: int, hit: Hit, span: Span | None = None) -> Citation:
 
 def format_citation(c: Citation) -> str:
     """For people: 《乌海日报》2022-11-22 第3版〈headline〉第4段."""
-    parts = [f"《{c.newspaper}》" if c.newspaper else "", c.date or ""]
+    page = None
     if c.page:
-        parts.append(f"第{c.page}版" if str(c.page).isdigit() else str(c.page))
+        page = f"第{c.page}版" if str(c.page).isdigit() else str(c.page)
+    paper = f"《{c.newspaper}》" if c.newspaper else ""
     title = f"〈{c.title}〉" if c.title else ""
-    return f"{' '.join(x for x in parts if x)}{title}第{c.paragraph_index + 1}段"
+    return f"{paper}{' '.join(x for x in (c.date, page) if x)}{title}第{c.paragraph_index + 1}段"
 
 
 class Archive:

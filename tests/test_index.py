@@ -1,0 +1,214 @@
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.embed import FakeEmbedder
+from qa.errors import IndexError_, QueryError
+from qa.indexer import build_index
+from qa.retrieve import Filters, Retriever
+from qa.store import CURRENT, Store, current_version
+
+CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+
+
+def _quiet(_):
+    return None
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for path in sorted(CORPUS.glob("*.txt")):
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+def _build(paths, index_dir, embedder=None, **kw):
+    return build_index(paths, index_dir, embedder or FakeEmbedder(), progress=False, log=_quiet, **kw)
+
+
+def _texts(store: Store) -> dict[int, str]:
+    return dict(store._query("SELECT id, text FROM paragraphs"))
+
+
+def test_build_from_scratch_is_consistent(corpus, tmp_path):
+    report = _build([corpus], tmp_path / "index")
+    assert sorted(report.added) and not report.failed
+    store = Store.open(tmp_path / "index")
+    assert store.size == report.paragraphs > 50
+    assert store.vectors.shape == (store.size, FakeEmbedder().dim)
+    assert store.faiss.ntotal == store.bm25.n_docs == store.size
+    ids = [i for (i,) in store._query("SELECT id FROM paragraphs ORDER BY id")]
+    assert ids == list(range(store.size))
+    manifest = json.loads((store.folder / "manifest.json").read_text())
+    assert manifest["embedder"]["identity"]["dim"] == FakeEmbedder().dim
+    assert manifest["faiss"]["type"] == "IndexFlatIP"
+    assert "faiss-cpu" in manifest["versions"]
+
+
+def test_incremental_update_skips_changes_and_removes(corpus, tmp_path):
+    index_dir = tmp_path / "index"
+    _build([corpus], index_dir)
+    assert _build([corpus], index_dir).version is None  # nothing changed
+
+    first = Store.open(index_dir)
+    old_texts = _texts(first)
+    old_vectors = {old_texts[i]: np.array(first.vectors[i]) for i in old_texts}
+
+    changed = sorted(corpus.glob("*.txt"))[1]
+    changed.write_text(changed.read_text("utf-8") + "\n\n本报讯 新增加的一段测试文字，关于乌海湖冬季冰雪节。\n",
+                       "utf-8")
+    removed = sorted(corpus.glob("*.txt"))[0]
+    removed.unlink()
+    report = _build([corpus], index_dir)
+    assert len(report.updated) == 1 and len(report.removed) == 1 and report.unchanged == 3
+
+    store = Store.open(index_dir)
+    texts = _texts(store)
+    assert list(texts) == list(range(store.size)) and store.vectors.shape[0] == store.size
+    assert not store._query("SELECT 1 FROM paragraphs WHERE source LIKE ?", (f"%{removed.name}",))
+    assert any("冰雪节" in t for t in texts.values())
+    for i, text in texts.items():  # carried vectors stay with their text
+        if text in old_vectors:
+            np.testing.assert_allclose(store.vectors[i], old_vectors[text])
+
+
+def test_other_embedder_is_refused(corpus, tmp_path):
+    _build([corpus], tmp_path / "index")
+    other = FakeEmbedder(dim=32)
+    with pytest.raises(IndexError_, match="rebuild"):
+        _build([corpus], tmp_path / "index", other)
+    with pytest.raises(IndexError_, match="embedder"):
+        Retriever(Store.open(tmp_path / "index"), other)
+    assert _build([corpus], tmp_path / "index", other, rebuild=True).paragraphs > 0
+
+
+@pytest.mark.parametrize("damage", ["faiss.index", "vectors.npy", "manifest.json", "archive.sqlite"])
+def test_corrupt_index_gives_clear_error(corpus, tmp_path, damage):
+    _build([corpus], tmp_path / "index")
+    folder = current_version(tmp_path / "index")
+    (folder / damage).write_bytes(b"garbage")
+    with pytest.raises(IndexError_):
+        Store.open(tmp_path / "index")
+
+
+def test_missing_index_and_dangling_pointer(tmp_path):
+    with pytest.raises(IndexError_, match="no index"):
+        Store.open(tmp_path / "nothing")
+    (tmp_path / "idx").mkdir()
+    (tmp_path / "idx" / CURRENT).write_text("v-gone\n")
+    with pytest.raises(IndexError_, match="missing version"):
+        Store.open(tmp_path / "idx")
+
+
+def test_unwritable_index_dir_is_a_clear_error(corpus, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(IndexError_, match="cannot write"):
+        _build([corpus], blocker / "index")
+
+
+def test_empty_corpus_gives_empty_results(tmp_path):
+    (tmp_path / "empty").mkdir()
+    _build([tmp_path / "empty"], tmp_path / "index")
+    store = Store.open(tmp_path / "index")
+    assert store.size == 0
+    assert Retriever(store, FakeEmbedder()).search("乌海", 5) == []
+
+
+@pytest.fixture(scope="module")
+def retriever(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("idx")
+    folder = tmp / "corpus"
+    shutil.copytree(CORPUS, folder)
+    # the same story reprinted in another paper
+    (folder / "reprint.md").write_text(
+        "# 华恒能源项目建设有序推进\n\n该项目建设28000标立方米/小时天然气制氢装置、72万吨/年产甲醛装置、"
+        "31.2万吨/年产BDO装置、18.4万吨/年产PTMEG装置、6万吨/年产PBAT装置以及配套原料车间、"
+        "动力车间、公用工程和辅助设施。\n", "utf-8")
+    _build([folder], tmp / "index")
+    return Retriever(Store.open(tmp / "index"), FakeEmbedder())
+
+
+def test_search_finds_names_and_numbers(retriever):
+    hits = retriever.search("老石旦煤矿职工创新工作室技术带头人", 5)
+    assert any("王瑞林作为工作室的技术带头人" in h.paragraph.text for h in hits[:3])
+    assert all(h.score > 0 for h in hits)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_traditional_query_finds_simplified_paragraph(retriever):
+    hits = retriever.search("通遼市新建5G基站", 5)
+    assert any("5G基站" in h.paragraph.text for h in hits[:3])
+
+
+def test_reprints_collapse_into_one_hit(retriever):
+    hits = retriever.search("天然气制氢装置 甲醛装置 PBAT装置", 5)
+    top = [h for h in hits if "28000标立方米" in h.paragraph.text]
+    assert len(top) == 1 and len(top[0].copies) == 1
+
+
+def test_filters(retriever):
+    papers = set(retriever.store.newspapers.tolist()) - {""}
+    assert papers
+    paper = sorted(papers)[0]
+    hits = retriever.search("项目", 10, Filters(newspaper=paper))
+    assert hits and all(h.article.newspaper == paper for h in hits)
+    assert retriever.search("项目", 10, Filters(newspaper="没有这份报纸")) == []
+    dated = retriever.search("项目", 10, Filters(date_from="2022-11-22", date_to="2022-11-22"))
+    assert all(h.article.date == "2022-11-22" for h in dated)
+
+
+def test_bad_queries(retriever):
+    assert retriever.search("？！。，……", 5) == []
+    assert retriever.search("", 5) == []
+    with pytest.raises(QueryError):
+        retriever.search("乌海" * 5000, 5)
+
+
+KILL_SCRIPT = """
+import sys
+from pathlib import Path
+from qa.embed import FakeEmbedder
+from qa.indexer import build_index
+build_index([Path(sys.argv[1])], Path(sys.argv[2]), FakeEmbedder(), rebuild=True, progress=False,
+            log=lambda m: None)
+"""
+
+
+def test_killed_build_leaves_previous_index_usable(tmp_path):
+    corpus = tmp_path / "big"
+    corpus.mkdir()
+    for i in range(40):
+        paras = [f"第{i}篇第{j}段：乌海市推进重点项目建设，编号{i * 100 + j}，持续推进。" * 3 for j in range(60)]
+        (corpus / f"page{i:03}.txt").write_text("\n\n".join(paras), "utf-8")
+    full = _build([corpus], tmp_path / "reference").paragraphs
+    index_dir = tmp_path / "index"
+    expected = _build([CORPUS], index_dir).paragraphs
+    env = {**os.environ, "PYTHONPATH": str(CORPUS.parent)}
+    interrupted = 0
+    for delay in (0.5, 1.0, 1.5, 2.0, 3.0):
+        proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(corpus), str(index_dir)], env=env)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        store = Store.open(index_dir)  # whatever the moment, a complete version is live
+        assert store.size in (expected, full)
+        assert store.faiss.ntotal == store.bm25.n_docs == store.size
+        partial = [v for v in index_dir.glob("v-*") if not (v / "manifest.json").exists()]
+        interrupted += bool(partial)
+        if store.size == expected:
+            assert Retriever(store, FakeEmbedder()).search("技术带头人", 3)
+    assert interrupted  # at least one kill landed mid-build
+    report = _build([CORPUS], index_dir, rebuild=True)
+    assert Store.open(index_dir).size == report.paragraphs == expected
+    assert len(list(index_dir.glob("v-*"))) <= 2  # partial builds were cleaned up
