@@ -227,9 +227,10 @@ def format_table(summary: dict, worst: int = 10) -> str:
     lines += [f"  {key:<30} {_fmt(summary[key])}" for key in keys]
     lines.append("")
     lines.append(f"  {'type':<14} {'n':>4} {'EM':>6} {'F1':>6} {'abst':>5} {'passage':>8}")
+    passage_key = f"passage@{summary['k']}"
     for t, row in summary["by_type"].items():
         lines.append(f"  {t:<14} {row['questions']:>4} {_fmt(row['em']):>6} {_fmt(row['f1']):>6} "
-                     f"{row['abstained']:>5} {_fmt(row[f'passage@{summary['k']}']):>8}")
+                     f"{row['abstained']:>5} {_fmt(row[passage_key]):>8}")
     if summary["misses"]:
         lines.append("")
         lines.append(f"worst misses (of {len(summary['misses'])}):")

@@ -93,7 +93,7 @@ def build_index(
     try:
         with build_lock(index_dir):
             return _build(paths, index_dir, embedder, identity, rebuild, batch_size, progress, log, start)
-    except PermissionError as exc:
+    except OSError as exc:  # source files are read inside, with their own error handling
         raise IndexError_(f"cannot write the index in {index_dir}: {exc}") from exc
 
 
@@ -106,8 +106,12 @@ def _build(paths, index_dir, embedder, identity, rebuild, batch_size, progress, 
             old_files = dict(db.execute("SELECT source, sha256 FROM files"))
 
     found: dict[str, tuple[Path, str]] = {}
+    unreadable: list[tuple[str, str]] = []
     for path, source in iter_files(paths):
-        found[source] = (path, file_sha256(path))
+        try:
+            found[source] = (path, file_sha256(path))
+        except OSError as exc:
+            unreadable.append((source, f"cannot read: {exc.strerror or exc}"))
     prefixes = [source_prefix(p) for p in paths]
     removed = [s for s in old_files if s not in found and any(s.startswith(p) for p in prefixes)]
     changed = {s for s, (_, sha) in found.items() if old_files.get(s) != sha}
@@ -121,7 +125,7 @@ def _build(paths, index_dir, embedder, identity, rebuild, batch_size, progress, 
     keep = [s for s in old_files if s not in removed and s not in changed]
     _copy_unchanged(db, old, keep)
 
-    failed, warnings, added, updated = [], [], [], []
+    failed, warnings, added, updated = unreadable, [], [], []
     for source in sorted(changed):
         path, sha = found[source]
         result = ingest_file(path, source)
