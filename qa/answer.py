@@ -176,7 +176,7 @@ _UNITS = (
     "平方公里|平方千米|平方米|立方米|标立方米|公里|千米|厘米|毫米|米|公斤|千克|公顷|亩|吨|克|"
     "万千瓦时|千瓦时|千瓦|兆瓦|万元|亿元|元|美元|万|亿|岁|周岁|年|个月|月|天|日|小时|分钟|秒|"
     "个|名|人|位|家|项|次|件|辆|台|座|所|户|套|条|场|届|倍|种|类|部|本|篇|张|只|头|株|棵|间|层|"
-    "批|支|队|处|栋|千|百|%|％|‰|℃|度|分|点|周|期|轮|行"
+    "批|支|队|处|栋|千|百|%|％|‰|℃|度|分|点|周|期|轮"
 )
 _NUMBER = re.compile(
     rf"(?:近|约|逾|超过|超|达|共|计|仅|将近|大约|接近|不到|不足|多达|高达)?"
@@ -386,20 +386,23 @@ class RuleAnswerer:
                     add(a, b, anchor, 0.5)
         elif q.kind != CLAUSE:
             ordinal = "第" in q.text[q.wh_start : q.wh_end]
+            # 多少名 asks for a count of 名: a number with another measure word fits less well
+            unit = re.match(_UNITS, q.right) if q.kind == NUMBER else None
             for ta, tb in _typed(q.kind, sent):
                 if q.kind == NUMBER and (sent[ta] == "第") != ordinal:
                     continue
                 if 2 * sum(x >= 0 for x in qpos[ta:tb]) > tb - ta:
                     continue  # mostly question words: the question's own entity
                 run = next((i for i, (a, b) in enumerate(runs) if a <= ta < b or a < tb <= b), None)
+                fit = 0.5 if unit and unit.group() not in sent[ta:tb] else 1.0
                 if run is not None and anchors[run]:
                     # the phrase fills the question word's gap; a place keeps its whole gap
                     # (泰国的首都曼谷的乍都节县)
                     if q.kind == PLACE:
                         ta, tb = min(ta, runs[run][0]), max(tb, runs[run][1])
-                    add(ta, tb, anchors[run], 1.0)
+                    add(ta, tb, anchors[run], fit)
                 else:
-                    add(ta, tb, 0.5 / _distance(qpos, ta, tb), 1.0)
+                    add(ta, tb, 0.5 / _distance(qpos, ta, tb), fit)
             for (a, b), anchor in zip(runs, anchors, strict=True):
                 if anchor and not any(keep[s + a] < c.end and c.start < keep[s + b - 1] + 1 for c in out):
                     add(a, b, anchor, 0.0)
@@ -550,7 +553,9 @@ class HFReader:
             a, b = _trim(passages[p], a, b)
             if b <= a or (p, a, b) in best:
                 continue
-            ss, se = next(((s, e) for s, e in sentences(passages[p]) if s <= a < e), (0, len(passages[p])))
+            bounds = sentences(passages[p])
+            ss = next((s for s, e in bounds if s <= a < e), a)
+            se = next((e for s, e in bounds if s < b <= e), b)
             best[(p, a, b)] = Span(p, a, b, passages[p][a:b], ss, se, math.exp(logit - top) / norm)
         return sorted(best.values(), key=lambda sp: -sp.score)
 

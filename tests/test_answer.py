@@ -1,0 +1,196 @@
+"""Span extraction on sentences of the seed pages in corpus/, with our own questions."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from qa.answer import (
+    CLAUSE,
+    NUMBER,
+    ORG,
+    PERSON,
+    PLACE,
+    THING,
+    TIME,
+    HFReader,
+    RuleAnswerer,
+    Span,
+    analyse,
+    load_answerer,
+    sentences,
+)
+from qa.errors import ModelError
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+
+
+def page(name: str) -> str:
+    """A seed page as running text: hard-wrapped lines joined, stray print spaces dropped."""
+    path = next(CORPUS.glob(f"{name}_*.txt"))
+    text = "".join(line.strip() for line in path.read_text("utf-8").splitlines())
+    return re.sub(r"(?<=[\u4e00-\u9fff]) +| +(?=[\u4e00-\u9fff])", "", text)
+
+
+def passage(name: str, marker: str, sentences_after: int = 3) -> str:
+    """The sentences of a seed page around `marker`: a paragraph-sized passage."""
+    text = page(name)
+    i = text.index(marker)
+    start = max(text.rfind("。", 0, i), text.rfind("；", 0, i)) + 1
+    end = i
+    for _ in range(sentences_after):
+        end = text.find("。", end) + 1 or len(text)
+    return text[start:end]
+
+
+@pytest.fixture(scope="module")
+def rules() -> RuleAnswerer:
+    return RuleAnswerer()
+
+
+def check(span: Span, passages: list[str]) -> None:
+    text = passages[span.passage_index]
+    assert text[span.start : span.end] == span.text
+    assert span.sentence_start <= span.start < span.end <= span.sentence_end
+    assert 0.0 <= span.score <= 1.0
+
+
+CASES = [
+    # (page, marker of the passage, question, answer)
+    ("004", "选派840支驻村工作队", "通辽市选派了多少名驻村干部？", "1815名"),
+    ("004", "举办市级示范培训班18期", "通辽市举办了多少期市级示范培训班？", "18期"),
+    ("004", "限额以上固定资产投资同比增长31.8%", "1—11月全市限额以上固定资产投资同比增长多少？", "31.8%"),
+    ("004", "民间投资持续升温", "民间投资占全部投资的多少？", "74.6%"),
+    ("004", "已累计建设2798个", "通辽市累计建设了多少个5G基站？", "2798个"),
+    ("004", "实施智能制造项目12个", "通辽市实施了多少个智能制造项目？", "12个"),
+    ("002", "王凤英的丈夫赵林柱", "王凤英的丈夫是谁？", "赵林柱"),
+    ("000", "市委副书记、市长杨进", "市委副书记、市长是谁？", "杨进"),
+    ("004", "民间投资持续升温", "民間投資同比增長多少？", "46.6%"),  # Traditional
+]
+
+
+@pytest.mark.parametrize(("name", "marker", "question", "answer"), CASES)
+def test_rules_find_the_span(rules, name, marker, question, answer):
+    passages = [passage(name, marker)]
+    spans = rules.extract(question, passages)
+    assert spans, question
+    for span in spans:
+        check(span, passages)
+    assert spans[0].text == answer
+    assert [s.score for s in spans] == sorted((s.score for s in spans), reverse=True)
+
+
+def test_time_question_takes_the_date(rules):
+    passages = [passage("000", "11月7日晚，市委书")]
+    spans = rules.extract("唐毅什么时候主持召开了领导小组第32次会议？", passages)
+    assert spans[0].text.startswith("11月7日")
+
+
+def test_answer_comes_from_the_right_passage(rules):
+    passages = [passage("004", "举办市级示范培训班18期"), passage("002", "王凤英的丈夫赵林柱")]
+    spans = rules.extract("王凤英的丈夫是谁？", passages, retrieval_scores=[0.9, 0.4])
+    assert (spans[0].passage_index, spans[0].text) == (1, "赵林柱")
+    for span in spans:
+        check(span, passages)
+
+
+def test_offsets_survive_stray_spaces(rules):
+    # print line breaks leave spaces inside words; the span keeps the passage's own text
+    text = "市委副书记、市长杨 进出席会议。"
+    span = rules.extract("市委副书记、市长是谁？", [text])[0]
+    assert span.text == "杨 进"
+    assert text[span.start : span.end] == span.text
+
+
+def test_supported_answer_outscores_unsupported_question(rules):
+    passages = [passage("004", "已累计建设2798个")]
+    good = rules.extract("通辽市累计建设了多少个5G基站？", passages)[0]
+    unrelated = rules.extract("乌海市2022年的地区生产总值是多少？", passages)
+    assert not unrelated or unrelated[0].score < good.score
+
+
+def test_no_passages_no_spans(rules):
+    assert rules.extract("王凤英的丈夫是谁？", []) == []
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("市商务局局长是谁？", PERSON),
+        ("哪位民兵表示要认真履行民兵义务？", PERSON),
+        ("创造了多少经济效益？", NUMBER),
+        ("他今年几岁？", NUMBER),
+        ("会议何时召开？", TIME),
+        ("项目哪一年投产？", TIME),
+        ("什么时候开通？", TIME),
+        ("项目建在哪里？", PLACE),
+        ("哪个单位承办了活动？", ORG),
+        ("哪家企业获奖？", ORG),
+        ("他们为什么加班？", CLAUSE),
+        ("怎样提高效率？", CLAUSE),
+        ("工作室的名称是什么？", THING),
+        ("Who chaired the meeting?", PERSON),
+        ("How many workers stayed on duty?", NUMBER),
+        ("誰主持了會議？", PERSON),
+    ],
+)
+def test_question_types(question, kind):
+    assert analyse(question).kind == kind
+
+
+def test_question_word_is_located():
+    q = analyse("2023年乌海市计划实施多少个重点项目？")
+    assert q.text[q.wh_start : q.wh_end] == "多少"
+    assert q.left == "2023年乌海市计划实施"
+    assert q.right == "个重点项目"
+
+
+def test_sentences_keep_offsets():
+    text = "第一句。 第二句！“第三句？”\n第四句"
+    spans = sentences(text)
+    assert [text[s:e] for s, e in spans] == ["第一句。", "第二句！", "“第三句？”", "第四句"]
+
+
+def test_load_answerer():
+    assert isinstance(load_answerer("rules"), RuleAnswerer)
+    assert isinstance(load_answerer("auto"), RuleAnswerer)
+    with pytest.raises(ModelError, match="not available offline"):
+        load_answerer("/nonexistent/reader-model")
+
+
+@pytest.fixture(scope="module")
+def tiny_reader(tmp_path_factory) -> Path:
+    """A randomly initialised 2-layer BERT QA model and a character vocabulary, saved locally."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    folder = tmp_path_factory.mktemp("tiny-reader")
+    text = page("004") + page("002") + "谁多少是的？"
+    chars = sorted({ch for ch in text if not ch.isspace()})
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    tokenizer = transformers.BertTokenizerFast(vocab_file=str(folder / "vocab.txt"))
+    tokenizer.save_pretrained(folder)
+    torch.manual_seed(0)
+    config = transformers.BertConfig(
+        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=128,
+    )
+    transformers.BertForQuestionAnswering(config).save_pretrained(folder)
+    return folder
+
+
+def test_hf_reader_mechanics(tiny_reader):
+    reader = load_answerer(str(tiny_reader))
+    assert isinstance(reader, HFReader)
+    reader.max_length, reader.stride = 96, 32  # force several windows per passage
+    passages = [passage("004", "举办市级示范培训班18期", 4), passage("002", "王凤英的丈夫赵林柱")]
+    spans = reader.extract("王凤英的丈夫是谁？", passages)
+    assert spans
+    assert {s.passage_index for s in spans} <= {0, 1}
+    for span in spans:
+        check(span, passages)
+    assert [s.score for s in spans] == sorted((s.score for s in spans), reverse=True)
+    assert sum(s.score for s in spans) <= 1.0 + 1e-6
+    assert reader.extract("王凤英的丈夫是谁？", []) == []
