@@ -144,10 +144,10 @@ def report(rows: list[dict], misses: int) -> None:
     right = [r for r in answerable if r["f1"] >= 0.5]
     wrong = [r for r in answerable if r["f1"] < 0.5]
     unans = [r for r in rows if not r["answers"]]
-    for t in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
+    for t in (0.0, 0.05, 0.1, 0.125, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6):
         kept = [r for r in answerable if r["score"] >= t]
         ok = sum(r["f1"] >= 0.5 for r in kept)
-        print(f"{t:>9.1f}  {len(kept) / max(len(answerable), 1):>8.3f}  "
+        print(f"{t:>9.3f}  {len(kept) / max(len(answerable), 1):>8.3f}  "
               f"{ok / max(len(kept), 1):>17.3f}  "
               f"{sum(r['score'] >= t for r in right) / max(len(right), 1):>10.3f}  "
               f"{sum(r['score'] >= t for r in wrong) / max(len(wrong), 1):>10.3f}  "
