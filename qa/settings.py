@@ -31,7 +31,7 @@ class Settings:
     max_question_chars: int = 500
     max_paragraph_chars: int = 400
     answerer: str = "auto"  # "auto", "rules", or a Hugging Face extractive-QA model name/folder
-    abstain_threshold: float = 0.3  # answers scoring below this are withheld
+    abstain_threshold: float = 0.125  # answers scoring below this are withheld
     host: str = "127.0.0.1"
     port: int = 7860
 
