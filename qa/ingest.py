@@ -1,0 +1,338 @@
+"""Ingest archive files into articles and paragraphs: read, segment, repair, attach metadata.
+
+Metadata comes from, in order of precedence: a `catalog.csv` sidecar (columns file, newspaper,
+date, page, section; `file` relative to the catalog's folder, found in the file's folder or
+the nearest parent that has one), the page itself (masthead, header, editor lines), then a date
+in the file name (`20221001.md`). One bad file gives a FileResult with `error`, never an exception.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from qa.errors import QAError, ReadError
+from qa.normalize import fix_spaces_mapped, join_wrapped, split_long
+from qa.read import (
+    MARKDOWN_SUFFIXES,
+    RECORD_SUFFIXES,
+    SUFFIXES,
+    Record,
+    Row,
+    looks_like_markdown,
+    markdown_rows,
+    read_file,
+    records,
+    text_rows,
+)
+from qa.segment import Meta, Story, segment
+from qa.settings import Settings
+from qa.types import Article, Paragraph
+
+CATALOG = "catalog.csv"
+MIN_PARAGRAPH_CHARS = 8  # letters and digits; shorter fragments are merged into a neighbour
+_FILE_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})[-_.]?(\d{2})[-_.]?(\d{2})(?!\d)")
+_TEXT_DATE = re.compile(r"((?:19|20)\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
+
+
+@dataclass
+class FileResult:
+    source: str
+    articles: list[Article] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    encoding: str | None = None
+
+
+def source_name(path: Path) -> str:
+    """How a file is named in results and the index: relative to the working folder when inside it."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return absolute.as_posix()
+
+
+def iter_files(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
+    """Files to ingest under `paths`, folders walked recursively in sorted order, with source names."""
+    for path in map(Path, paths):
+        if path.is_dir():
+            for folder, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if name.lower().endswith(SUFFIXES) and name != CATALOG and not name.startswith("."):
+                        file = Path(folder) / name
+                        yield file, source_name(file)
+        else:
+            yield path, source_name(path)
+
+
+def ingest_paths(paths: Iterable[Path], settings: Settings | None = None) -> Iterator[FileResult]:
+    """One FileResult per file under `paths`, streamed in a deterministic order."""
+    settings = settings or Settings.from_env()
+    for path, source in iter_files(paths):
+        yield ingest_file(path, source, settings)
+
+
+def ingest_file(path: Path, source: str | None = None, settings: Settings | None = None) -> FileResult:
+    """Articles of one file; problems become `error` (file skipped) or `warnings` (file kept)."""
+    settings = settings or Settings.from_env()
+    result = FileResult(source or source_name(path))
+    try:
+        if not path.exists():
+            raise ReadError("no such file or folder")
+        suffix = path.suffix.lower()
+        if suffix not in SUFFIXES:
+            raise ReadError(f"unsupported file type {suffix or '(none)'}: expected {', '.join(SUFFIXES)}")
+        text, result.encoding = read_file(path, settings.max_file_mb * 1024 * 1024)
+        sidecar = _sidecar(path, result.warnings)
+        if suffix in RECORD_SUFFIXES:
+            result.articles = _record_articles(text, suffix, result, sidecar, settings)
+        else:
+            markdown = suffix in MARKDOWN_SUFFIXES or looks_like_markdown(text)
+            page = segment(markdown_rows(text) if markdown else text_rows(text), markdown)
+            meta = _merge_meta(sidecar, page.meta, path)
+            result.articles = [
+                a for n, story in enumerate(page.stories)
+                if (a := _article(story, meta, result.source, n, settings.max_paragraph_chars))
+            ]
+            result.articles = _renumber(result.articles)
+            result.warnings += _meta_warnings(meta, result.articles)
+    except QAError as exc:
+        result.error, result.articles = str(exc), []
+    except (OSError, ValueError, RecursionError) as exc:  # never a traceback for one bad file
+        result.error, result.articles = f"cannot ingest: {exc}", []
+    return result
+
+
+def article_id(source: str, ordinal: int) -> str:
+    """Stable id: the same file path and story position always give the same id."""
+    return f"{hashlib.sha1(source.encode('utf-8')).hexdigest()[:10]}-{ordinal:03d}"
+
+
+def _article(story: Story, meta: Meta, source: str, ordinal: int, max_chars: int) -> Article | None:
+    aid = article_id(source, ordinal)
+    pieces = _paragraph_pieces(story.paragraphs, max_chars)
+    if not pieces:
+        return None
+    paragraphs = tuple(
+        Paragraph(aid, i, text, source, line_start, line_end, start, end)
+        for i, (text, line_start, line_end, start, end) in enumerate(pieces)
+    )
+    return Article(aid, source, meta.newspaper, meta.date, meta.page, story.section or meta.section,
+                   _clean_title(story.title), _clean_title(story.subtitle), story.byline, paragraphs)
+
+
+def _renumber(articles: list[Article]) -> list[Article]:
+    """Ids follow the kept articles' order, so dropped fragments leave no gaps."""
+    from dataclasses import replace
+
+    out = []
+    for n, a in enumerate(articles):
+        aid = article_id(a.source, n)
+        out.append(replace(a, id=aid, paragraphs=tuple(replace(p, article_id=aid) for p in a.paragraphs)))
+    return out
+
+
+def _clean_title(text: str | None) -> str | None:
+    return re.sub(r"\s+", " ", text).strip() or None if text else None
+
+
+def _content_chars(rows: list[Row]) -> int:
+    return sum(ch.isalnum() for r in rows for ch in r.text)
+
+
+def _paragraph_pieces(paragraphs: list[list[Row]], max_chars: int) -> list[tuple[str, int, int, int, int]]:
+    """(text, line_start, line_end, char_start, char_end) for each retrieval paragraph of a story."""
+    merged: list[list[Row]] = []
+    carry: list[Row] = []
+    for rows in paragraphs:
+        size = _content_chars(rows)
+        if size == 0:
+            continue
+        if size < MIN_PARAGRAPH_CHARS:
+            carry += rows  # a fragment joins the paragraph after it (or before, at the end)
+            continue
+        merged.append(carry + rows)
+        carry = []
+    if carry:
+        if merged:
+            merged[-1] = merged[-1] + carry
+        elif _content_chars(carry) >= MIN_PARAGRAPH_CHARS // 2:
+            merged.append(carry)
+    out = []
+    for rows in merged:
+        text, anchors = _join(rows)
+        for a, b in split_long(text, max_chars):
+            piece = text[a:b]
+            lead = len(piece) - len(piece.lstrip())
+            piece = piece.strip()
+            if piece:
+                a += lead
+                first, last = _locate(anchors, a), _locate(anchors, a + len(piece) - 1)
+                out.append((piece, first[0], last[0], first[1], last[1] + 1))
+    return out
+
+
+def _join(rows: list[Row]) -> tuple[str, list[tuple[int, Row, int]]]:
+    """Paragraph text from its rows, and anchors (text offset, row, offset in the row's text)."""
+    text, anchors = "", []
+    for row in rows:
+        part, pieces = fix_spaces_mapped(row.text)
+        text = join_wrapped(text, part) if text else part
+        base = len(text) - len(part)
+        anchors += [(base + out, row, src) for out, src in pieces]
+    return text, anchors
+
+
+def _locate(anchors: list[tuple[int, Row, int]], pos: int) -> tuple[int, int]:
+    """(line, source offset) of paragraph position `pos` (inside Markdown rows: approximate)."""
+    at, row, src = anchors[0]
+    for anchor in anchors:
+        if anchor[0] > pos:
+            break
+        at, row, src = anchor
+    return row.line, min(row.start + src + (pos - at), max(row.end - 1, row.start))
+
+
+def _merge_meta(sidecar: dict[str, str], page: Meta, path: Path) -> Meta:
+    file_date = _FILE_DATE.search(path.stem)
+    return Meta(
+        newspaper=sidecar.get("newspaper") or page.newspaper,
+        date=_parse_date(sidecar.get("date")) or page.date or (
+            _parse_date("-".join(file_date.groups())) if file_date else None),
+        page=sidecar.get("page") or page.page,
+        section=sidecar.get("section") or page.section,
+    )
+
+
+def _parse_date(text: str | None) -> str | None:
+    """ISO date from 2022-11-22, 2022/11/22, 2022年11月22日 or 20221122; None if not a real date."""
+    from datetime import date
+
+    if not text:
+        return None
+    m = _TEXT_DATE.search(text) or _FILE_DATE.search(text)
+    if not m:
+        return None
+    try:
+        return date(*map(int, m.groups())).isoformat()
+    except ValueError:
+        return None
+
+
+def _meta_warnings(meta: Meta, articles: list[Article]) -> list[str]:
+    warnings = []
+    if not articles:
+        warnings.append("no articles found")
+    if meta.newspaper is None:
+        warnings.append(f"newspaper unknown (add the file to {CATALOG})")
+    if meta.date is None:
+        warnings.append(f"date unknown (add it to {CATALOG})")
+    untitled = sum(a.title is None for a in articles)
+    if untitled:
+        warnings.append(f"{untitled} of {len(articles)} articles without a headline")
+    return warnings
+
+
+def _record_articles(text: str, suffix: str, result: FileResult, sidecar: dict[str, str],
+                     settings: Settings) -> list[Article]:
+    articles = []
+    for record in records(text, suffix):
+        if isinstance(record, str):
+            result.warnings.append(record)
+            continue
+        article = _record_article(record, result.source, len(articles), sidecar, settings)
+        if article is None:
+            result.warnings.append(f"line {record.line_start}: record without text, skipped")
+        else:
+            articles.append(article)
+    if not articles:
+        raise ReadError("no articles: no record has a text/content field")
+    return articles
+
+
+def _record_article(record: Record, source: str, ordinal: int, sidecar: dict[str, str],
+                    settings: Settings) -> Article | None:
+    f = record.fields
+    body = f.get("text", "")
+    rows = [Row(line.strip(), record.line_start, record.start, record.end) for line in body.splitlines()]
+    rows = [r for r in rows if r.text]
+    if not rows:
+        return None
+    aid = article_id(source, ordinal)
+    pieces = _paragraph_pieces([[r] for r in rows], settings.max_paragraph_chars)
+    paragraphs = tuple(
+        Paragraph(aid, i, t, source, record.line_start, record.line_end, record.start, record.end)
+        for i, (t, *_) in enumerate(pieces)
+    )
+    return Article(
+        aid, source, f.get("newspaper") or sidecar.get("newspaper"),
+        _parse_date(f.get("date")) or _parse_date(sidecar.get("date")),
+        f.get("page") or sidecar.get("page"), f.get("section") or sidecar.get("section"),
+        _clean_title(f.get("title")), _clean_title(f.get("subtitle")), f.get("byline"), paragraphs,
+    )
+
+
+def _sidecar(path: Path, warnings: list[str]) -> dict[str, str]:
+    """The catalog row for `path` from the nearest catalog.csv in its folder or a parent."""
+    absolute = Path(os.path.abspath(path))
+    for folder in absolute.parents:
+        catalog = folder / CATALOG
+        if catalog.is_file():
+            try:
+                entries = _load_catalog(str(catalog), catalog.stat().st_mtime_ns)
+            except (OSError, UnicodeDecodeError, csv.Error) as exc:
+                warnings.append(f"{catalog} unreadable, ignored: {exc}")
+                return {}
+            return entries.get(absolute.relative_to(folder).as_posix(), {})
+    return {}
+
+
+@lru_cache(maxsize=32)
+def _load_catalog(path: str, mtime_ns: int) -> dict[str, dict[str, str]]:
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        return {
+            (row.get("file") or "").strip(): {k: v.strip() for k, v in row.items()
+                                                if k and k != "file" and v and v.strip()}
+            for row in csv.DictReader(f)
+        }
+
+
+def article_json(article: Article) -> dict:
+    """The JSON form of an article printed by `ingest --json`."""
+    return {
+        "id": article.id, "source": article.source, "newspaper": article.newspaper,
+        "date": article.date, "page": article.page, "section": article.section,
+        "title": article.title, "subtitle": article.subtitle, "byline": article.byline,
+        "paragraphs": [{"index": p.index, "text": p.text, "line_start": p.line_start,
+                        "line_end": p.line_end} for p in article.paragraphs],
+    }
+
+
+def format_report(result: FileResult) -> str:
+    """A readable summary of one file: what was found, and what went wrong."""
+    if result.error:
+        return f"{result.source}\n  skipped: {result.error}\n"
+    n_par = sum(len(a.paragraphs) for a in result.articles)
+    lines = [f"{result.source}  [{result.encoding}]  {len(result.articles)} articles, {n_par} paragraphs"]
+    if result.articles:
+        a = result.articles[0]
+        lines.append(f"  newspaper: {a.newspaper or '?'}   date: {a.date or '?'}   "
+                     f"page: {a.page or '?'}   section: {a.section or '?'}")
+    for n, a in enumerate(result.articles, 1):
+        title = a.title or "(no headline)"
+        if a.subtitle:
+            title += f" —— {a.subtitle}"
+        first, last = a.paragraphs[0], a.paragraphs[-1]
+        lines.append(f"  {n:>3}. {title}")
+        lines.append(f"       {a.byline or 'no byline'} · {len(a.paragraphs)} paragraphs · "
+                     f"lines {first.line_start}-{last.line_end}")
+    lines += [f"  warning: {w}" for w in result.warnings]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,412 @@
+"""Split a page into stories: page furniture out, paragraphs repaired, headlines matched to their text.
+
+Three passes over the rows of a page (see `qa.read.Row`):
+1. furniture and page metadata (masthead, editor lines, date header, page number) are taken out;
+2. blocks between blank lines become items: headlines, opening bylines, paragraphs, and closers
+   (a closing byline `（刘洋）`, a photo credit `（路静 摄）`, `（下转第二版）`, a source link);
+3. stories are cut where papers cut them (a closer, `本报讯`/`新华社…电`, `上接`, a caption, a
+   headline group with a byline or `——` subtitle), then each headline group is given to the story
+   before or after it. Markdown and headlines printed directly above their text go to the story
+   after; otherwise the choice is the story sharing the most character bigrams with the headline,
+   nudged toward the page's dominant layout (a page that ends with a headline prints them last).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+from qa.normalize import ends_sentence, is_cjk
+from qa.read import Row
+
+_NAME = r"[\u4e00-\u9fff·]{2,5}"
+CLOSING_BYLINE = re.compile(rf"^[（(]\s*({_NAME}(?:\s+{_NAME}){{0,3}})\s*(?:文/图|文图|文|图)?\s*[)）]$")
+CREDIT = re.compile(r"\s*[（(]\s*([^（）()]{2,30}?\s*摄)\s*[)）]$")
+NOTE = re.compile(r"^[（(]\s*((?:下转|转下|下接|上接|接上|接第|转载自|转自|原载)[^（）()]{0,40})[)）]")
+END_NOTE = re.compile(r"\s*[（(]\s*(?:下转|转下|下接)[^（）()]{0,20}[)）]$")
+OPEN_BYLINE = re.compile(r"^(?:本报|本刊)?(?:特约)?(?:记者|通讯员|实习生|实习记者)[\s\u4e00-\u9fff·、]{1,40}$")
+LEAD = re.compile(r"^(?:本报讯|本报[^，。,\s]{0,12}电|(?:新华社|中新社|人民日报|[\u4e00-\u9fff]{2,6}社)"
+                  r"[^，。,]{0,20}电|[\u4e00-\u9fff]{2,8}网消息)")
+LEAD_BYLINE = re.compile(r"^本报讯\s*[（(]([^（）()]{2,40})[)）]")
+SUBTITLE = re.compile(r"^[—–\-－~～]{1,2}\s*(?=\S)")
+EDITOR = re.compile(r"(?:责任编辑|本版编辑|编辑|审校|校对|美编|美术编辑|制图|版式|组版|排版|图片编辑|值班主任)\s*[:：]")
+DATE_HEADER = re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日\s*(?:星期|周|礼拜)[一二三四五六日天]")
+PAGE_LINE = re.compile(r"^(?:第\s*([0-9一二三四五六七八九十]+)\s*版|([A-Z]?\d{1,2})\s*版)\s*[:：]?\s*([\u4e00-\u9fff]{2,6})?$")
+PAGE_NUMBER = re.compile(r"^[-—\s]*(\d{1,3})[-—\s]*$")
+ORGAN = re.compile(r"^中共.{2,20}机关报$")
+PAPER = re.compile(r"^([\u4e00-\u9fff]{2,8}(?:日报|晚报|早报|时报|商报))$")
+MD_MASTHEAD = re.compile(r"《([^》]{2,20})》\s*[（(]?\s*((?:19|20)\d{2}-?\d{2}-?\d{2})")
+RULE = re.compile(r"^(?:-{3,}|\*{3,}|_{3,}|={3,})$")
+TIMESTAMP = re.compile(r"^[（(][^（）()]{0,12}时间[^（）()]{0,4}[:：]?\s*[\d\s:.\-T]+[)）]$")
+ENUMERATED = re.compile(r"^(?:\d{1,2}[.、．]|[（(]\d{1,2}[)）])")
+HEADLINE_PUNCT = set("，。；！？,;!?")
+OPENING_QUOTE = "“\"「『"
+
+
+@dataclass
+class Meta:
+    newspaper: str | None = None
+    date: str | None = None
+    page: str | None = None
+    section: str | None = None
+
+
+@dataclass
+class Item:
+    kind: str  # "head", "byline", "para", "close", "section"
+    rows: list[Row]
+    text: str = ""
+    level: int = 0  # Markdown heading level
+    adjacent: bool = False  # a headline printed directly above its first line
+    opens: bool = False  # a paragraph that starts a story: 本报讯, 新华社…电, 上接…
+    caption: bool = False  # a photo caption (图为…)
+
+
+@dataclass
+class Story:
+    paragraphs: list[list[Row]] = field(default_factory=list)
+    title: str | None = None
+    subtitle: str | None = None
+    byline: str | None = None
+    section: str | None = None
+    closed: bool = False
+    preamble: bool = False  # text under a section heading before its first story
+
+
+@dataclass
+class Page:
+    meta: Meta
+    stories: list[Story]
+
+
+def segment(rows: list[Row], markdown: bool) -> Page:
+    """Stories of one page, in reading order, with the metadata its furniture gave away."""
+    meta = Meta()
+    rows, sections = _strip_furniture(rows, meta, markdown)
+    items = _items(rows, markdown, sections)
+    return Page(meta, _stories(items, markdown))
+
+
+# --- pass 1: furniture ---------------------------------------------------------------------
+
+def _strip_furniture(rows: list[Row], meta: Meta, markdown: bool) -> tuple[list[Row], int]:
+    """Drop furniture rows, reading metadata from them. Returns kept rows and the section level."""
+    kept: list[Row] = []
+    section_level = 0
+    drop_block = False
+    for row in rows:
+        text = row.text
+        if not text:
+            drop_block = False
+            kept.append(row)
+            continue
+        if drop_block:
+            continue
+        if row.level and not meta.newspaper and (m := MD_MASTHEAD.search(text)):
+            meta.newspaper, meta.date = m.group(1), _iso(m.group(2))
+            section_level = row.level + 1
+            continue
+        if ORGAN.match(text):
+            drop_block = True  # the masthead block: organ line, paper name, slogan
+            _drop_block_tail(kept)
+            continue
+        if _furniture(text, meta, markdown):
+            continue
+        kept.append(row)
+    return kept, section_level
+
+
+def _drop_block_tail(kept: list[Row]) -> None:
+    while kept and kept[-1].text and not kept[-1].level:
+        kept.pop()
+
+
+def _furniture(text: str, meta: Meta, markdown: bool) -> bool:
+    if RULE.match(text) or TIMESTAMP.match(text) or PAGE_NUMBER.match(text) and not markdown:
+        if (m := PAGE_NUMBER.match(text)) and not markdown:
+            meta.page = meta.page or m.group(1)
+        return True
+    short = len(text) <= 60 and not any(ch in "。！？" for ch in text)
+    if not short:
+        return False
+    if EDITOR.search(text):
+        if m := re.match(r"^(\d{1,2})(?=\D)", text):
+            meta.page = meta.page or m.group(1)
+        tokens = text.split()
+        if len(tokens) > 1 and re.fullmatch(r"[\u4e00-\u9fff]{2,6}", tokens[-1]):
+            meta.section = meta.section or tokens[-1]
+        return True
+    if (m := DATE_HEADER.search(text)) and "，" not in text:
+        meta.date = meta.date or _iso(*m.groups())
+        return True
+    if m := PAGE_LINE.match(text):
+        meta.page = meta.page or m.group(1) or m.group(2)
+        meta.section = meta.section or m.group(3)
+        return True
+    if m := PAPER.match(text):
+        meta.newspaper = meta.newspaper or m.group(1)
+        return True
+    return False
+
+
+def _iso(y: str, m: str | None = None, d: str | None = None) -> str | None:
+    if m is None:
+        digits = y.replace("-", "")
+        y, m, d = digits[:4], digits[4:6], digits[6:8]
+    try:
+        return date(int(y), int(m), int(d)).isoformat()
+    except ValueError:
+        return None
+
+
+# --- pass 2: items ---------------------------------------------------------------------------
+
+def _items(rows: list[Row], markdown: bool, section_level: int) -> list[Item]:
+    wrapped, width = _wrap_width(rows)
+    items: list[Item] = []
+    block: list[Row] = []
+    for row in [*rows, Row("", 0, 0, 0)]:
+        if row.text and not row.level:
+            block.append(row)
+            continue
+        if block:
+            items += _block_items(block, items, markdown, wrapped, width)
+            block = []
+        if row.level:
+            kind = "section" if row.level == section_level else "head"
+            items.append(Item(kind, [row], row.text, row.level))
+    return items
+
+
+def _wrap_width(rows: list[Row]) -> tuple[bool, float]:
+    """Whether the page is hard-wrapped into narrow columns, and its typical line width."""
+    lengths = sorted(len(r.text) for r in rows if r.text and not r.level)
+    if len(lengths) < 8:
+        return False, 0.0
+    width = lengths[int(len(lengths) * 0.8)]
+    return width <= 45, float(width)
+
+
+def _headline_like(rows: list[Row]) -> bool:
+    texts = [r.text for r in rows]
+    return (len(rows) <= 3 and all(len(t) <= 40 for t in texts) and sum(map(len, texts)) <= 60
+            and not any(ch in HEADLINE_PUNCT for t in texts for ch in t)
+            and any(is_cjk(ch) and ch.isalpha() for t in texts for ch in t))
+
+
+def _block_items(block: list[Row], before: list[Item], markdown: bool, wrapped: bool,
+                 width: float) -> list[Item]:
+    """Items of one block of consecutive non-blank rows: special rows first, then text runs."""
+    after_heading = bool(before) and before[-1].level > 0
+    if (after_heading and markdown and len(block) == 1
+            and re.fullmatch(r"[\u4e00-\u9fff·]{2,4}", block[0].text)):
+        return [Item("byline", block, block[0].text)]  # a bare author name under a Markdown title
+    out: list[Item] = []
+    text_rows: list[Row] = []
+    opens = False
+    for row in [*block, None]:
+        special = None if row is None else _special(row)
+        if row is not None and special is None:
+            text_rows.append(row)
+            continue
+        if text_rows:
+            out += _text_items(text_rows, wrapped, width, opens)
+            text_rows, opens = [], False
+        if special is None:
+            break
+        if special.kind == "para":  # a continuation note: its text opens the next story
+            text_rows, opens = special.rows, True
+        elif special.kind != "skip":
+            out.append(special)
+    return out
+
+
+def _special(row: Row) -> Item | None:
+    """A row that is not running text: link, note, closing byline, photo credit, opening byline."""
+    text = row.text
+    if text == "[link]":
+        return Item("close", [row])
+    if m := NOTE.match(text):
+        if not m.group(1).startswith(("上接", "接上", "接第")):
+            return Item("close", [row])
+        rest = text[m.end():].strip()
+        return Item("para", [replace(row, text=rest, start=row.end - len(rest))]) if rest else Item("skip", [])
+    if m := CLOSING_BYLINE.match(text) or CREDIT.fullmatch(text):
+        return Item("close", [row], m.group(1))
+    if OPEN_BYLINE.match(text) and len(text) <= 30:
+        return Item("byline", [row], text)
+    return None
+
+
+def _text_items(rows: list[Row], wrapped: bool, width: float, opens: bool) -> list[Item]:
+    """A headline, or paragraphs (broken after a short line that ends a sentence)."""
+    out: list[Item] = []
+    if (not opens and len(rows) > 1 and _headline_like(rows[:1]) and len(rows[0].text) <= 30
+            and rows[1].text[:1] in OPENING_QUOTE):
+        out.append(Item("head", rows[:1], rows[0].text, adjacent=True))
+        rows = rows[1:]
+    elif not opens and _headline_like(rows):  # a subtitle row (——访…) is its own headline
+        cuts = [0] + [i for i, r in enumerate(rows) if i and SUBTITLE.match(r.text)] + [len(rows)]
+        return [Item("head", rows[a:b], " ".join(r.text for r in rows[a:b]))
+                for a, b in zip(cuts, cuts[1:], strict=False)]
+    para: list[Row] = []
+    for row in rows:
+        para.append(row)
+        if ends_sentence(row.text) and (not wrapped or len(row.text) < 0.85 * width):
+            out.append(_para_item(para, opens))
+            para, opens = [], False
+    if para:
+        out.append(_para_item(para, opens))
+    return out
+
+
+def _para_item(rows: list[Row], continuation: bool = False) -> Item:
+    return Item("para", rows, opens=continuation or bool(LEAD.match(rows[0].text)),
+                caption="图为" in "".join(r.text for r in rows))
+
+
+# --- pass 3: stories -------------------------------------------------------------------------
+
+def _stories(items: list[Item], markdown: bool) -> list[Story]:
+    items = _split_suffixes(items)
+    stories: list[Story] = []
+    groups: list[tuple[list[Item], int]] = []  # a headline run, and the story that follows it
+    top = min((i.level for i in items if i.kind == "head" and i.level), default=0)
+    section: str | None = None
+    run: list[Item] = []
+    cur: Story | None = None
+    for item in items:
+        if item.kind in ("head", "byline"):
+            run.append(item)
+            continue
+        if item.kind == "section":
+            section, run = item.text, []
+            cur = Story(section=section, preamble=True)
+            stories.append(cur)
+            continue
+        if item.kind == "close":
+            if cur is not None:
+                cur.byline = cur.byline or item.text or None
+                cur.closed = True
+            continue
+        splits = bool(run) and (item.opens or item.caption or any(
+            h.kind == "byline" or h.adjacent or SUBTITLE.match(h.text) or (h.level and h.level == top)
+            for h in run))
+        new = cur is None or cur.closed or item.opens or splits
+        unfinished = not new and bool(cur.paragraphs) and not ends_sentence(cur.paragraphs[-1][-1].text)
+        if run and new:
+            groups.append((run, len(stories)))
+        run = []
+        if unfinished:  # a sentence broken by a blank line, or by a headline set in its way
+            cur.paragraphs[-1] = cur.paragraphs[-1] + item.rows
+            continue
+        if new:
+            cur = Story(section=section)
+            stories.append(cur)
+        if cur.byline is None and (m := LEAD_BYLINE.match(item.rows[0].text)):
+            cur.byline = m.group(1).strip()
+        cur.paragraphs.append(item.rows)
+    if run:
+        groups.append((run, len(stories)))
+    _assign_headlines(stories, groups, markdown)
+    return [s for s in stories if s.paragraphs and not (s.preamble and _is_toc(s))]
+
+
+def _split_suffixes(items: list[Item]) -> list[Item]:
+    """Take `（下转第二版）` and `（路静 摄）` off the end of a paragraph; both close its story."""
+    out: list[Item] = []
+    for item in items:
+        if item.kind == "para" and item.rows:
+            last = item.rows[-1]
+            m = END_NOTE.search(last.text) or CREDIT.search(last.text)
+            if m and m.start() > 0:
+                cut = last.text[: m.start()].rstrip()
+                item.rows[-1] = replace(last, text=cut, end=last.start + len(cut))
+                out.append(item)
+                credit = CREDIT.search(last.text)
+                out.append(Item("close", [last], credit.group(1) if credit else ""))
+                continue
+        out.append(item)
+    return out
+
+
+def _is_toc(story: Story) -> bool:
+    texts = [rows[0].text for rows in story.paragraphs]
+    return sum(bool(ENUMERATED.match(t)) for t in texts) * 2 >= len(texts)
+
+
+def _clusters(run: list[Item]) -> list[list[Item]]:
+    """Cut a run of headline items into headline sets: title, subtitle, byline."""
+    clusters: list[list[Item]] = [[]]
+    for item in run:
+        cur = clusters[-1]
+        complete = any(h.kind == "byline" or SUBTITLE.match(h.text) for h in cur) and any(
+            _is_main(h) for h in cur)
+        if cur and (item.adjacent or complete and item.kind == "head" and not SUBTITLE.match(item.text)):
+            clusters.append([])
+        clusters[-1].append(item)
+    return clusters
+
+
+def _assign_headlines(stories: list[Story], groups: list[tuple[list[Item], int]], markdown: bool) -> None:
+    """Give each headline set to the story before or after it (see the module docstring)."""
+    if markdown:
+        for run, after in groups:
+            if after < len(stories):
+                _set_header(stories[after], run, markdown)
+        return
+    ends_with_headline = bool(groups) and groups[-1][1] == len(stories)
+    prior = {-1: 0.15 if ends_with_headline else 0.0, 0: 0.0 if ends_with_headline else 0.15}
+    grams = [_bigrams(" ".join(r.text for p in s.paragraphs for r in p)) for s in stories]
+    choices = []
+    for run, after in groups:
+        for cluster in _clusters(run):
+            heads = _bigrams(" ".join(h.text for h in cluster if h.kind == "head"))
+            options = [after] if cluster[0].adjacent else [after - 1, after]
+            for target in options:
+                if 0 <= target < len(stories) and heads:
+                    score = len(heads & grams[target]) / len(heads) + prior[target - after]
+                    choices.append((score, id(cluster), target, cluster))
+    taken: set[int] = set()
+    used: set[int] = set()
+    for _, key, target, cluster in sorted(choices, key=lambda c: -c[0]):
+        if key not in used and target not in taken:
+            _set_header(stories[target], cluster, markdown)
+            used.add(key)
+            taken.add(target)
+
+
+def _bigrams(text: str) -> set[str]:
+    han = [ch for ch in text if "\u4e00" <= ch <= "\u9fff"]
+    return {a + b for a, b in zip(han, han[1:], strict=False)}
+
+
+def _is_kicker(head: Item) -> bool:
+    """A column label printed over headlines: `学习党的二十大精神·看基层`, `记者手记：`."""
+    return "·" in head.text or head.text.endswith(("：", ":"))
+
+
+def _is_main(item: Item) -> bool:
+    return item.kind == "head" and not SUBTITLE.match(item.text) and not _is_kicker(item)
+
+
+def _set_header(story: Story, run: list[Item], markdown: bool) -> None:
+    heads = [h for h in run if h.kind == "head"]
+    subs = [h for h in heads if SUBTITLE.match(h.text)]
+    kickers = [h for h in heads if _is_kicker(h)]
+    mains = [h for h in heads if h not in subs and h not in kickers] or [h for h in heads if h not in subs]
+    if mains:
+        if markdown:
+            level = min(h.level or 9 for h in mains)
+            mains.sort(key=lambda h: (h.level or 9) != level)
+        title = next((h for h in mains if h.adjacent), mains[0])
+        story.title = title.text
+        others = subs or [h for h in mains if h is not title]
+        if others:
+            story.subtitle = SUBTITLE.sub("", others[0].text)
+    elif subs:
+        story.subtitle = SUBTITLE.sub("", subs[0].text)
+    bylines = [h.text for h in run if h.kind == "byline"]
+    if bylines:
+        story.byline = bylines[0]
