@@ -98,11 +98,10 @@ def ingest_file(path: Path, source: str | None = None, settings: Settings | None
             markdown = suffix in MARKDOWN_SUFFIXES or looks_like_markdown(text)
             page = segment(markdown_rows(text) if markdown else text_rows(text), markdown)
             meta = _merge_meta(sidecar, page.meta, path)
-            result.articles = [
-                a for n, story in enumerate(page.stories)
-                if (a := _article(story, meta, result.source, n, settings.max_paragraph_chars))
-            ]
-            result.articles = _renumber(result.articles)
+            stories = [(s, p) for s in page.stories if (p := _paragraph_pieces(s.paragraphs,
+                                                                             settings.max_paragraph_chars))]
+            result.articles = [_article(s, pieces, meta, result.source, n)
+                               for n, (s, pieces) in enumerate(stories)]
             result.warnings += _meta_warnings(meta, result.articles)
     except QAError as exc:
         result.error, result.articles = str(exc), []
@@ -116,36 +115,25 @@ def article_id(source: str, ordinal: int) -> str:
     return f"{hashlib.sha1(source.encode('utf-8')).hexdigest()[:10]}-{ordinal:03d}"
 
 
-def _article(story: Story, meta: Meta, source: str, ordinal: int, max_chars: int) -> Article | None:
+def _article(story: Story, pieces: list[tuple[str, int, int, int, int]], meta: Meta, source: str,
+             ordinal: int) -> Article:
     aid = article_id(source, ordinal)
-    pieces = _paragraph_pieces(story.paragraphs, max_chars)
-    if not pieces:
-        return None
-    paragraphs = tuple(
-        Paragraph(aid, i, text, source, line_start, line_end, start, end)
-        for i, (text, line_start, line_end, start, end) in enumerate(pieces)
-    )
+    paragraphs = tuple(Paragraph(aid, i, text, source, first, last, start, end)
+                       for i, (text, first, last, start, end) in enumerate(pieces))
     return Article(aid, source, meta.newspaper, meta.date, meta.page, story.section or meta.section,
                    _clean_title(story.title), _clean_title(story.subtitle), story.byline, paragraphs)
-
-
-def _renumber(articles: list[Article]) -> list[Article]:
-    """Ids follow the kept articles' order, so dropped fragments leave no gaps."""
-    from dataclasses import replace
-
-    out = []
-    for n, a in enumerate(articles):
-        aid = article_id(a.source, n)
-        out.append(replace(a, id=aid, paragraphs=tuple(replace(p, article_id=aid) for p in a.paragraphs)))
-    return out
 
 
 def _clean_title(text: str | None) -> str | None:
     return re.sub(r"\s+", " ", text).strip() or None if text else None
 
 
+_NOT_CONTENT = re.compile(r"[\W_]+")
+
+
 def _content_chars(rows: list[Row]) -> int:
-    return sum(ch.isalnum() for r in rows for ch in r.text)
+    """Letters and digits in `rows` (Han characters count as letters)."""
+    return sum(len(_NOT_CONTENT.sub("", r.text)) for r in rows)
 
 
 def _paragraph_pieces(paragraphs: list[list[Row]], max_chars: int) -> list[tuple[str, int, int, int, int]]:

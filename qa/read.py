@@ -15,11 +15,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from qa.errors import ReadError
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024  # a newspaper page is kilobytes; 50 MB is not a page
 SAMPLE_HAN = 4000  # Han characters scored when telling GB18030 from Big5
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 
 PLAIN_SUFFIXES = (".txt", ".text")
 MARKDOWN_SUFFIXES = (".md", ".markdown")
@@ -27,8 +29,7 @@ RECORD_SUFFIXES = (".jsonl", ".csv")
 SUFFIXES = PLAIN_SUFFIXES + MARKDOWN_SUFFIXES + RECORD_SUFFIXES
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):  # a tuple: pages have thousands of rows
     text: str  # "" for a paragraph break
     line: int  # 1-based line number
     start: int  # character offsets of the row in the decoded file, end exclusive
@@ -94,7 +95,7 @@ def _strict(data: bytes, encoding: str) -> str | None:
 
 
 def _checked(text: str, encoding: str) -> tuple[str, str]:
-    controls = sum(1 for ch in text[:65536] if ch < " " and ch not in "\t\n\r\f\v")
+    controls = len(_CONTROL.findall(text, 0, 65536))
     if controls > max(8, len(text[:65536]) // 100):
         raise ReadError(f"binary file (control characters), not text (tried {encoding})")
     return text, encoding
@@ -135,10 +136,9 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _PARA_BREAK = re.compile(r"</p\s*>|<br\s*/?>|</?div[^>]*>|</h\d>", re.I)
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
-_TAG = re.compile(r"<[^>]{0,200}>")
-_EMPHASIS = re.compile(r"\*\*|__|(?<![\w*])\*(?=\S)|(?<=\S)\*(?![\w*])")
-_ENTITIES = {"&nbsp;": " ", "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'"}
-_ENTITY = re.compile("|".join(_ENTITIES))
+_MARKUP = re.compile(r"!\[[^\]]*\]\([^)]*\)|\[([^\]]*)\]\([^)]*\)|<[^>]{0,200}>|\*\*|__|&(nbsp|amp|lt|gt|quot|#39);")
+_MARK = re.compile(r"[<\[*_&!]")
+_ENTITIES = {"nbsp": " ", "amp": "&", "lt": "<", "gt": ">", "quot": '"', "#39": "'"}
 
 
 def markdown_rows(text: str) -> list[Row]:
@@ -147,28 +147,36 @@ def markdown_rows(text: str) -> list[Row]:
     Images and link-only lines (`[查看原文](url)`) are kept as the marker row "[link]" so that
     segmentation can see where a story ended; other links keep their text.
     """
-    rows = []
+    rows: list[Row] = []
     for row in text_rows(text):
-        heading = _HEADING.match(row.text)
-        if heading:
+        line = row.text
+        if not line:
+            rows.append(row)
+        elif line[0] == "#" and (heading := _HEADING.match(line)):
             rows.append(Row(_inline(heading.group(2)), row.line, row.start, row.end,
                             len(heading.group(1))))
-            continue
-        if _LINK.fullmatch(row.text) or _IMAGE.fullmatch(row.text):
+        elif line[0] in "[!" and (_LINK.fullmatch(line) or _IMAGE.fullmatch(line)):
             rows.append(Row("[link]", row.line, row.start, row.end))
-            continue
-        pos = 0
-        for piece in _PARA_BREAK.split(row.text) if "<" in row.text else [row.text]:
-            at = row.text.find(piece, pos)
-            pos = at + len(piece)
-            clean = _inline(piece)
-            if clean:
-                if rows and rows[-1].line == row.line:
-                    rows.append(Row("", row.line, row.start + at, row.start + at))
-                rows.append(Row(clean, row.line, row.start + at, row.start + pos))
-        if not row.text:
-            rows.append(row)
+        elif "<" not in line:
+            rows.append(row._replace(text=_inline(line)))
+        else:
+            rows += _html_rows(row)
     return rows
+
+
+def _html_rows(row: Row) -> list[Row]:
+    """A line of HTML paragraphs as rows, with a break row between paragraphs."""
+    out: list[Row] = []
+    pos = 0
+    for piece in _PARA_BREAK.split(row.text):
+        at = row.text.find(piece, pos)
+        pos = at + len(piece)
+        clean = _inline(piece)
+        if clean:
+            if out:
+                out.append(Row("", row.line, row.start + at, row.start + at))
+            out.append(Row(clean, row.line, row.start + at, row.start + pos))
+    return out
 
 
 def looks_like_markdown(text: str) -> bool:
@@ -178,11 +186,16 @@ def looks_like_markdown(text: str) -> bool:
 
 
 def _inline(text: str) -> str:
-    text = _IMAGE.sub("", text)
-    text = _LINK.sub(r"\1", text)
-    text = _TAG.sub("", text)
-    text = _EMPHASIS.sub("", text)
-    return _ENTITY.sub(lambda m: _ENTITIES[m.group()], text).strip()
+    """Text of a Markdown/HTML fragment: images and tags dropped, links reduced to their text."""
+    if not _MARK.search(text):
+        return text.strip()
+    return _MARKUP.sub(_unmark, text).strip()
+
+
+def _unmark(m: re.Match) -> str:
+    if m.group(1) is not None:
+        return m.group(1)
+    return _ENTITIES[m.group(2)] if m.group(2) else ""
 
 
 # Field names accepted for each article attribute in structured files, first match wins.

@@ -14,10 +14,10 @@ Three passes over the rows of a page (see `qa.read.Row`):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 
-from qa.normalize import ends_sentence, is_cjk
+from qa.normalize import ends_sentence
 from qa.read import Row
 
 _NAME = r"[\u4e00-\u9fff·]{2,5}"
@@ -40,7 +40,9 @@ MD_MASTHEAD = re.compile(r"《([^》]{2,20})》\s*[（(]?\s*((?:19|20)\d{2}-?\d{
 RULE = re.compile(r"^(?:-{3,}|\*{3,}|_{3,}|={3,})$")
 TIMESTAMP = re.compile(r"^[（(][^（）()]{0,12}时间[^（）()]{0,4}[:：]?\s*[\d\s:.\-T]+[)）]$")
 ENUMERATED = re.compile(r"^(?:\d{1,2}[.、．]|[（(]\d{1,2}[)）])")
-HEADLINE_PUNCT = set("，。；！？,;!?")
+HEADLINE_PUNCT = re.compile("[，。；！？,;!?]")
+_SENTENCE_MARK = re.compile("[。！？]")
+_HAN = re.compile("[\u4e00-\u9fff]")
 OPENING_QUOTE = "“\"「『"
 
 
@@ -123,12 +125,13 @@ def _drop_block_tail(kept: list[Row]) -> None:
 
 
 def _furniture(text: str, meta: Meta, markdown: bool) -> bool:
+    if len(text) > 60:
+        return False
     if RULE.match(text) or TIMESTAMP.match(text) or PAGE_NUMBER.match(text) and not markdown:
         if (m := PAGE_NUMBER.match(text)) and not markdown:
             meta.page = meta.page or m.group(1)
         return True
-    short = len(text) <= 60 and not any(ch in "。！？" for ch in text)
-    if not short:
+    if _SENTENCE_MARK.search(text):
         return False
     if EDITOR.search(text):
         if m := re.match(r"^(\d{1,2})(?=\D)", text):
@@ -189,10 +192,10 @@ def _wrap_width(rows: list[Row]) -> tuple[bool, float]:
 
 
 def _headline_like(rows: list[Row]) -> bool:
+    """Short lines without sentence punctuation: a headline, not a fragment of text."""
     texts = [r.text for r in rows]
     return (len(rows) <= 3 and all(len(t) <= 40 for t in texts) and sum(map(len, texts)) <= 60
-            and not any(ch in HEADLINE_PUNCT for t in texts for ch in t)
-            and any(is_cjk(ch) and ch.isalpha() for t in texts for ch in t))
+            and not any(HEADLINE_PUNCT.search(t) for t in texts) and any(map(_HAN.search, texts)))
 
 
 def _block_items(block: list[Row], before: list[Item], markdown: bool, wrapped: bool,
@@ -225,13 +228,17 @@ def _block_items(block: list[Row], before: list[Item], markdown: bool, wrapped: 
 def _special(row: Row) -> Item | None:
     """A row that is not running text: link, note, closing byline, photo credit, opening byline."""
     text = row.text
+    if text[0] not in "[（(本记通特实":
+        return None
     if text == "[link]":
         return Item("close", [row])
     if m := NOTE.match(text):
         if not m.group(1).startswith(("上接", "接上", "接第")):
             return Item("close", [row])
         rest = text[m.end():].strip()
-        return Item("para", [replace(row, text=rest, start=row.end - len(rest))]) if rest else Item("skip", [])
+        return Item("para", [row._replace(text=rest, start=row.end - len(rest))]) if rest else Item("skip", [])
+    if len(text) > 60:
+        return None
     if m := CLOSING_BYLINE.match(text) or CREDIT.fullmatch(text):
         return Item("close", [row], m.group(1))
     if OPEN_BYLINE.match(text) and len(text) <= 30:
@@ -319,10 +326,10 @@ def _split_suffixes(items: list[Item]) -> list[Item]:
     for item in items:
         if item.kind == "para" and item.rows:
             last = item.rows[-1]
-            m = END_NOTE.search(last.text) or CREDIT.search(last.text)
+            m = last.text.endswith((")", "）")) and (END_NOTE.search(last.text) or CREDIT.search(last.text))
             if m and m.start() > 0:
                 cut = last.text[: m.start()].rstrip()
-                item.rows[-1] = replace(last, text=cut, end=last.start + len(cut))
+                item.rows[-1] = last._replace(text=cut, end=last.start + len(cut))
                 out.append(item)
                 credit = CREDIT.search(last.text)
                 out.append(Item("close", [last], credit.group(1) if credit else ""))
