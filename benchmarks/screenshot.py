@@ -20,7 +20,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index-dir", type=Path, default=ROOT / "index")
     parser.add_argument("--corpus", type=Path, default=ROOT / "corpus")
-    parser.add_argument("--question", default=EXAMPLES[1])
+    parser.add_argument("--question", default=EXAMPLES[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
     args = parser.parse_args()
 
@@ -28,7 +28,8 @@ def main() -> None:
     with running_app(args.index_dir, args.corpus) as (url, _), \
             browser_page(url, width=1440, height=960) as page:
         ask_in_browser(page, args.question)
-        page.wait_for_timeout(800)  # let the smooth scroll to the cited paragraph finish
+        page.evaluate("window.scrollTo(0, 0)")
+        page.wait_for_timeout(300)
         page.screenshot(path=str(args.out))
     print(f"saved {args.out}")
 

@@ -35,16 +35,17 @@ MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]()#+\-.!|~$]")
 
 # Written for the sample archive in corpus/ (one per seed page); any question works.
 EXAMPLES = [
-    "乌海军分区通过哪些媒介收听收看党的二十大开幕会直播？",
+    "全市有多少家大型家政企业加入了家政服务行业协会？",
     "通辽市确定了多少个乡村振兴重点帮扶嘎查村？",
     "市委组织部以推动什么建设提质升级为目标？",
-    "文章指出，要在哪些方面下功夫？",
-    "How many village toilets were renovated in Tongliao in 2022?",
+    "乌海军分区把什么作为首要政治任务？",
+    "乌海市今年的降雨量是多少毫米？",  # not in the archive: the app says so
 ]
 
 CSS = """
-#inspector { max-height: 72vh; overflow-y: auto; }
+#inspector { max-height: 62vh; overflow-y: auto !important; }
 .qa-article { font-family: "Noto Serif CJK SC", "Noto Sans CJK SC", serif; line-height: 1.8; }
+.qa-head { position: sticky; top: 0; background: var(--block-background-fill); padding: .3em 0 .1em; }
 .qa-article h3 { margin: 0 0 .2em; font-size: 1.35em; }
 .qa-subtitle { margin: 0; color: var(--body-text-color-subdued); }
 .qa-meta { color: var(--body-text-color-subdued); font-size: .9em; margin: .3em 0 1em; }
@@ -58,8 +59,11 @@ CSS = """
 """
 
 SCROLL_TO_CITED = """() => {
-  const p = document.querySelector('#inspector .qa-cited');
-  if (p) p.scrollIntoView({block: 'nearest', behavior: 'smooth'});
+  const box = document.querySelector('#inspector');
+  const p = box && box.querySelector('.qa-cited');
+  const head = box && box.querySelector('.qa-head');
+  if (p) box.scrollTop += p.getBoundingClientRect().top - box.getBoundingClientRect().top
+                          - (head ? head.offsetHeight : 0) - 16;
 }"""
 
 
@@ -157,10 +161,11 @@ def article_html(article: Article | None, citation: Citation | None = None) -> s
         article.section,
         article.byline,
     ]
-    parts = ['<div class="qa-article">', f"<h3>{html.escape(article.title or '（无标题 untitled）')}</h3>"]
+    parts = ['<div class="qa-article"><header class="qa-head">',
+             f"<h3>{html.escape(article.title or '（无标题 untitled）')}</h3>"]
     if article.subtitle:
         parts.append(f'<p class="qa-subtitle">{html.escape(article.subtitle)}</p>')
-    parts.append(f'<p class="qa-meta">{" · ".join(html.escape(m) for m in meta if m)}</p>')
+    parts.append(f'<p class="qa-meta">{" · ".join(html.escape(m) for m in meta if m)}</p></header>')
     found = False
     for p in article.paragraphs:
         number = f'<span class="qa-pno">{p.index + 1}</span>'
@@ -344,7 +349,7 @@ def build_ui(archive_provider: Callable[[], Archive], settings: Settings) -> gr.
         citations = gr.State([])
         with gr.Row(equal_height=False):
             with gr.Column(scale=5):
-                chat = gr.Chatbot(label="对话 Chat", height=480, elem_id="chat",
+                chat = gr.Chatbot(label="对话 Chat", height=540, elem_id="chat",
                                   latex_delimiters=[], feedback_options=None,
                                   buttons=["copy"], placeholder="问一个关于档案的问题 · Ask the archive")
                 with gr.Row():
@@ -364,10 +369,10 @@ def build_ui(archive_provider: Callable[[], Archive], settings: Settings) -> gr.
             with gr.Column(scale=4):
                 choose = gr.Radio([], label="引用 Citations · 点击查看原文", type="value",
                                   elem_id="citations")
-                inspector = gr.HTML('<p class="qa-note">提问后，在这里查看引用的原文。 '
-                                    "The cited article opens here.</p>", elem_id="inspector")
                 neighbours = gr.Dropdown([], label="同版文章 Other articles on this page",
                                          elem_id="neighbours", interactive=True)
+                inspector = gr.HTML('<p class="qa-note">提问后，在这里查看引用的原文。 '
+                                    "The cited article opens here.</p>", elem_id="inspector")
         with gr.Accordion("检索结果 Sources (all retrieved passages)", open=True):
             sources = gr.HTML(elem_id="sources")
 
