@@ -128,12 +128,18 @@ def _clean_title(text: str | None) -> str | None:
     return re.sub(r"\s+", " ", text).strip() or None if text else None
 
 
-_NOT_CONTENT = re.compile(r"[\W_]+")
+_CONTENT = re.compile(r"[^\W_]")  # a letter or digit (Han characters are letters)
 
 
-def _content_chars(rows: list[Row]) -> int:
-    """Letters and digits in `rows` (Han characters count as letters)."""
-    return sum(len(_NOT_CONTENT.sub("", r.text)) for r in rows)
+def _content_chars(rows: list[Row], enough: int = MIN_PARAGRAPH_CHARS) -> int:
+    """Letters and digits in `rows`, counted up to `enough`."""
+    count = 0
+    for r in rows:
+        for _ in _CONTENT.finditer(r.text):
+            count += 1
+            if count >= enough:
+                return count
+    return count
 
 
 def _paragraph_pieces(paragraphs: list[list[Row]], max_chars: int) -> list[tuple[str, int, int, int, int]]:

@@ -124,10 +124,9 @@ def text_rows(text: str) -> list[Row]:
     """One row per line, stripped of surrounding white space; blank lines become break rows."""
     rows, pos = [], 0
     for number, line in enumerate(text.splitlines(keepends=True), 1):
-        body = line.rstrip("\r\n")
-        stripped = body.strip()
-        lead = len(body) - len(body.lstrip())
-        rows.append(Row(stripped, number, pos + lead, pos + lead + len(stripped)))
+        stripped = line.strip()
+        start = pos + line.find(stripped[:1])
+        rows.append(Row(stripped, number, start, start + len(stripped)))
         pos += len(line)
     return rows
 

@@ -109,7 +109,7 @@ def _strip_furniture(rows: list[Row], meta: Meta, markdown: bool) -> tuple[list[
             meta.newspaper, meta.date = m.group(1), _iso(m.group(2))
             section_level = row.level + 1
             continue
-        if ORGAN.match(text):
+        if text.startswith("中共") and ORGAN.match(text):
             drop_block = True  # the masthead block: organ line, paper name, slogan
             _drop_block_tail(kept)
             continue
@@ -125,11 +125,14 @@ def _drop_block_tail(kept: list[Row]) -> None:
 
 
 def _furniture(text: str, meta: Meta, markdown: bool) -> bool:
-    if len(text) > 60:
+    """Page furniture (rules, page numbers, editor lines, date header, paper name)? Reads metadata."""
+    first = text[0]
+    if len(text) > 60 or first in "“\"":
         return False
-    if RULE.match(text) or TIMESTAMP.match(text) or PAGE_NUMBER.match(text) and not markdown:
-        if (m := PAGE_NUMBER.match(text)) and not markdown:
-            meta.page = meta.page or m.group(1)
+    if first in "-*_=" and RULE.match(text) or first in "(（" and TIMESTAMP.match(text):
+        return True
+    if not markdown and (m := PAGE_NUMBER.match(text)):
+        meta.page = meta.page or m.group(1)
         return True
     if _SENTENCE_MARK.search(text):
         return False
@@ -140,14 +143,14 @@ def _furniture(text: str, meta: Meta, markdown: bool) -> bool:
         if len(tokens) > 1 and re.fullmatch(r"[\u4e00-\u9fff]{2,6}", tokens[-1]):
             meta.section = meta.section or tokens[-1]
         return True
-    if (m := DATE_HEADER.search(text)) and "，" not in text:
+    if "年" in text and (m := DATE_HEADER.search(text)) and "，" not in text:
         meta.date = meta.date or _iso(*m.groups())
         return True
-    if m := PAGE_LINE.match(text):
+    if "版" in text and (m := PAGE_LINE.match(text)):
         meta.page = meta.page or m.group(1) or m.group(2)
         meta.section = meta.section or m.group(3)
         return True
-    if m := PAPER.match(text):
+    if text[-1] == "报" and (m := PAPER.match(text)):
         meta.newspaper = meta.newspaper or m.group(1)
         return True
     return False
@@ -193,8 +196,10 @@ def _wrap_width(rows: list[Row]) -> tuple[bool, float]:
 
 def _headline_like(rows: list[Row]) -> bool:
     """Short lines without sentence punctuation: a headline, not a fragment of text."""
+    if len(rows) > 3 or len(rows[0].text) > 40:
+        return False
     texts = [r.text for r in rows]
-    return (len(rows) <= 3 and all(len(t) <= 40 for t in texts) and sum(map(len, texts)) <= 60
+    return (all(len(t) <= 40 for t in texts) and sum(map(len, texts)) <= 60
             and not any(HEADLINE_PUNCT.search(t) for t in texts) and any(map(_HAN.search, texts)))
 
 
