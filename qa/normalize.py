@@ -58,12 +58,15 @@ def joiner(left: str, right: str) -> str:
     return ""
 
 
-def join_wrapped(left: str, right: str) -> str:
-    """Join two hard-wrapped lines, undoing a hyphen that split a Latin word (`PT-` + `MEG`)."""
+def seam(left: str, right: str) -> tuple[int, str]:
+    """How to join two hard-wrapped lines: characters to drop from `left`'s end, and a separator.
+
+    A hyphen that split a Latin word (`PT-` + `MEG`) is dropped; Latin words get a space.
+    """
     if (len(left) > 2 and left[-1] == "-" and left[-2].isascii() and left[-2].isalpha()
             and right[:1].isascii() and right[:1].isalpha()):
-        return left[:-1] + right
-    return left + joiner(left, right) + right
+        return 1, ""
+    return 0, joiner(left, right)
 
 
 def ends_sentence(text: str) -> bool:

@@ -49,16 +49,23 @@ class Record:
 
 
 def read_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, str]:
-    """Decoded text and encoding name of `path`; ReadError if too big, binary, empty or undecodable."""
+    """Decoded text and encoding name of `path`; ReadError if too big, binary, empty or undecodable.
+
+    Files above `max_bytes` are refused without being read (a page is kilobytes; a 200 MB
+    one-line file is a dump, not a page), so memory stays bounded by the limit.
+    """
     try:
-        with open(path, "rb") as f:
-            data = f.read(max_bytes + 1)
+        size = path.stat().st_size
+        if size <= max_bytes:
+            with open(path, "rb") as f:
+                data = f.read(max_bytes + 1)  # the size may change under us
     except OSError as exc:
         raise ReadError(f"cannot read: {exc.strerror or exc}") from exc
-    if len(data) > max_bytes:
+    if size > max_bytes or len(data) > max_bytes:
         raise ReadError(
-            f"skipped: larger than the {max_bytes // (1024 * 1024)} MB limit per file "
-            "(not a newspaper page; raise QA_MAX_FILE_MB to read it)"
+            f"{max(size, max_bytes + 1) / 1e6:.0f} MB is above the "
+            f"{max_bytes // (1024 * 1024)} MB limit per file (not a newspaper page; "
+            "raise QA_MAX_FILE_MB to read it)"
         )
     text, encoding = decode(data)
     if not text.strip():

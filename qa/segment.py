@@ -44,6 +44,7 @@ HEADLINE_PUNCT = re.compile("[，。；！？,;!?]")
 _SENTENCE_MARK = re.compile("[。！？]")
 _HAN = re.compile("[\u4e00-\u9fff]")
 OPENING_QUOTE = "“\"「『"
+BIGRAM_SAMPLE = 3000  # characters of a story compared with a headline
 
 
 @dataclass
@@ -370,7 +371,9 @@ def _assign_headlines(stories: list[Story], groups: list[tuple[list[Item], int]]
         return
     ends_with_headline = bool(groups) and groups[-1][1] == len(stories)
     prior = {-1: 0.15 if ends_with_headline else 0.0, 0: 0.0 if ends_with_headline else 0.15}
-    grams = [_bigrams(" ".join(r.text for p in s.paragraphs for r in p)) for s in stories]
+    if not groups:
+        return
+    grams = [_bigrams("".join(r.text for p in s.paragraphs[:6] for r in p)[:BIGRAM_SAMPLE]) for s in stories]
     choices = []
     for run, after in groups:
         for cluster in _clusters(run):

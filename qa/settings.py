@@ -30,6 +30,7 @@ class Settings:
     k: int = 5
     max_question_chars: int = 500
     max_paragraph_chars: int = 400
+    max_file_mb: int = 50  # ingest refuses larger files: no newspaper page is that big
     answerer: str = "auto"  # "auto", "rules", or a Hugging Face extractive-QA model name/folder
     abstain_threshold: float = 0.125  # answers scoring below this are withheld
     host: str = "127.0.0.1"
