@@ -10,7 +10,7 @@ import re
 
 TERMINAL = "。！？!?…；;"  # a sentence may end here
 CLOSERS = "”’\"'）)』」》】"  # may follow a terminal mark
-_SPACES = re.compile(r"[ \t\u00a0\u3000]+")
+_SPACES = re.compile(r"[ \t\u00a0\u1680\u2000-\u200b\u202f\u205f\u3000]+")
 
 
 def is_cjk(ch: str) -> bool:

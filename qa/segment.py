@@ -26,8 +26,8 @@ CREDIT = re.compile(r"\s*[（(]\s*([^（）()]{2,30}?\s*摄)\s*[)）]$")
 NOTE = re.compile(r"^[（(]\s*((?:下转|转下|下接|上接|接上|接第|转载自|转自|原载)[^（）()]{0,40})[)）]")
 END_NOTE = re.compile(r"\s*[（(]\s*(?:下转|转下|下接)[^（）()]{0,20}[)）]$")
 OPEN_BYLINE = re.compile(r"^(?:本报|本刊)?(?:特约)?(?:记者|通讯员|实习生|实习记者)[\s\u4e00-\u9fff·、]{1,40}$")
-LEAD = re.compile(r"^(?:本报讯|本报[^，。,\s]{0,12}电|(?:新华社|中新社|人民日报|[\u4e00-\u9fff]{2,6}社)"
-                  r"[^，。,]{0,20}电|[\u4e00-\u9fff]{2,8}网消息)")
+LEAD = re.compile(r"^(?:本报讯|(?:本报|新华社|中新社|人民日报|[\u4e00-\u9fff]{2,6}社)[^，。,、]{0,16}?"
+                  r"(?:\d{1,2}|[一二三四五六七八九十]{1,3})日电|[\u4e00-\u9fff]{2,8}网消息)")
 LEAD_BYLINE = re.compile(r"^本报讯\s*[（(]([^（）()]{2,40})[)）]")
 SUBTITLE = re.compile(r"^[—–\-－~～]{1,2}\s*(?=\S)")
 EDITOR = re.compile(r"(?:责任编辑|本版编辑|编辑|审校|校对|美编|美术编辑|制图|版式|组版|排版|图片编辑|值班主任)\s*[:：]")
@@ -75,6 +75,7 @@ class Story:
     section: str | None = None
     closed: bool = False
     preamble: bool = False  # text under a section heading before its first story
+    has_lead: bool = False  # a paragraph opened with 本报讯, 新华社…电, 上接…
 
 
 @dataclass
@@ -306,7 +307,11 @@ def _stories(items: list[Item], markdown: bool) -> list[Story]:
         splits = bool(run) and (item.opens or item.caption or any(
             h.kind == "byline" or h.adjacent or SUBTITLE.match(h.text) or (h.level and h.level == top)
             for h in run))
-        new = cur is None or cur.closed or item.opens or splits
+        # a lead (本报讯…) opens a story, unless the story has had none yet (a summary came first)
+        lead_splits = item.opens and (cur is None or cur.has_lead or not cur.paragraphs)
+        new = cur is None or cur.closed or lead_splits or splits
+        if cur is not None and cur.preamble and not any(h.level for h in run):
+            new = False  # a section's lead-in stays one block until its first story heading
         unfinished = not new and bool(cur.paragraphs) and not ends_sentence(cur.paragraphs[-1][-1].text)
         if run and new:
             groups.append((run, len(stories)))
@@ -320,10 +325,11 @@ def _stories(items: list[Item], markdown: bool) -> list[Story]:
         if cur.byline is None and (m := LEAD_BYLINE.match(item.rows[0].text)):
             cur.byline = m.group(1).strip()
         cur.paragraphs.append(item.rows)
+        cur.has_lead = cur.has_lead or item.opens
     if run:
         groups.append((run, len(stories)))
     _assign_headlines(stories, groups, markdown)
-    return [s for s in stories if s.paragraphs and not (s.preamble and _is_toc(s))]
+    return [s for n, s in enumerate(stories) if s.paragraphs and not _is_summary(stories, n)]
 
 
 def _split_suffixes(items: list[Item]) -> list[Item]:
@@ -344,9 +350,18 @@ def _split_suffixes(items: list[Item]) -> list[Item]:
     return out
 
 
-def _is_toc(story: Story) -> bool:
+def _is_summary(stories: list[Story], n: int) -> bool:
+    """A section lead-in that only lists what follows: enumerated items, or a section without
+    stories of its own before a section that has them (`## 新闻摘要` before `## 详细新闻`)."""
+    story = stories[n]
+    if not story.preamble:
+        return False
     texts = [rows[0].text for rows in story.paragraphs]
-    return sum(bool(ENUMERATED.match(t)) for t in texts) * 2 >= len(texts)
+    if sum(bool(ENUMERATED.match(t)) for t in texts) * 2 >= len(texts):
+        return True
+    rest = stories[n + 1 :]
+    own = next((i for i, s in enumerate(rest) if s.preamble), len(rest))
+    return own == 0 and any(not s.preamble for s in rest)
 
 
 def _clusters(run: list[Item]) -> list[list[Item]]:
