@@ -129,18 +129,15 @@ def _clean_title(text: str | None) -> str | None:
     return re.sub(r"\s+", " ", text).strip() or None if text else None
 
 
+_SPACE = re.compile(r"\s")
 _CONTENT = re.compile(r"[^\W_]")  # a letter or digit (Han characters are letters)
+_ENOUGH = re.compile(rf"(?:[^\W_][\W_]*){{{MIN_PARAGRAPH_CHARS}}}")
 
 
-def _content_chars(rows: list[Row], enough: int = MIN_PARAGRAPH_CHARS) -> int:
-    """Letters and digits in `rows`, counted up to `enough`."""
-    count = 0
-    for r in rows:
-        for _ in _CONTENT.finditer(r.text):
-            count += 1
-            if count >= enough:
-                return count
-    return count
+def _content(rows: list[Row]) -> int:
+    """0 for no letters or digits, 1 for a fragment, 2 for enough to stand as a paragraph."""
+    text = rows[0].text if len(rows) == 1 else "".join(r.text for r in rows)
+    return 2 if _ENOUGH.search(text) else int(bool(_CONTENT.search(text)))
 
 
 def _paragraph_pieces(paragraphs: list[list[Row]], max_chars: int) -> list[tuple[str, int, int, int, int]]:
@@ -148,10 +145,10 @@ def _paragraph_pieces(paragraphs: list[list[Row]], max_chars: int) -> list[tuple
     merged: list[list[Row]] = []
     carry: list[Row] = []
     for rows in paragraphs:
-        size = _content_chars(rows)
-        if size == 0:
+        content = _content(rows)
+        if content == 0:
             continue
-        if size < MIN_PARAGRAPH_CHARS:
+        if content == 1:
             carry += rows  # a fragment joins the paragraph after it (or before, at the end)
             continue
         merged.append(carry + rows)
@@ -159,10 +156,14 @@ def _paragraph_pieces(paragraphs: list[list[Row]], max_chars: int) -> list[tuple
     if carry:
         if merged:
             merged[-1] = merged[-1] + carry
-        elif _content_chars(carry) >= MIN_PARAGRAPH_CHARS // 2:
+        elif _content(carry) == 2:
             merged.append(carry)
     out = []
     for rows in merged:
+        if len(rows) == 1 and len(rows[0].text) <= max_chars and not _SPACE.search(rows[0].text):
+            r = rows[0]  # the common case in one-paragraph-a-line files: the row is the paragraph
+            out.append((r.text, r.line, r.line, r.start, r.end))
+            continue
         text, anchors = _join(rows)
         for a, b in split_long(text, max_chars):
             piece = text[a:b]

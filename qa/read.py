@@ -132,14 +132,14 @@ def text_rows(text: str) -> list[Row]:
     rows, pos = [], 0
     for number, line in enumerate(text.splitlines(keepends=True), 1):
         stripped = line.strip()
-        start = pos + line.find(stripped[:1])
+        start = pos + line.find(stripped[:1]) if line[:1].isspace() else pos
         rows.append(Row(stripped, number, start, start + len(stripped)))
         pos += len(line)
     return rows
 
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_PARA_BREAK = re.compile(r"</p\s*>|<br\s*/?>|</?div[^>]*>|</h\d>", re.I)
+_PARA_BREAK = re.compile(r"</?p(?:\s[^>]*)?>|<br\s*/?>|</?div[^>]*>|</h\d>", re.I)
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _MARKUP = re.compile(r"!\[[^\]]*\]\([^)]*\)|\[([^\]]*)\]\([^)]*\)|<[^>]{0,200}>|\*\*|__|&(nbsp|amp|lt|gt|quot|#39);")
@@ -154,7 +154,7 @@ def markdown_rows(text: str) -> list[Row]:
     segmentation can see where a story ended; other links keep their text.
     """
     rows: list[Row] = []
-    for row in text_rows(text):
+    for row in text_rows(text):  # one pass over rows; most are plain text
         line = row.text
         if not line:
             rows.append(row)
@@ -173,15 +173,15 @@ def markdown_rows(text: str) -> list[Row]:
 def _html_rows(row: Row) -> list[Row]:
     """A line of HTML paragraphs as rows, with a break row between paragraphs."""
     out: list[Row] = []
-    pos = 0
-    for piece in _PARA_BREAK.split(row.text):
-        at = row.text.find(piece, pos)
-        pos = at + len(piece)
-        clean = _inline(piece)
-        if clean:
+    line, pos = row.text, 0
+    for m in [*_PARA_BREAK.finditer(line), None]:
+        end = len(line) if m is None else m.start()
+        if end > pos and (clean := _inline(line[pos:end])):
             if out:
-                out.append(Row("", row.line, row.start + at, row.start + at))
-            out.append(Row(clean, row.line, row.start + at, row.start + pos))
+                out.append(Row("", row.line, row.start + pos, row.start + pos))
+            out.append(Row(clean, row.line, row.start + pos, row.start + end))
+        if m is not None:
+            pos = m.end()
     return out
 
 

@@ -276,8 +276,9 @@ def _text_items(rows: list[Row], wrapped: bool, width: float, opens: bool) -> li
 
 
 def _para_item(rows: list[Row], continuation: bool = False) -> Item:
-    return Item("para", rows, opens=continuation or bool(LEAD.match(rows[0].text)),
-                caption="图为" in "".join(r.text for r in rows))
+    first = rows[0].text
+    caption = "图为" in first or len(rows) > 1 and any("图为" in r.text for r in rows)
+    return Item("para", rows, opens=continuation or bool(LEAD.match(first)), caption=caption)
 
 
 # --- pass 3: stories -------------------------------------------------------------------------

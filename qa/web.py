@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 NOT_FOUND = "在档案中没有找到答案"
 ALL_PAPERS = "全部报纸 All papers"
 MAX_K = 20
+WARM_UP_QUESTION = "档案里有哪些新闻？"
 CONTEXT_CHARS = 40  # characters shown on each side of the answer in the chat
 EXCERPT_CHARS = 90  # characters of a passage shown in lists
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -244,6 +246,17 @@ class ChatApp:
     def __init__(self, archive_provider: Callable[[], Archive], settings: Settings):
         self.archive_provider = archive_provider
         self.settings = settings
+        # One question at a time: questions share one embedding engine and the CPU cores.
+        self._asking = threading.Lock()
+
+    def warm_up(self) -> None:
+        """Ask one throwaway question, so the lazy parts (tokenizer dictionaries, the query
+        engine, the reader) are loaded before the first user waits for them."""
+        try:
+            with self._asking:
+                self.archive().ask(WARM_UP_QUESTION)
+        except Exception:  # the first real question will report it
+            log.warning("warm-up failed", exc_info=True)
 
     def archive(self) -> Archive:
         archive = self.archive_provider()
@@ -258,9 +271,10 @@ class ChatApp:
         try:
             filters = parse_filters(date_from, date_to, newspaper)
             archive = self.archive()
-            start = time.perf_counter()
-            answer = archive.ask(question, history=asked, k=int(k), filters=filters)
-            seconds = time.perf_counter() - start
+            with self._asking:
+                start = time.perf_counter()
+                answer = archive.ask(question, history=asked, k=int(k), filters=filters)
+                seconds = time.perf_counter() - start
         except QueryError as exc:
             gr.Warning(refusal(exc, self.settings.max_question_chars, question))
             return (gr.skip(),) * 8
@@ -335,9 +349,13 @@ class ChatApp:
 # ---------------------------------------------------------------- layout
 
 
-def build_ui(archive_provider: Callable[[], Archive], settings: Settings) -> gr.Blocks:
-    """The Blocks app: chat with search controls on the left, the passage inspector right."""
+def build_ui(archive_provider: Callable[[], Archive], settings: Settings,
+             warm_up: bool = False) -> gr.Blocks:
+    """The Blocks app: chat with search controls on the left, the passage inspector right.
+    With `warm_up`, the archive's lazy parts load in the background from now on."""
     app = ChatApp(archive_provider, settings)
+    if warm_up:
+        threading.Thread(target=app.warm_up, name="warm-up", daemon=True).start()
     with gr.Blocks(title="报纸档案问答 Archive QA", analytics_enabled=False) as demo:
         gr.Markdown(
             "## 报纸档案问答 · Newspaper archive QA\n"
@@ -377,8 +395,8 @@ def build_ui(archive_provider: Callable[[], Archive], settings: Settings) -> gr.
             sources = gr.HTML(elem_id="sources")
 
         outputs = [question, chat, asked, citations, choose, inspector, neighbours, sources]
-        # Questions run one at a time: they share one embedding engine and the CPU cores, and
-        # the queue shows waiting users their place. Opening articles (SQLite reads) is not held up.
+        # Questions run one at a time (see ChatApp._asking); the queue shows waiting users
+        # their place. Opening articles (SQLite reads) is not held up.
         for trigger in (question.submit, ask.click):
             trigger(app.ask, [question, chat, asked, k, date_from, date_to, newspaper], outputs,
                     concurrency_limit=1, concurrency_id="ask", show_progress="minimal",
