@@ -7,6 +7,8 @@ folder holds no index yet, one is built from the corpus first, with a progress b
 from __future__ import annotations
 
 import argparse
+import importlib.abc
+import importlib.machinery
 import logging
 import sys
 import time
@@ -35,6 +37,30 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
     if not (user and sep and password):
         raise QAError("--auth must look like user:password")
     return user, password
+
+
+class _NoGradioStubs(importlib.abc.MetaPathFinder):
+    """Loads gradio.component_meta with its `create_or_modify_pyi` turned off.
+
+    On every import Gradio regenerates the .pyi type stubs of its ~80 components inside
+    site-packages (parsing their sources and rendering templates): about 3 s of the 5 s that
+    `import gradio` costs on a 2-core machine, and nothing the app uses.
+    """
+
+    def find_spec(self, name, path, target=None):
+        if name != "gradio.component_meta":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_without_stubs(module) -> None:
+            exec_module(module)
+            module.create_or_modify_pyi = lambda *args, **kwargs: None
+
+        spec.loader.exec_module = exec_without_stubs
+        return spec
 
 
 def ensure_index(settings: Settings) -> None:
@@ -70,11 +96,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         ensure_index(settings)
+        if "gradio" not in sys.modules:
+            sys.meta_path.insert(0, _NoGradioStubs())
         from qa.pipeline import Archive
         from qa.web import build_ui, launch
 
         archive = Archive.open(settings)
-        demo = build_ui(lambda: archive, settings)
+        demo = build_ui(lambda: archive, settings, warm_up=True)
         launch(demo, settings, auth=auth, prevent_thread_lock=True, quiet=True)
     except QAError as exc:
         print(f"error: {exc}", file=sys.stderr)

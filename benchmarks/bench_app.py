@@ -5,7 +5,8 @@
 Startup: `python app.py` in a fresh process until its page answers HTTP 200, with an existing
 index (built first from corpus/ when missing, not timed). Latency: headless Chromium types each
 example question, clicks Ask and waits for the reply and the opened article; the server's own
-time for `Archive.ask` is read from the sources panel.
+time for `Archive.ask` is read from the sources panel. The first question is reported apart:
+it may wait for the app's background warm-up.
 """
 
 from __future__ import annotations
@@ -131,15 +132,18 @@ def main() -> None:
 
     ui, server = [], []
     with running_app(args.index_dir, args.corpus) as (url, _), browser_page(url) as page:
-        ask_in_browser(page, EXAMPLES[0])  # warm-up: first query loads lazy parts
+        first = ask_in_browser(page, EXAMPLES[0])  # may wait for the app's warm-up to finish
         for _ in range(args.repeat):
             for question in EXAMPLES:
                 ui.append(ask_in_browser(page, question))
                 server.append(server_seconds(page))
 
-    print(f"\nindex: {current_version(args.index_dir)}   cpu cores: {os.cpu_count()}")
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\nindex: {current_version(args.index_dir)}   cpu cores: {os.cpu_count()}   "
+          f"load average: {load} (other work on the machine slows every figure)")
     print(f"{'measure':44} {'n':>3} {'median':>8} {'p90':>8} {'max':>8}  (ms)")
     print(f"{'startup to ready (python app.py → HTTP 200)':44} {len(startups):3} {summary(startups)}")
+    print(f"{'first question after the page opened':44} {1:3} {summary([first])}")
     print(f"{'question → reply + article shown (browser)':44} {len(ui):3} {summary(ui)}")
     print(f"{'  of which Archive.ask on the server':44} {len(server):3} {summary(server)}")
 

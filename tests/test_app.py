@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from app import main as app_main
+from app import parse_auth
 from qa.embed import FakeEmbedder
-from qa.errors import QueryError
+from qa.errors import QAError, QueryError
 from qa.indexer import build_index
 from qa.pipeline import Archive
 from qa.settings import Settings
@@ -15,6 +17,7 @@ from qa.types import Answer, Article, Citation, Paragraph
 from qa.web import (
     ALL_PAPERS,
     NOT_FOUND,
+    ChatApp,
     article_html,
     build_ui,
     escape_markdown,
@@ -134,6 +137,58 @@ def test_filters_from_the_search_controls():
     for bad in (("2022/11/01", ""), ("2023-01-01", "2022-01-01")):
         with pytest.raises(QueryError):
             parse_filters(*bad, None)
+
+
+# ---------------------------------------------------------------- handlers and app.py
+
+
+def index_copy(tmp_path: Path) -> Settings:
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    build_index([tmp_path / "corpus"], tmp_path / "index", FakeEmbedder(), progress=False,
+                log=lambda _: None)
+    return Settings(index_dir=tmp_path / "index", corpus_dir=tmp_path / "corpus", model="fake",
+                    answerer="rules")
+
+
+def ask_once(app: ChatApp, question: str) -> tuple:
+    return app.ask(question, [], [], 5, "", "", ALL_PAPERS)
+
+
+def test_index_rebuild_while_serving_keeps_sessions_working(tmp_path):
+    settings = index_copy(tmp_path)
+    archive = Archive.open(settings, embedder=FakeEmbedder())
+    app = ChatApp(lambda: archive, settings)
+    _, chat, asked, citations, *_ = ask_once(app, QUESTION)
+    assert asked == [QUESTION] and f"**{EXPECTED}**" in chat[-1]["content"]
+    before = archive.store.folder
+
+    # The page that held the answer is withdrawn and the index rebuilt while the app serves.
+    (settings.corpus_dir / Path(citations[0].source).name).unlink()
+    build_index([settings.corpus_dir], settings.index_dir, FakeEmbedder(), progress=False,
+                log=lambda _: None)
+    inspector, _ = app.open_citation(0, citations)
+    assert "不在当前索引中" in inspector and f"<mark>{EXPECTED}</mark>" in inspector
+    _, chat, *_ = ask_once(app, QUESTION)
+    assert archive.store.folder != before
+    assert f"**{EXPECTED}**" not in chat[-1]["content"]
+
+
+def test_unexpected_errors_become_a_chat_message(tmp_path):
+    def broken():
+        raise RuntimeError("secret detail")
+
+    _, chat, *rest = ask_once(ChatApp(broken, Settings()), QUESTION)
+    assert chat[-1]["role"] == "assistant" and "内部错误" in chat[-1]["content"]
+    assert "secret" not in chat[-1]["content"]
+
+
+def test_app_refuses_bad_auth_and_missing_corpus(tmp_path, capsys):
+    assert parse_auth("ann:pw") == ("ann", "pw")
+    for bad in ("ann", "ann:", ":pw"):
+        with pytest.raises(QAError):
+            parse_auth(bad)
+    code = app_main(["--index-dir", str(tmp_path / "index"), "--corpus", str(tmp_path / "none")])
+    assert code == 2 and "no corpus" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- browser
