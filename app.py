@@ -1,6 +1,7 @@
 """Start the web app: `python app.py [--host] [--port] [--index-dir] [--corpus] [--auth user:pass]`.
 
-Settings come from QA_* environment variables (see README), then these flags. When the index
+Settings come from QA_* environment variables (see README), then these flags; QA_AUTH keeps
+the password out of the process list. When the index
 folder holds no index yet, one is built from the corpus first, with a progress bar.
 """
 
@@ -10,6 +11,7 @@ import argparse
 import importlib.abc
 import importlib.machinery
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -25,8 +27,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--index-dir", type=Path, help="index folder (QA_INDEX_DIR, default index)")
     parser.add_argument("--corpus", type=Path,
                         help="archive to index when there is no index yet (QA_CORPUS_DIR, default corpus)")
-    parser.add_argument("--auth", metavar="USER:PASS",
-                        help="require this login (use when serving beyond localhost)")
+    parser.add_argument("--auth", metavar="USER:PASS", default=os.environ.get("QA_AUTH") or None,
+                        help="require this login when serving beyond localhost (QA_AUTH)")
     return parser.parse_args(argv)
 
 
