@@ -25,10 +25,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", help="address to listen on (QA_HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (QA_PORT, default 7860)")
     parser.add_argument("--index-dir", type=Path, help="index folder (QA_INDEX_DIR, default index)")
-    parser.add_argument("--corpus", type=Path,
-                        help="archive to index when there is no index yet (QA_CORPUS_DIR, default corpus)")
-    parser.add_argument("--auth", metavar="USER:PASS", default=os.environ.get("QA_AUTH") or None,
-                        help="require this login when serving beyond localhost (QA_AUTH)")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        help="archive to index when there is no index yet (QA_CORPUS_DIR, default corpus)",
+    )
+    parser.add_argument(
+        "--auth",
+        metavar="USER:PASS",
+        default=os.environ.get("QA_AUTH") or None,
+        help="require this login when serving beyond localhost (QA_AUTH)",
+    )
     return parser.parse_args(argv)
 
 
@@ -74,15 +81,24 @@ def ensure_index(settings: Settings) -> None:
     if current_version(settings.index_dir) is not None:
         return
     if not settings.corpus_dir.exists():
-        raise QAError(f"no index in {settings.index_dir} and no corpus at {settings.corpus_dir} "
-                      "to build one from (set --corpus or QA_CORPUS_DIR)")
+        raise QAError(
+            f"no index in {settings.index_dir} and no corpus at {settings.corpus_dir} "
+            "to build one from (set --corpus or QA_CORPUS_DIR)"
+        )
     print(f"no index in {settings.index_dir}: indexing {settings.corpus_dir} first …", flush=True)
-    report = build_index([settings.corpus_dir], settings.index_dir,
-                         load_embedder(settings, "index"), batch_size=settings.batch_size)
+    report = build_index(
+        [settings.corpus_dir],
+        settings.index_dir,
+        load_embedder(settings, "index"),
+        batch_size=settings.batch_size,
+    )
     for source, why in report.failed:
         print(f"  skipped {source}: {why}", flush=True)
-    print(f"indexed {report.paragraphs} paragraphs from {len(report.added)} files "
-          f"in {report.seconds:.1f} s", flush=True)
+    print(
+        f"indexed {report.paragraphs} paragraphs from {len(report.added)} files "
+        f"in {report.seconds:.1f} s",
+        flush=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,8 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         auth = parse_auth(args.auth)
-        settings = Settings.from_env(host=args.host, port=args.port, index_dir=args.index_dir,
-                                     corpus_dir=args.corpus)
+        settings = Settings.from_env(
+            host=args.host, port=args.port, index_dir=args.index_dir, corpus_dir=args.corpus
+        )
     except (QAError, ValueError) as exc:  # ValueError: a QA_* variable that is not a number
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -112,8 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # e.g. the port is taken
         print(f"error: cannot serve on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
         return 2
-    print(f"ready in {time.perf_counter() - started:.1f} s: http://{settings.host}:{settings.port}"
-          + (" (login required)" if auth else ""), flush=True)
+    print(
+        f"ready in {time.perf_counter() - started:.1f} s: http://{settings.host}:{settings.port}"
+        + (" (login required)" if auth else ""),
+        flush=True,
+    )
     demo.block_thread()  # until Ctrl-C, which closes the server
     return 0
 

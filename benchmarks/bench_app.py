@@ -28,8 +28,13 @@ sys.path.insert(0, str(ROOT))
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 
 
@@ -47,9 +52,21 @@ def running_app(index_dir: Path, corpus: Path, timeout: float = 600):
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
     start = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--index-dir", str(index_dir),
-         "--corpus", str(corpus)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            str(ROOT / "app.py"),
+            "--port",
+            str(port),
+            "--index-dir",
+            str(index_dir),
+            "--corpus",
+            str(corpus),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         while True:
@@ -139,10 +156,14 @@ def main() -> None:
                 server.append(server_seconds(page))
 
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"\nindex: {current_version(args.index_dir)}   cpu cores: {os.cpu_count()}   "
-          f"load average: {load} (other work on the machine slows every figure)")
+    print(
+        f"\nindex: {current_version(args.index_dir)}   cpu cores: {os.cpu_count()}   "
+        f"load average: {load} (other work on the machine slows every figure)"
+    )
     print(f"{'measure':44} {'n':>3} {'median':>8} {'p90':>8} {'max':>8}  (ms)")
-    print(f"{'startup to ready (python app.py → HTTP 200)':44} {len(startups):3} {summary(startups)}")
+    print(
+        f"{'startup to ready (python app.py → HTTP 200)':44} {len(startups):3} {summary(startups)}"
+    )
     print(f"{'first question after the page opened':44} {1:3} {summary([first])}")
     print(f"{'question → reply + article shown (browser)':44} {len(ui):3} {summary(ui)}")
     print(f"{'  of which Archive.ask on the server':44} {len(server):3} {summary(server)}")

@@ -25,8 +25,10 @@ def main() -> None:
     args = parser.parse_args()
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    with running_app(args.index_dir, args.corpus) as (url, _), \
-            browser_page(url, width=1440, height=960) as page:
+    with (
+        running_app(args.index_dir, args.corpus) as (url, _),
+        browser_page(url, width=1440, height=960) as page,
+    ):
         ask_in_browser(page, args.question)
         page.evaluate("window.scrollTo(0, 0)")
         page.wait_for_timeout(300)

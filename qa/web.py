@@ -141,6 +141,12 @@ def page_label(page: str | None) -> str | None:
     return f"第{page}版" if page.isdigit() else page
 
 
+def _as_cited(c: Citation, note: str) -> str:
+    """The passage as it was when cited, for when the index has changed since."""
+    body = highlight(c.passage, c.answer_start, c.answer_end)
+    return f'<p class="qa-note">{note} (as cited):</p><p class="qa-para qa-cited">{body}</p>'
+
+
 def article_html(article: Article | None, citation: Citation | None = None) -> str:
     """The whole article as HTML, the cited paragraph marked and its answer span in <mark>.
 
@@ -150,11 +156,8 @@ def article_html(article: Article | None, citation: Citation | None = None) -> s
     if article is None:
         if citation is None:
             return '<p class="qa-note">找不到这篇文章 (article not found)</p>'
-        return (
-            '<div class="qa-article"><p class="qa-note">这篇文章已不在当前索引中（索引已更新）；'
-            "以下是引用时的段落 (as cited):</p>"
-            f'<p class="qa-para qa-cited">{highlight(citation.passage, citation.answer_start, citation.answer_end)}</p></div>'
-        )
+        note = "这篇文章已不在当前索引中（索引已更新）；以下是引用时的段落"
+        return f'<div class="qa-article">{_as_cited(citation, note)}</div>'
     cited = citation if citation and citation.article_id == article.id else None
     meta = [
         f"《{article.newspaper}》" if article.newspaper else None,
@@ -163,25 +166,26 @@ def article_html(article: Article | None, citation: Citation | None = None) -> s
         article.section,
         article.byline,
     ]
-    parts = ['<div class="qa-article"><header class="qa-head">',
-             f"<h3>{html.escape(article.title or '（无标题 untitled）')}</h3>"]
+    parts = [
+        '<div class="qa-article"><header class="qa-head">',
+        f"<h3>{html.escape(article.title or '（无标题 untitled）')}</h3>",
+    ]
     if article.subtitle:
         parts.append(f'<p class="qa-subtitle">{html.escape(article.subtitle)}</p>')
-    parts.append(f'<p class="qa-meta">{" · ".join(html.escape(m) for m in meta if m)}</p></header>')
+    meta_line = " · ".join(html.escape(m) for m in meta if m)
+    parts.append(f'<p class="qa-meta">{meta_line}</p></header>')
     found = False
     for p in article.paragraphs:
         number = f'<span class="qa-pno">{p.index + 1}</span>'
         if cited and p.index == cited.paragraph_index and p.text == cited.passage:
             found = True
             body = highlight(p.text, cited.answer_start, cited.answer_end)
-            parts.append(f'<p class="qa-para qa-cited" data-paragraph="{p.index}">{number}{body}</p>')
+            css = "qa-para qa-cited"
         else:
-            parts.append(f'<p class="qa-para" data-paragraph="{p.index}">{number}{html.escape(p.text)}</p>')
+            body, css = html.escape(p.text), "qa-para"
+        parts.append(f'<p class="{css}" data-paragraph="{p.index}">{number}{body}</p>')
     if cited and not found:
-        parts.append(
-            '<p class="qa-note">引用的段落在索引更新后已改变；引用时的原文 (as cited):</p>'
-            f'<p class="qa-para qa-cited">{highlight(cited.passage, cited.answer_start, cited.answer_end)}</p>'
-        )
+        parts.append(_as_cited(cited, "引用的段落在索引更新后已改变；引用时的原文"))
     parts.append("</div>")
     return "\n".join(parts)
 
@@ -263,8 +267,16 @@ class ChatApp:
         archive.refresh()
         return archive
 
-    def ask(self, question: str, chat: list, asked: list[str], k: float, date_from: str,
-            date_to: str, newspaper: str | None) -> tuple:
+    def ask(
+        self,
+        question: str,
+        chat: list,
+        asked: list[str],
+        k: float,
+        date_from: str,
+        date_to: str,
+        newspaper: str | None,
+    ) -> tuple:
         """Answer one chat turn. Outputs: question box, chat, asked, citations, citation list,
         inspector, neighbours, sources."""
         question = question or ""
@@ -282,11 +294,21 @@ class ChatApp:
             return self._failed(question, chat, f"出错了 (error)：{exc}")
         except Exception:
             log.exception("answering %r failed", question)
-            return self._failed(question, chat, "内部错误，请稍后再试 (internal error; see the server log)")
-        chat = [*chat, _message("user", question.strip()), _message("assistant", reply_markdown(answer))]
+            return self._failed(
+                question, chat, "内部错误，请稍后再试 (internal error; see the server log)"
+            )
+        chat = [
+            *chat,
+            _message("user", question.strip()),
+            _message("assistant", reply_markdown(answer)),
+        ]
         citations = list(answer.citations)
         choices = [(citation_label(c), i) for i, c in enumerate(citations)]
-        inspector, neighbours = self._open(archive, citations, 0) if citations else ("", gr.update(choices=[], value=None))
+        inspector, neighbours = (
+            self._open(archive, citations, 0)
+            if citations
+            else ("", gr.update(choices=[], value=None))
+        )
         return (
             "",
             chat,
@@ -313,8 +335,9 @@ class ChatApp:
             gr.Warning(f"无法打开文章：{exc}")
             return gr.skip(), gr.skip()
 
-    def open_article(self, article_id: str | None, citations: list[Citation],
-                     index: int | None) -> str:
+    def open_article(
+        self, article_id: str | None, citations: list[Citation], index: int | None
+    ) -> str:
         """Show another article from the same page; keep the marks if it is the cited one."""
         if not article_id:
             return gr.skip()
@@ -323,14 +346,20 @@ class ChatApp:
         except QAError as exc:
             gr.Warning(f"无法打开文章：{exc}")
             return gr.skip()
-        cited = citations[int(index)] if index is not None and 0 <= int(index) < len(citations) else None
+        cited = (
+            citations[int(index)]
+            if index is not None and 0 <= int(index) < len(citations)
+            else None
+        )
         return article_html(article, cited)
 
     def _open(self, archive: Archive, citations: list[Citation], index: int) -> tuple:
         c = citations[index]
         article = archive.store.article(c.article_id)
         page = archive.store.page_articles(article.source) if article else []
-        neighbours = gr.update(choices=neighbour_choices(page), value=c.article_id if article else None)
+        neighbours = gr.update(
+            choices=neighbour_choices(page), value=c.article_id if article else None
+        )
         return article_html(article, c), neighbours
 
     def status(self) -> tuple:
@@ -341,16 +370,19 @@ class ChatApp:
         except QAError as exc:
             return gr.skip(), f"⚠️ {html.escape(str(exc))}"
         span = f"{first} – {last}" if first else "dates unknown"
-        line = (f"档案 Archive：{store.manifest.get('files', '?')} 个文件 files · "
-                f"{store.size} 段 paragraphs · {span} · index {store.folder.name}")
+        line = (
+            f"档案 Archive：{store.manifest.get('files', '?')} 个文件 files · "
+            f"{store.size} 段 paragraphs · {span} · index {store.folder.name}"
+        )
         return gr.update(choices=[ALL_PAPERS, *papers], value=ALL_PAPERS), line
 
 
 # ---------------------------------------------------------------- layout
 
 
-def build_ui(archive_provider: Callable[[], Archive], settings: Settings,
-             warm_up: bool = False) -> gr.Blocks:
+def build_ui(
+    archive_provider: Callable[[], Archive], settings: Settings, warm_up: bool = False
+) -> gr.Blocks:
     """The Blocks app: chat with search controls on the left, the passage inspector right.
     With `warm_up`, the archive's lazy parts load in the background from now on."""
     app = ChatApp(archive_provider, settings)
@@ -367,30 +399,67 @@ def build_ui(archive_provider: Callable[[], Archive], settings: Settings,
         citations = gr.State([])
         with gr.Row(equal_height=False):
             with gr.Column(scale=5):
-                chat = gr.Chatbot(label="对话 Chat", height=540, elem_id="chat",
-                                  latex_delimiters=[], feedback_options=None,
-                                  buttons=["copy"], placeholder="问一个关于档案的问题 · Ask the archive")
+                chat = gr.Chatbot(
+                    label="对话 Chat",
+                    height=540,
+                    elem_id="chat",
+                    latex_delimiters=[],
+                    feedback_options=None,
+                    buttons=["copy"],
+                    placeholder="问一个关于档案的问题 · Ask the archive",
+                )
                 with gr.Row():
-                    question = gr.Textbox(show_label=False, placeholder="输入问题，回车提问 Type a question, press Enter",
-                                          elem_id="question", scale=6, lines=1, max_lines=4, autofocus=True)
-                    ask = gr.Button("提问 Ask", variant="primary", elem_id="ask", scale=1, min_width=90)
+                    question = gr.Textbox(
+                        show_label=False,
+                        placeholder="输入问题，回车提问 Type a question, press Enter",
+                        elem_id="question",
+                        scale=6,
+                        lines=1,
+                        max_lines=4,
+                        autofocus=True,
+                    )
+                    ask = gr.Button(
+                        "提问 Ask", variant="primary", elem_id="ask", scale=1, min_width=90
+                    )
                 gr.Examples(EXAMPLES, inputs=question, label="示例问题 Examples")
                 with gr.Accordion("检索设置 Search settings", open=False):
                     with gr.Row():
-                        date_from = gr.Textbox(label="起始日期 From", placeholder="YYYY-MM-DD", elem_id="date-from")
-                        date_to = gr.Textbox(label="结束日期 To", placeholder="YYYY-MM-DD", elem_id="date-to")
-                        newspaper = gr.Dropdown([ALL_PAPERS], value=ALL_PAPERS, label="报纸 Newspaper",
-                                                elem_id="newspaper")
-                    k = gr.Slider(1, MAX_K, value=settings.k, step=1, label="检索段落数 Passages (k)",
-                                  elem_id="k")
+                        date_from = gr.Textbox(
+                            label="起始日期 From", placeholder="YYYY-MM-DD", elem_id="date-from"
+                        )
+                        date_to = gr.Textbox(
+                            label="结束日期 To", placeholder="YYYY-MM-DD", elem_id="date-to"
+                        )
+                        newspaper = gr.Dropdown(
+                            [ALL_PAPERS],
+                            value=ALL_PAPERS,
+                            label="报纸 Newspaper",
+                            elem_id="newspaper",
+                        )
+                    k = gr.Slider(
+                        1,
+                        MAX_K,
+                        value=settings.k,
+                        step=1,
+                        label="检索段落数 Passages (k)",
+                        elem_id="k",
+                    )
                 new_chat = gr.Button("新对话 New chat", size="sm")
             with gr.Column(scale=4):
-                choose = gr.Radio([], label="引用 Citations · 点击查看原文", type="value",
-                                  elem_id="citations")
-                neighbours = gr.Dropdown([], label="同版文章 Other articles on this page",
-                                         elem_id="neighbours", interactive=True)
-                inspector = gr.HTML('<p class="qa-note">提问后，在这里查看引用的原文。 '
-                                    "The cited article opens here.</p>", elem_id="inspector")
+                choose = gr.Radio(
+                    [], label="引用 Citations · 点击查看原文", type="value", elem_id="citations"
+                )
+                neighbours = gr.Dropdown(
+                    [],
+                    label="同版文章 Other articles on this page",
+                    elem_id="neighbours",
+                    interactive=True,
+                )
+                inspector = gr.HTML(
+                    '<p class="qa-note">提问后，在这里查看引用的原文。 '
+                    "The cited article opens here.</p>",
+                    elem_id="inspector",
+                )
         with gr.Accordion("检索结果 Sources (all retrieved passages)", open=True):
             sources = gr.HTML(elem_id="sources")
 
@@ -398,21 +467,43 @@ def build_ui(archive_provider: Callable[[], Archive], settings: Settings,
         # Questions run one at a time (see ChatApp._asking); the queue shows waiting users
         # their place. Opening articles (SQLite reads) is not held up.
         for trigger in (question.submit, ask.click):
-            trigger(app.ask, [question, chat, asked, k, date_from, date_to, newspaper], outputs,
-                    concurrency_limit=1, concurrency_id="ask", show_progress="minimal",
-                    ).then(None, js=SCROLL_TO_CITED)
+            trigger(
+                app.ask,
+                [question, chat, asked, k, date_from, date_to, newspaper],
+                outputs,
+                concurrency_limit=1,
+                concurrency_id="ask",
+                show_progress="minimal",
+            ).then(None, js=SCROLL_TO_CITED)
         choose.input(app.open_citation, [choose, citations], [inspector, neighbours]).then(
-            None, js=SCROLL_TO_CITED)
+            None, js=SCROLL_TO_CITED
+        )
         neighbours.input(app.open_article, [neighbours, citations, choose], inspector)
-        new_chat.click(lambda: ([], [], [], gr.update(choices=[], value=None), "", gr.update(choices=[], value=None), ""),
-                       None, [chat, asked, citations, choose, inspector, neighbours, sources])
+        new_chat.click(
+            lambda: (
+                [],
+                [],
+                [],
+                gr.update(choices=[], value=None),
+                "",
+                gr.update(choices=[], value=None),
+                "",
+            ),
+            None,
+            [chat, asked, citations, choose, inspector, neighbours, sources],
+        )
         demo.load(app.status, None, [newspaper, info])
     return demo
 
 
-def launch(demo: gr.Blocks, settings: Settings, auth: tuple[str, str] | None = None,
-           **kwargs: Any):
+def launch(demo: gr.Blocks, settings: Settings, auth: tuple[str, str] | None = None, **kwargs: Any):
     """Serve `demo` on settings.host:settings.port behind Gradio's queue."""
     demo.queue(default_concurrency_limit=4, max_size=64)
-    return demo.launch(server_name=settings.host, server_port=settings.port, auth=auth,
-                       css=CSS, show_error=False, **kwargs)
+    return demo.launch(
+        server_name=settings.host,
+        server_port=settings.port,
+        auth=auth,
+        css=CSS,
+        show_error=False,
+        **kwargs,
+    )

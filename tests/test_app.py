@@ -31,8 +31,13 @@ from qa.web import (
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 # Written for this test from seed page 004 (not the evaluation set).
 QUESTION, EXPECTED = "通辽市确定了多少个乡村振兴重点帮扶嘎查村？", "279个"
@@ -50,14 +55,42 @@ def paragraph(index: int, text: str) -> Paragraph:
     return Paragraph("a1", index, text, "page.txt", index + 1, index + 1)
 
 
-def cite(text: str, start: int | None, end: int | None, rank: int = 1, index: int = 1,
-         title: str = "标题") -> Citation:
-    return Citation(rank, "a1", "乌海日报", "2022-11-22", "3", title, index, text, start, end,
-                    "page.txt", 2, 2, 0.0312)
+def cite(
+    text: str,
+    start: int | None,
+    end: int | None,
+    rank: int = 1,
+    index: int = 1,
+    title: str = "标题",
+) -> Citation:
+    return Citation(
+        rank,
+        "a1",
+        "乌海日报",
+        "2022-11-22",
+        "3",
+        title,
+        index,
+        text,
+        start,
+        end,
+        "page.txt",
+        2,
+        2,
+        0.0312,
+    )
 
 
 ARTICLE = Article(
-    "a1", "page.txt", "乌海日报", "2022-11-22", "3", "经济", EVIL, None, "本报记者 <b>路静</b>",
+    "a1",
+    "page.txt",
+    "乌海日报",
+    "2022-11-22",
+    "3",
+    "经济",
+    EVIL,
+    None,
+    "本报记者 <b>路静</b>",
     (paragraph(0, "第一段。"), paragraph(1, "全市新建5G基站1207个，同比增长<12%>。")),
 )
 
@@ -104,8 +137,13 @@ def test_article_changed_since_the_answer_shows_the_passage_as_cited():
 def test_reply_bolds_the_answer_and_numbers_the_citations():
     text = ARTICLE.paragraphs[1].text
     start = text.index("1207个")
-    answer = Answer("q", "1207个", 0.9, False,
-                    (cite(text, start, start + 5), cite("别的段落", None, None, rank=2, title=EVIL)))
+    answer = Answer(
+        "q",
+        "1207个",
+        0.9,
+        False,
+        (cite(text, start, start + 5), cite("别的段落", None, None, rank=2, title=EVIL)),
+    )
     out = reply_markdown(answer)
     assert out.startswith("**1207个**")
     assert "1. 《乌海日报》2022\\-11\\-22 第3版〈标题〉第2段" in out
@@ -133,7 +171,11 @@ def test_sources_list_every_passage_with_its_score():
 
 def test_filters_from_the_search_controls():
     assert parse_filters("", " ", ALL_PAPERS) == (None, None, None)
-    assert parse_filters("2022-11-01", "2022-12-31", "乌海日报") == ("2022-11-01", "2022-12-31", "乌海日报")
+    assert parse_filters("2022-11-01", "2022-12-31", "乌海日报") == (
+        "2022-11-01",
+        "2022-12-31",
+        "乌海日报",
+    )
     for bad in (("2022/11/01", ""), ("2023-01-01", "2022-01-01")):
         with pytest.raises(QueryError):
             parse_filters(*bad, None)
@@ -144,10 +186,16 @@ def test_filters_from_the_search_controls():
 
 def index_copy(tmp_path: Path) -> Settings:
     shutil.copytree(CORPUS, tmp_path / "corpus")
-    build_index([tmp_path / "corpus"], tmp_path / "index", FakeEmbedder(), progress=False,
-                log=lambda _: None)
-    return Settings(index_dir=tmp_path / "index", corpus_dir=tmp_path / "corpus", model="fake",
-                    answerer="rules")
+    build_index(
+        [tmp_path / "corpus"],
+        tmp_path / "index",
+        FakeEmbedder(),
+        progress=False,
+        log=lambda _: None,
+    )
+    return Settings(
+        index_dir=tmp_path / "index", corpus_dir=tmp_path / "corpus", model="fake", answerer="rules"
+    )
 
 
 def ask_once(app: ChatApp, question: str) -> tuple:
@@ -164,8 +212,13 @@ def test_index_rebuild_while_serving_keeps_sessions_working(tmp_path):
 
     # The page that held the answer is withdrawn and the index rebuilt while the app serves.
     (settings.corpus_dir / Path(citations[0].source).name).unlink()
-    build_index([settings.corpus_dir], settings.index_dir, FakeEmbedder(), progress=False,
-                log=lambda _: None)
+    build_index(
+        [settings.corpus_dir],
+        settings.index_dir,
+        FakeEmbedder(),
+        progress=False,
+        log=lambda _: None,
+    )
     inspector, _ = app.open_citation(0, citations)
     assert "不在当前索引中" in inspector and f"<mark>{EXPECTED}</mark>" in inspector
     _, chat, *_ = ask_once(app, QUESTION)
@@ -205,8 +258,13 @@ def app_url(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("app")
     shutil.copytree(CORPUS, tmp / "corpus")
     build_index([tmp / "corpus"], tmp / "index", FakeEmbedder(), progress=False, log=lambda _: None)
-    settings = Settings(index_dir=tmp / "index", corpus_dir=tmp / "corpus", model="fake",
-                        answerer="rules", port=free_port())
+    settings = Settings(
+        index_dir=tmp / "index",
+        corpus_dir=tmp / "corpus",
+        model="fake",
+        answerer="rules",
+        port=free_port(),
+    )
     archive = Archive.open(settings, embedder=FakeEmbedder())
     demo = build_ui(lambda: archive, settings)
     launch(demo, settings, prevent_thread_lock=True, quiet=True)
@@ -260,7 +318,9 @@ def test_browser_answer_citation_and_highlighted_passage(page):
     page.locator("#neighbours input").click()
     expect(options.nth(1)).to_be_visible()
     assert options.count() > 1
-    other = next(i for i in range(options.count()) if cited_title not in options.nth(i).inner_text())
+    other = next(
+        i for i in range(options.count()) if cited_title not in options.nth(i).inner_text()
+    )
     options.nth(other).click()
     expect(headline).not_to_have_text(cited_title)
     page.locator("#neighbours input").click()
