@@ -43,9 +43,14 @@ class Span:
 
 class Answerer(Protocol):
     def extract(
-        self, question: str, passages: Sequence[str], retrieval_scores: Sequence[float] | None = None
+        self, question: str, passages: Sequence[str],
+        retrieval_scores: Sequence[float] | None = None, contexts: Sequence[str] | None = None,
     ) -> list[Span]:
-        """Candidate answer spans in `passages`, best first; empty when nothing fits."""
+        """Candidate answer spans in `passages`, best first; empty when nothing fits.
+
+        `contexts` (headline, newspaper) per passage may back up a passage's support for the
+        question; answers always come from the passages themselves.
+        """
         ...
 
 
@@ -200,6 +205,9 @@ _TITLES = (
 )
 _AFTER_TITLE = re.compile(rf"(?:{_TITLES})([\u4e00-\u9fff]{{2,3}}?)(?=[，,、。；\s（(]|主持|表示|说|指出|强调|介绍|出席|参加|带领|率|一行|等|和|与|及|在|$)")
 # digits, or a Chinese numeral beyond a bare 一 (一种, 一个 are articles more than counts)
+# 比例/占比/增幅/…率 ask for a share: a percentage fits, a count does not
+_SHARE = re.compile(r"比例|比重|占比|百分比|增幅|降幅|增速|涨幅|[^效]率")
+_PERCENT = re.compile(r"[%％‰]|百分之|成$")
 _NUMERAL = re.compile(r"\d|[二三四五六七八九十百千万亿两]|一[一二三四五六七八九十百千万亿]")
 _FOREIGN_NAME = re.compile(r"[\u4e00-\u9fff]{2,6}(?:[·•][\u4e00-\u9fff]{2,6}){1,3}")
 _NAME_TAGS = ("nr", "nrfg", "nrt")
@@ -300,6 +308,22 @@ def overlap(q: Question, sentence: str) -> float:
     return got / total
 
 
+# Papers write 我市/全市 and bare names (乌海, 通辽) for their own city, region or county.
+_ADMIN_SUFFIX = re.compile(r"(?<=..)(?:市|县|区|省|旗|盟|镇|乡|村|自治区)$")
+
+
+def absent(q: Question, text: str) -> float:
+    """IDF-weighted share of the question's content words that the (folded) text lacks:
+    near 1.0 when it never names what the question is about. Only whole words count (乌海市,
+    not also its pieces 乌海 and 海市), so one missing name is counted once."""
+    pairs = [(word, w) for word, w in zip(q.words, q.weights, strict=True)
+             if not any(word != other and word in other for other in q.words)]
+    total = sum(w for _, w in pairs)
+    missing = sum(w for word, w in pairs
+                  if word not in text and _ADMIN_SUFFIX.sub("", word) not in text)
+    return missing / total if total else 0.0
+
+
 # --- the rule-based answerer ----------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -313,13 +337,13 @@ class Candidate:
     features: tuple[float, ...]
 
 
-FEATURES = ("overlap", "anchor", "typed", "retrieval", "sentence", "fallback")
+FEATURES = ("overlap", "anchor", "typed", "retrieval", "sentence", "fallback", "absent")
 
 
 # Logistic calibration over Candidate.features, fitted on development questions
 # (benchmarks/tune_answer.py --fit): P(answer right | features).
-_COEF = (2.55, 0.89, 0.94, 0.8, 1.04, 0.63)
-_BIAS = -5.55
+_COEF = (2.41, 0.78, 0.90, 0.84, 1.00, 0.53, -1.06)
+_BIAS = -5.32
 
 
 def _calibrated(features: Sequence[float]) -> float:
@@ -335,10 +359,11 @@ class RuleAnswerer:
         self.max_span = max_span
 
     def extract(
-        self, question: str, passages: Sequence[str], retrieval_scores: Sequence[float] | None = None
+        self, question: str, passages: Sequence[str],
+        retrieval_scores: Sequence[float] | None = None, contexts: Sequence[str] | None = None,
     ) -> list[Span]:
         best: dict[tuple[int, int, int], Span] = {}
-        for c in self.candidates(question, passages, retrieval_scores):
+        for c in self.candidates(question, passages, retrieval_scores, contexts):
             span = Span(c.passage, c.start, c.end, passages[c.passage][c.start : c.end],
                         c.sentence[0], c.sentence[1], _calibrated(c.features))
             key = (c.passage, c.start, c.end)
@@ -347,7 +372,8 @@ class RuleAnswerer:
         return sorted(best.values(), key=lambda sp: (-sp.score, sp.passage_index, sp.start))
 
     def candidates(
-        self, question: str, passages: Sequence[str], retrieval_scores: Sequence[float] | None = None
+        self, question: str, passages: Sequence[str],
+        retrieval_scores: Sequence[float] | None = None, contexts: Sequence[str] | None = None,
     ) -> list[Candidate]:
         """Uncalibrated candidate spans from the best-matching sentences (for tuning)."""
         q = analyse(question)
@@ -355,16 +381,18 @@ class RuleAnswerer:
         scored = []
         for p, passage in enumerate(passages):
             view = _View.of(passage)
+            context = fold(contexts[p]) if contexts and p < len(contexts) else ""
+            missing = absent(q, view.folded + "\n" + context)
             for s, e in sentences(view.text):
-                scored.append((overlap(q, view.folded[s:e]), p, s, e, view))
+                scored.append((overlap(q, view.folded[s:e]), p, s, e, view, missing))
         scored.sort(key=lambda x: (-(x[0] + 0.15 * rel[x[1]]), x[1], x[2]))
         candidates: list[Candidate] = []
-        for ov, p, s, e, view in scored[: self.sentences_per_question]:
-            candidates += self._candidates(q, view, p, s, e, ov, rel[p])
+        for ov, p, s, e, view, missing in scored[: self.sentences_per_question]:
+            candidates += self._candidates(q, view, p, s, e, ov, rel[p], missing)
         return candidates
 
     def _candidates(self, q: Question, view: _View, p: int, s: int, e: int,
-                    ov: float, rel: float) -> list[Candidate]:
+                    ov: float, rel: float, missing: float) -> list[Candidate]:
         sent = view.folded[s:e]
         keep = view.keep
         qpos = align(q, sent)
@@ -376,7 +404,7 @@ class RuleAnswerer:
             a, b = _trim(view.text, s + a, s + b)
             if b > a and b - a <= (3 * self.max_span if clause else self.max_span):
                 out.append(Candidate(p, keep[a], keep[b - 1] + 1, (keep[s], keep[e - 1] + 1),
-                                     (ov, anchor, typed, rel, 0.0, 0.0)))
+                                     (ov, anchor, typed, rel, 0.0, 0.0, missing)))
 
         runs = _runs(sent, qpos, stops)
         anchors = [_anchor(q, qpos, a, b) for a, b in runs]
@@ -388,6 +416,7 @@ class RuleAnswerer:
             ordinal = "第" in q.text[q.wh_start : q.wh_end]
             # 多少名 asks for a count of 名: a number with another measure word fits less well
             unit = re.match(_UNITS, q.right) if q.kind == NUMBER else None
+            share = q.kind == NUMBER and _SHARE.search(q.text) is not None
             for ta, tb in _typed(q.kind, sent):
                 if q.kind == NUMBER and (sent[ta] == "第") != ordinal:
                     continue
@@ -395,6 +424,8 @@ class RuleAnswerer:
                     continue  # mostly question words: the question's own entity
                 run = next((i for i, (a, b) in enumerate(runs) if a <= ta < b or a < tb <= b), None)
                 fit = 0.5 if unit and unit.group() not in sent[ta:tb] else 1.0
+                if share and not _PERCENT.search(sent[ta:tb]):
+                    fit = 0.5
                 if run is not None and anchors[run]:
                     # the phrase fills the question word's gap; a place keeps its whole gap
                     # (泰国的首都曼谷的乍都节县)
@@ -404,13 +435,15 @@ class RuleAnswerer:
                 else:
                     add(ta, tb, 0.5 / _distance(qpos, ta, tb), fit)
             for (a, b), anchor in zip(runs, anchors, strict=True):
+                if q.kind == NUMBER and not _NUMERAL.search(sent[a:b]):
+                    continue  # a gap without a numeral does not count anything
                 if anchor and not any(keep[s + a] < c.end and c.start < keep[s + b - 1] + 1 for c in out):
                     add(a, b, anchor, 0.0)
         # The sentence itself answers a why/how question, and stands in when no gap or
         # typed phrase pins the answer down.
         out.append(Candidate(p, keep[s], keep[e - 1] + 1, (keep[s], keep[e - 1] + 1),
-                             (ov, 0.0, 0.5, rel, 1.0, 0.0) if q.kind in (THING, CLAUSE)
-                             else (ov, 0.0, 0.0, rel, 0.0, 1.0)))
+                             (ov, 0.0, 0.5, rel, 1.0, 0.0, missing) if q.kind in (THING, CLAUSE)
+                             else (ov, 0.0, 0.0, rel, 0.0, 1.0, missing)))
         return out
 
 
@@ -458,6 +491,11 @@ def _anchor(q: Question, qpos: list[int], a: int, b: int) -> float:
         score += 1
     if right >= 0 and q.wh_end <= right < q.wh_end + 3 and _gap_is_light(q.text, q.wh_end, right):
         score += 1
+    # News puts counts after the noun (实施重点项目296个 for 实施多少个重点项目): the stretch right
+    # after the question's last word answers a question that ends with what it counts.
+    if (q.kind == NUMBER and left >= q.wh_end and score == 0
+            and _gap_is_light(q.text, left + 1, q.wh_end + len(q.right))):
+        score += 0.5
     return score
 
 
@@ -511,7 +549,8 @@ class HFReader:
         self.max_answer_tokens, self.top_n = max_answer_tokens, top_n
 
     def extract(
-        self, question: str, passages: Sequence[str], retrieval_scores: Sequence[float] | None = None
+        self, question: str, passages: Sequence[str],
+        retrieval_scores: Sequence[float] | None = None, contexts: Sequence[str] | None = None,
     ) -> list[Span]:
         """All passages (and their overlapping windows) go through the model as one batch."""
         if not passages:

@@ -111,7 +111,8 @@ class Archive:
     def answer(self, question: str, hits: Sequence[Hit]) -> Answer:
         """The best-supported span in `hits`, cited, or an abstention citing the hits."""
         spans = self.answerer.extract(
-            question, [h.paragraph.text for h in hits], [h.score for h in hits]
+            question, [h.paragraph.text for h in hits], [h.score for h in hits],
+            [f"{h.article.newspaper or ''} {h.article.title or ''}" for h in hits],
         )
         best = spans[0] if spans else None
         if best is None or best.score < self.settings.abstain_threshold:

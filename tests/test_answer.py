@@ -18,6 +18,7 @@ from qa.answer import (
     HFReader,
     RuleAnswerer,
     Span,
+    absent,
     analyse,
     load_answerer,
     sentences,
@@ -109,6 +110,33 @@ def test_supported_answer_outscores_unsupported_question(rules):
     good = rules.extract("通辽市累计建设了多少个5G基站？", passages)[0]
     unrelated = rules.extract("乌海市2022年的地区生产总值是多少？", passages)
     assert not unrelated or unrelated[0].score < good.score
+
+
+def test_absent_counts_whole_words_once():
+    q = analyse("乌海市今年新建了多少个5G基站？")
+    whole = {w: x for w, x in zip(q.words, q.weights, strict=True) if w not in ("乌海", "海市")}
+    assert set(whole) == {"乌海市", "今年", "新建", "5g", "基站"}
+    assert absent(q, "今年全市新建5g基站1207个") == pytest.approx(
+        whole["乌海市"] / sum(whole.values()))
+    assert absent(q, "乌海今年新建5g基站1207个") == 0.0  # 乌海 stands for 乌海市
+    assert absent(q, "火星基地氧气储量") == 1.0
+
+
+def test_headline_and_newspaper_back_a_passage_that_says_only_全市(rules):
+    passages = [passage("004", "新建5G基站")]
+    question = "通辽市今年新建了多少个5G基站？"
+    bare = rules.extract(question, passages)[0]
+    backed = rules.extract(question, passages, contexts=["通辽日报 通辽经济发展成绩单"])[0]
+    other = rules.extract("上海市今年新建了多少个5G基站？", passages,
+                          contexts=["通辽日报 通辽经济发展成绩单"])[0]
+    assert backed.text == bare.text and backed.start == bare.start
+    assert backed.score > max(bare.score, other.score)
+
+
+def test_share_questions_want_a_percentage(rules):
+    text = "全市完成规模以上工业企业技术改造项目25个，技改投资增幅达到12.5%。"
+    assert rules.extract("技改投资增幅是多少？", [text])[0].text == "12.5%"
+    assert rules.extract("完成了多少个技术改造项目？", [text])[0].text == "25个"
 
 
 def test_no_passages_no_spans(rules):
