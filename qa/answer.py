@@ -20,7 +20,6 @@ from functools import cache
 from typing import NamedTuple, Protocol
 
 import jieba
-import jieba.posseg
 
 from qa.errors import ModelError
 from qa.lexical import fold
@@ -237,6 +236,8 @@ def _typed(kind: str, piece: str) -> list[tuple[int, int]]:
 
 def _tagged(piece: str, tags: tuple[str, ...], join: bool = False) -> list[tuple[int, int]]:
     """Spans of words with one of the POS `tags`; `join` merges adjacent ones (泰国 曼谷)."""
+    import jieba.posseg  # 0.25 s to import: only when a question needs POS tags
+
     spans, pos = [], 0
     for token in jieba.posseg.lcut(piece):
         end = pos + len(token.word)

