@@ -41,7 +41,7 @@ class Filters(NamedTuple):
 class Fusion(NamedTuple):
     """Weighted reciprocal-rank fusion: score = sum(w / (k + rank))."""
 
-    k: int = 60
+    k: int = 20  # best R@5/R@10 on CMRC trial (benchmarks/bench_retrieval.py recall)
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     pool: int = 100  # candidates taken from each side
