@@ -94,10 +94,11 @@ def recall(dataset: Path, settings: Settings) -> None:
 
 
 class CyclingEmbedder:
-    """The real embedder for the first `limit` passages, then the same vectors again."""
+    """Real vectors for the first `limit` passages (embedded in batches by `bulk`), then the
+    same vectors again; queries go to `real`."""
 
-    def __init__(self, real, limit: int):
-        self.real, self.limit, self.cache = real, limit, []
+    def __init__(self, real, bulk, limit: int):
+        self.real, self.bulk, self.limit, self.cache, self.done = real, bulk, limit, [], 0
         self.name, self.dim = real.name, real.dim
 
     def info(self) -> dict:
@@ -107,13 +108,12 @@ class CyclingEmbedder:
         return self.real.embed_queries(texts)
 
     def embed_passages(self, texts, progress=None):
-        out = []
-        for text in texts:
-            if len(self.cache) < self.limit:
-                self.cache.append(self.real.embed_passages([text])[0])
-                out.append(self.cache[-1])
-            else:
-                out.append(self.cache[(len(out) + len(self.cache)) % self.limit])
+        start = self.done
+        fresh = list(texts[: max(0, self.limit - len(self.cache))])
+        if fresh:
+            self.cache.extend(self.bulk.embed_passages(fresh))
+        self.done += len(texts)
+        out = [self.cache[(start + i) % self.limit] for i in range(len(texts))]
         return np.asarray(out, dtype=np.float32)
 
 
@@ -123,10 +123,11 @@ def _du(folder: Path) -> int:
 
 def latency(archive_dir: Path, settings: Settings, embed: int, queries: int) -> None:
     real = load_embedder(settings, "query")
+    bulk = load_embedder(settings, "index")
     with tempfile.TemporaryDirectory() as tmp:
         index_dir = Path(tmp) / "index"
         t0 = time.perf_counter()
-        report = build_index([archive_dir], index_dir, CyclingEmbedder(real, embed),
+        report = build_index([archive_dir], index_dir, CyclingEmbedder(real, bulk, embed),
                              batch_size=64, progress=False, log=lambda _: None)
         built = time.perf_counter() - t0
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
