@@ -539,7 +539,8 @@ class HFReader:
         try:
             import torch
         except ImportError as exc:
-            raise ModelError(f"reader {name!r} needs torch and transformers: {exc}") from exc
+            raise ModelError(f"reader {name!r} needs torch and transformers ({exc.name} is "
+                             "missing): pip install 'archive-qa[st]'") from exc
         self.torch = torch
         self.tokenizer, self.model = self._load(name)
         if not self.tokenizer.is_fast:
@@ -555,7 +556,8 @@ class HFReader:
         try:
             from transformers import AutoModelForQuestionAnswering, AutoTokenizer
         except ImportError as exc:
-            raise ModelError(f"reader {name!r} needs torch and transformers: {exc}") from exc
+            raise ModelError(f"reader {name!r} needs torch and transformers ({exc.name} is "
+                             "missing): pip install 'archive-qa[st]'") from exc
         try:
             tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=True, use_fast=True)
             model = AutoModelForQuestionAnswering.from_pretrained(name, local_files_only=True)

@@ -43,7 +43,8 @@ def read_config(folder: Path) -> dict[str, Any]:
     try:
         return json.loads((folder / CONFIG).read_text("utf-8"))
     except (OSError, ValueError) as exc:
-        raise ModelError(f"the reader in {folder} is missing or broken ({exc})") from exc
+        raise ModelError(f"no usable trained reader in {folder} ({exc}); reinstall archive-qa, "
+                         "or train one: python -m qa train-reader") from exc
 
 
 class QAOutput(NamedTuple):

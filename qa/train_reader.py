@@ -341,6 +341,8 @@ def save_reader(folder: Path, model, cfg: TrainConfig, record: dict) -> None:
     }
     (tmp / CONFIG).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
     (tmp / "MODEL_CARD.md").write_text(model_card(config), "utf-8")
+    for path in tmp.iterdir():
+        path.chmod(0o644)  # safetensors writes 0600; the folder ships in the package
     _replace_dir(tmp, folder)
 
 

@@ -1,0 +1,160 @@
+"""The bundled span reader: the shipped adapter answers, training runs and resumes, windows."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("peft")
+
+from qa.answer import RuleAnswerer, load_answerer  # noqa: E402
+from qa.errors import ModelError  # noqa: E402
+from qa.export_model import cached_export  # noqa: E402
+from qa.reader import READER_DIR, E5Reader, reader_available  # noqa: E402
+from qa.train_reader import (  # noqa: E402
+    Example,
+    TrainConfig,
+    featurize,
+    locate,
+    simplified,
+    train,
+)
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+
+
+def page(name: str) -> str:
+    """A seed page as running text (hard-wrapped lines joined, print spaces dropped)."""
+    path = next(CORPUS.glob(f"{name}_*.txt"))
+    text = "".join(line.strip() for line in path.read_text("utf-8").splitlines())
+    return re.sub(r"(?<=[\u4e00-\u9fff]) +| +(?=[\u4e00-\u9fff])", "", text)
+
+
+def around(text: str, marker: str, before: int = 80, after: int = 120) -> str:
+    i = text.index(marker)
+    return text[max(0, i - before) : i + after]
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory) -> Path:
+    """A cache with the encoder exported once for the module (a few seconds)."""
+    folder = tmp_path_factory.mktemp("cache")
+    cached_export(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def shipped(cache_dir) -> E5Reader:
+    if not reader_available():
+        pytest.fail(f"the trained reader is missing from {READER_DIR}")
+    return E5Reader(cache_dir=cache_dir)
+
+
+def check(spans, passages) -> None:
+    for s in spans:
+        assert passages[s.passage_index][s.start : s.end] == s.text
+        assert 0.0 <= s.score <= 1.0
+    assert [s.score for s in spans] == sorted((s.score for s in spans), reverse=True)
+
+
+def test_shipped_reader_answers_a_seed_question(shipped):
+    passages = [around(page("002"), "王凤英的丈夫赵林柱"), around(page("004"), "新建5G基站")]
+    spans = shipped.extract("王凤英的丈夫叫什么名字？", passages, [0.9, 0.5])
+    check(spans, passages)
+    assert spans[0].text == "赵林柱" and spans[0].passage_index == 0
+    assert spans[0].score >= shipped.abstain_threshold
+
+
+def test_load_answerer_names(cache_dir):
+    assert isinstance(load_answerer("rules"), RuleAnswerer)
+    assert isinstance(load_answerer("auto", cache_dir), E5Reader)  # the reader ships
+    with pytest.raises(ModelError, match="train-reader"):
+        E5Reader(folder=Path("/nonexistent/reader"), cache_dir=cache_dir)
+
+
+def test_windows_map_back_to_characters(shipped):
+    """A passage several windows long: every token's offsets point at its own characters."""
+    passage = page("004")[:900]
+    shipped.max_length, shipped.stride = 64, 16
+    try:
+        enc = shipped.encode(["新建了多少个5G基站？"], [passage])
+        assert len(enc["input_ids"]) > 5  # many windows
+        covered = set()
+        for f in range(len(enc["input_ids"])):
+            tokens = shipped.tokenizer.convert_ids_to_tokens(enc["input_ids"][f])
+            for i, sid in enumerate(enc.sequence_ids(f)):
+                if sid != 1:
+                    continue
+                a, b = enc["offset_mapping"][f][i].tolist()
+                assert passage[a:b].strip() == tokens[i].lstrip("▁").strip() or tokens[i] == "▁"
+                covered.update(range(a, b))
+        assert covered >= {i for i, ch in enumerate(passage) if not ch.isspace()}
+        spans = shipped.extract("新建了多少个5G基站？", [passage])
+        check(spans, [passage])
+    finally:
+        runtime = json.loads((READER_DIR / "reader.json").read_text())["runtime"]
+        shipped.max_length, shipped.stride = runtime["max_length"], runtime["stride"]
+
+
+def test_features_label_the_answer_tokens_in_the_right_window(shipped):
+    context = "无关的句子。" * 40 + "通辽市今年新建5G基站1207个。" + "其他内容。" * 10
+    start = context.index("1207个")
+    example = Example("通辽市今年新建了多少个5G基站？", context, start, "1207个")
+    features = featurize(shipped.tokenizer, [example], max_length=64, stride=16)
+    assert len(features.starts) > 3
+    positives = [(ids, s, e) for ids, s, e in zip(*features, strict=True) if s > 0]
+    assert positives and len(positives) < len(features.starts)
+    for ids, s, e in positives:
+        assert shipped.tokenizer.decode(ids[s : e + 1]).replace(" ", "") == "1207个"
+
+
+def test_answer_location_and_folding():
+    assert locate("甲乙丙乙丙", "乙丙", 3) == 3
+    assert locate("甲乙丙乙丙", "乙丙", 4) == 3  # wrong start: the nearest occurrence
+    assert locate("甲乙丙乙丙", "乙丙", -1) == 1
+    assert locate("甲乙丙", "丁", -1) == -1
+    assert simplified("臺灣的國語") == "台湾的国语"
+    assert len(simplified("乾隆年間")) == len("乾隆年間")
+
+
+def _squad(path: Path, questions: list[tuple[str, str, str | None]]) -> Path:
+    paragraphs = [{"context": c, "qas": [
+        {"id": str(i), "question": q,
+         "answers": [] if a is None else [{"text": a, "answer_start": -1}],
+         "is_impossible": a is None}]} for i, (q, c, a) in enumerate(questions)]
+    path.write_text(json.dumps({"data": [{"paragraphs": paragraphs}]}, ensure_ascii=False))
+    return path
+
+
+def test_train_reader_smoke_and_resume(tmp_path, cache_dir):
+    text = page("002")
+    data = _squad(tmp_path / "train.json", [
+        ("王凤英的丈夫是谁？", around(text, "王凤英的丈夫赵林柱", 40, 60), "赵林柱"),
+        ("通辽市新建了多少个5G基站？", around(page("004"), "新建5G基站", 40, 60), "1207个"),
+        ("火星上有几个湖？", around(text, "王凤英的丈夫赵林柱", 40, 60), None),
+    ])
+    cfg = TrainConfig(data=[data], out=tmp_path / "run", eval_file=data, cache_dir=cache_dir,
+                      steps=2, max_length=48, stride=16, batch_size=2, checkpoint_every=1,
+                      rank=2, bf16=False)
+    logged: list[str] = []
+    state = train(cfg, log=logged.append)
+    assert state["step"] == 2 and len(state["history"]) == 2
+    assert any("validation EM" in line for line in logged)
+    best = tmp_path / "run" / "best"
+    assert reader_available(best)
+    config = json.loads((best / "reader.json").read_text())
+    assert config["runtime"]["max_length"] == 48 and (best / "MODEL_CARD.md").is_file()
+    with pytest.raises(ModelError, match="--resume"):
+        train(cfg, log=logged.append)
+
+    cfg.resume, cfg.steps = True, 3
+    state = train(cfg, log=logged.append)
+    assert state["step"] == 3 and any("resumed from" in line for line in logged)
+    reader = E5Reader(best, cache_dir=cache_dir)
+    spans = reader.extract("王凤英的丈夫是谁？", [around(text, "王凤英的丈夫赵林柱", 40, 60)])
+    check(spans, [around(text, "王凤英的丈夫赵林柱", 40, 60)])
