@@ -30,7 +30,9 @@ from qa.store import FORMAT, SCHEMA, check_embedder, current_version, new_versio
 from qa.store import read_manifest as _read_manifest
 from qa.types import Article
 
-EXACT_SEARCH_MAX = 100_000  # above this many vectors, FAISS uses HNSW
+# Exact search scans every vector: ~0.35 ms per 1,000 on one core here, so above this many
+# it would eat the 30 ms query budget and FAISS uses HNSW (~1 ms at 90k, benchmarks/bench_retrieval.py).
+EXACT_SEARCH_MAX = 20_000
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 128
 
 

@@ -63,10 +63,16 @@ def _bigrams(text: str) -> set[str]:
     return {kept[i : i + 2] for i in range(len(kept) - 1)}
 
 
-def near_duplicate(a: str, b: str, threshold: float = 0.85) -> bool:
+NEAR_DUPLICATE = 0.85  # character-bigram Jaccard of two copies of one text
+
+
+def near_duplicate(a: str, b: str, threshold: float = NEAR_DUPLICATE) -> bool:
     """Whether two paragraphs are copies of one text (character-bigram Jaccard)."""
-    x, y = _bigrams(a), _bigrams(b)
-    return bool(x and y) and len(x & y) / len(x | y) >= threshold
+    return _jaccard(_bigrams(a), _bigrams(b)) >= threshold
+
+
+def _jaccard(x: set[str], y: set[str]) -> float:
+    return len(x & y) / len(x | y) if x and y else 0.0
 
 
 class Retriever:
@@ -131,13 +137,21 @@ class Retriever:
         rows = dict(zip(order[: 4 * k], self.store.paragraphs(order[: 4 * k]), strict=True))
         heads: list[int] = []
         copies: dict[int, list[int]] = {}
+        grams: dict[int, set[str]] = {}
+
+        def copy_of(h: int, pid: int) -> bool:
+            if self.store.hashes[h] == self.store.hashes[pid]:
+                return True
+            a, b = len(rows[h][0].text), len(rows[pid][0].text)
+            if min(a, b) < NEAR_DUPLICATE * max(a, b):
+                return False  # lengths too far apart for the Jaccard to reach the threshold
+            for i in (h, pid):
+                if i not in grams:
+                    grams[i] = _bigrams(rows[i][0].text)
+            return _jaccard(grams[h], grams[pid]) >= NEAR_DUPLICATE
+
         for pid in order[: 4 * k]:
-            text = rows[pid][0].text
-            same = next(
-                (h for h in heads if self.store.hashes[h] == self.store.hashes[pid]
-                 or near_duplicate(rows[h][0].text, text)),
-                None,
-            )
+            same = next((h for h in heads if copy_of(h, pid)), None)
             if same is None:
                 if len(heads) == k:
                     continue

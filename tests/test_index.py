@@ -55,6 +55,17 @@ def test_build_from_scratch_is_consistent(corpus, tmp_path):
     assert "faiss-cpu" in manifest["versions"]
 
 
+def test_large_index_switches_to_hnsw_and_finds_the_same_paragraphs(corpus, tmp_path, monkeypatch):
+    _build([corpus], tmp_path / "exact")
+    monkeypatch.setattr("qa.indexer.EXACT_SEARCH_MAX", 50)
+    _build([corpus], tmp_path / "hnsw")
+    exact, hnsw = Store.open(tmp_path / "exact"), Store.open(tmp_path / "hnsw")
+    assert hnsw.manifest["faiss"]["type"] == "IndexHNSWFlat" and hnsw.size > 50
+    query = FakeEmbedder().embed_queries(["老石旦煤矿职工创新工作室的技术带头人"])
+    top = [set(store.faiss.search(query, 5)[1][0]) for store in (exact, hnsw)]
+    assert len(top[0] & top[1]) >= 4  # HNSW is approximate, but not on 200 vectors
+
+
 def test_incremental_update_skips_changes_and_removes(corpus, tmp_path):
     index_dir = tmp_path / "index"
     _build([corpus], index_dir)
