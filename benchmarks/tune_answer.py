@@ -5,6 +5,8 @@
     python benchmarks/tune_answer.py --mode open          # BM25 top-k over all passages
     python benchmarks/tune_answer.py --dataset ../shared/eval/seed_qa_public.jsonl  # open mode
     python benchmarks/tune_answer.py --fit                # refit the score calibration
+    python benchmarks/tune_answer.py --mode open --fit \
+        --negatives ../shared/train/chinesesquad_v2_dev.json  # …with unanswerable questions
 
 Reads the answerer only (no embedder or index), so it isolates span extraction from
 retrieval; `qa eval` measures the whole pipeline. Prints EM/F1 per question type (as
@@ -86,6 +88,10 @@ def main() -> None:
     ap.add_argument("--limit", type=int)
     ap.add_argument("--misses", type=int, default=0, help="print this many wrong answers")
     ap.add_argument("--fit", action="store_true", help="fit the score calibration, print it")
+    ap.add_argument("--negatives", type=Path,
+                    help="SQuAD v2 file: its unanswerable questions, asked of their own passage, "
+                         "are wrong answers for the calibration and the threshold table")
+    ap.add_argument("--negatives-limit", type=int, default=1000)
     args = ap.parse_args()
 
     items, pool = load(args.dataset, args.corpus)
@@ -96,10 +102,16 @@ def main() -> None:
     bm25 = BM25.build(tokenize(c) for cs in pieces for c in cs) if mode == "open" else None
     flat = [(i, c) for i, cs in enumerate(pieces) for c in cs]
 
+    if args.negatives:
+        items += unanswerable(args.negatives, args.negatives_limit)
     rows, feats, labels = [], [], []
     for it in items:
         start = time.perf_counter()
-        if mode == "gold":
+        if "passages" in it:  # an unanswerable question with its own passage
+            passages = it["passages"]
+            scores = BM25.build(tokenize(c) for c in passages).scores(tokenize(it["question"]))
+            scores = [float(x) for x in scores]
+        elif mode == "gold":
             passages, scores = [pool[it["gold"][0]]], None
         elif mode == "paragraphs":
             passages, scores = pieces[it["gold"][0]], None
@@ -115,14 +127,28 @@ def main() -> None:
         f1 = metrics.f1(pred, it["answers"]) if it["answers"] else None
         rows.append({**it, "pred": pred, "score": score, "em": em, "f1": f1, "seconds": seconds,
                      "kind": it.get("type") if it["answers"] == [] else analyse(it["question"]).kind})
-        if args.fit and isinstance(answerer, RuleAnswerer) and it["answers"]:
+        if args.fit and isinstance(answerer, RuleAnswerer):
             for c in answerer.candidates(it["question"], passages, scores):
                 feats.append(c.features)
-                labels.append(metrics.f1(passages[c.passage][c.start : c.end], it["answers"]) >= 0.5)
+                labels.append(bool(it["answers"]) and metrics.f1(
+                    passages[c.passage][c.start : c.end], it["answers"]) >= 0.5)
 
     report(rows, args.misses)
     if args.fit:
         fit(np.array(feats, dtype=float), np.array(labels, dtype=float))
+
+
+def unanswerable(path: Path, limit: int) -> list[dict]:
+    """The first `limit` unanswerable questions of a SQuAD v2 file, each with its own passage
+    (cut into paragraphs): text on the question's topic that does not hold the answer."""
+    out = []
+    for article in json.loads(path.read_text("utf-8"))["data"]:
+        for para in article["paragraphs"]:
+            for q in para["qas"]:
+                if (q.get("is_impossible") or not q["answers"]) and len(out) < limit:
+                    out.append({"question": q["question"], "answers": [], "gold": [],
+                                "type": "unanswerable", "passages": chunks(para["context"])})
+    return out
 
 
 def report(rows: list[dict], misses: int) -> None:

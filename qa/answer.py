@@ -120,6 +120,10 @@ PERSON, NUMBER, TIME, PLACE, ORG, THING, CLAUSE = (
 )
 
 # Ordered: the first pattern that matches names the answer type; longer forms come first.
+# 哪两个/哪三项…: several things, listed with 、 and often followed by their count (…2个千亿级…)
+_WHICH_N = r"哪[两二三四五六七八九十几]+[个项家条种类方面大批件座所名位]?"
+_COUNT_TAIL = re.compile(r"(?:\d+|[两二三四五六七八九十]+)[个项家条种类批件座所名位]?$")
+
 _QUESTION_WORDS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(p, re.IGNORECASE), kind)
     for p, kind in [
@@ -129,7 +133,7 @@ _QUESTION_WORDS: list[tuple[re.Pattern[str], str]] = [
         (r"哪里|哪儿|何处|何地|哪个地方|什么地方|哪个(?:国家|省|市|县|区|城市|地区)|哪国|哪些地区|\bwhere\b|\bwhich (country|city|province|place|district)\b", PLACE),
         (r"谁|哪位|哪些人|什么人|何人|\bwho(m|se)?\b", PERSON),
         (r"多少|多大|多高|多长|多远|多重|多久|多深|多宽|第几|几|\bhow (many|much|old|long|big|large|high|far)\b", NUMBER),
-        (r"什么|哪个|哪些|哪一|啥|何|\bwhat\b|\bwhich\b", THING),
+        (rf"{_WHICH_N}|什么|哪个|哪些|哪一|啥|何|\bwhat\b|\bwhich\b", THING),
     ]
 ]
 _TRAILER = re.compile(r"[吗呢呀啊]*[？?。！!\s]*$")
@@ -399,10 +403,13 @@ class RuleAnswerer:
         keep = view.keep
         qpos = align(q, sent)
         clause = q.kind == CLAUSE
-        stops = _SENTENCE_END if clause else _CLAUSE_END
+        listing = q.kind == THING and re.fullmatch(_WHICH_N, q.text[q.wh_start : q.wh_end])
+        stops = _SENTENCE_END if clause else _CLAUSE_END.replace("、", "") if listing else _CLAUSE_END
         out = []
 
         def add(a: int, b: int, anchor: float, typed: float) -> None:
+            if listing and (m := _COUNT_TAIL.search(view.text, s + a, s + b)):
+                b = m.start() - s  # the list, without the count the question asked about
             a, b = _trim(view.text, s + a, s + b)
             if b > a and b - a <= (3 * self.max_span if clause else self.max_span):
                 out.append(Candidate(p, keep[a], keep[b - 1] + 1, (keep[s], keep[e - 1] + 1),

@@ -70,13 +70,20 @@ def load_dataset(path: Path) -> tuple[str, list[Item], list[str]]:
     return "seed", items, []
 
 
-def _squad(data: dict, path: Path) -> tuple[list[Item], list[str]]:
+class Context(NamedTuple):
+    """A SQuAD passage as an archive article: its article's title is the headline."""
+
+    title: str
+    text: str
+
+
+def _squad(data: dict, path: Path) -> tuple[list[Item], list[Context]]:
     items, contexts = [], []
     try:
         for article in data["data"]:
             for para in article["paragraphs"]:
                 ordinal = len(contexts)
-                contexts.append(para["context"])
+                contexts.append(Context(str(article.get("title") or ""), para["context"]))
                 for qa in para["qas"]:
                     answers = [a["text"] for a in qa.get("answers", [])]
                     kind = "unanswerable" if not answers else "factoid"
@@ -111,13 +118,13 @@ def evaluate(
     return results
 
 
-def squad_archive(contexts: list[str], folder: Path, embedder: Embedder) -> Path:
+def squad_archive(contexts: list[Context], folder: Path, embedder: Embedder) -> Path:
     """Index each context as one article of a JSONL archive in `folder`; return the index dir."""
     corpus = folder / "contexts.jsonl"
     with open(corpus, "w", encoding="utf-8") as f:
-        for i, context in enumerate(contexts):
-            f.write(json.dumps({"id": f"ctx-{i}", "title": f"context {i}", "text": context},
-                               ensure_ascii=False) + "\n")
+        for i, (title, text) in enumerate(contexts):
+            row = {"id": f"ctx-{i}", "title": title or f"context {i}", "text": text}
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
     index_dir = folder / "index"
     build_index([corpus], index_dir, embedder, progress=False, log=lambda _: None)
     return index_dir
