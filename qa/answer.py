@@ -212,6 +212,26 @@ _AFTER_TITLE = re.compile(rf"(?:{_TITLES})([\u4e00-\u9fff]{{2,3}}?)(?=[，,、�
 # 比例/占比/增幅/…率 ask for a share: a percentage fits, a count does not
 _SHARE = re.compile(r"比例|比重|占比|百分比|增幅|降幅|增速|涨幅|[^效]率")
 _PERCENT = re.compile(r"[%％‰]|百分之|成$")
+# What a quantity is measured in, when the question names the quantity but not the unit
+_MEASURES = [
+    (re.compile(p), re.compile(u)) for p, u in [
+        (r"多久|时长|工期|历时|多长时间", r"年|月|天|日|小时|分钟|秒|周"),
+        (r"体重|重量|多重", r"克|斤|吨|磅"),
+        (r"面积|多大面积", r"平方|亩|公顷"),
+        (r"身高|高度|海拔|长度|深度|宽度|距离|多高|多长|多深|多宽|多远|直径|半径", r"米|里|尺|英寸|光年"),
+        (r"年龄|多大年纪|岁数|几岁|多少岁", r"岁"),
+        (r"价格|金额|投资|收入|花费|耗资|票房|资金|造价|多少钱", r"元|美元|英镑|欧元|日元|钱"),
+        (r"温度|气温", r"度|℃"),
+        (r"人口|人数", r"人|万|亿"),
+    ]
+]
+
+
+def _measure(q: Question) -> re.Pattern[str] | None:
+    """Units a count must carry for this question (体重 → 公斤…), or None."""
+    return next((unit for quantity, unit in _MEASURES if quantity.search(q.text)), None)
+
+
 _NUMERAL = re.compile(r"\d|[二三四五六七八九十百千万亿两]|一[一二三四五六七八九十百千万亿]")
 _FOREIGN_NAME = re.compile(r"[\u4e00-\u9fff]{2,6}(?:[·•][\u4e00-\u9fff]{2,6}){1,3}")
 _NAME_TAGS = ("nr", "nrfg", "nrt")
@@ -426,6 +446,7 @@ class RuleAnswerer:
             # 多少名 asks for a count of 名: a number with another measure word fits less well
             unit = re.match(_UNITS, q.right) if q.kind == NUMBER else None
             share = q.kind == NUMBER and _SHARE.search(q.text) is not None
+            measure = _measure(q) if q.kind == NUMBER and not unit else None
             for ta, tb in _typed(q.kind, sent):
                 if q.kind == NUMBER and (sent[ta] == "第") != ordinal:
                     continue
@@ -433,7 +454,8 @@ class RuleAnswerer:
                     continue  # mostly question words: the question's own entity
                 run = next((i for i, (a, b) in enumerate(runs) if a <= ta < b or a < tb <= b), None)
                 fit = 0.5 if unit and unit.group() not in sent[ta:tb] else 1.0
-                if share and not _PERCENT.search(sent[ta:tb]):
+                if share and not _PERCENT.search(sent[ta:tb]) or (
+                        measure and not measure.search(sent[ta:tb])):
                     fit = 0.5
                 if run is not None and anchors[run]:
                     # the phrase fills the question word's gap; a place keeps its whole gap
