@@ -128,8 +128,8 @@ def latency(archive_dir: Path, settings: Settings, embed: int, queries: int,
         index_dir = keep or Path(tmp) / "index"
         t0 = time.perf_counter()
         build_index([archive_dir], index_dir,
-                       CyclingEmbedder(real, load_embedder(settings, "index"), embed),
-                       batch_size=64, progress=False, log=lambda _: None)
+                    CyclingEmbedder(real, load_embedder(settings, "index"), embed),
+                    batch_size=64, progress=False, log=lambda _: None)
         built = time.perf_counter() - t0
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         t0 = time.perf_counter()
