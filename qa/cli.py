@@ -30,6 +30,13 @@ class _Group(click.Group):
             sys.exit(130)
 
 
+
+answerer_option = click.option(
+    "--answerer",
+    help="rules [default], reader (the bundled trained reader), auto, or a Hugging Face "
+         "extractive-QA model name/folder.",
+)
+
 @click.group(cls=_Group)
 @click.version_option(package_name="archive-qa")
 def main() -> None:
@@ -154,7 +161,7 @@ def answer_json(answer) -> dict:
 @click.argument("question")
 @click.option("-k", type=int, help="Passages to read [5].")
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
-@click.option("--answerer", help="rules, or a Hugging Face extractive-QA model name/folder.")
+@answerer_option
 @_filter_options
 def ask(question, k, as_json, answerer, index_dir, date_from, date_to, newspaper) -> None:
     """Answer QUESTION with exact words from the archive and cite them."""
@@ -181,7 +188,7 @@ def ask(question, k, as_json, answerer, index_dir, date_from, date_to, newspaper
 @click.option("--index-dir", type=click.Path(path_type=Path), help="Index (seed JSONL format).")
 @click.option("--limit", type=int, help="Only the first N questions.")
 @click.option("-k", type=int, help="Passages to read per question [5].")
-@click.option("--answerer", help="rules, or a Hugging Face extractive-QA model name/folder.")
+@answerer_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object with the metrics.")
 def eval_(dataset, index_dir, limit, k, answerer, as_json) -> None:
     """Evaluate on DATASET: SQuAD-format JSON (open retrieval over its contexts) or seed JSONL."""
