@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -24,15 +23,7 @@ from qa.answer import (
     sentences,
 )
 from qa.errors import ModelError
-
-CORPUS = Path(__file__).resolve().parents[1] / "corpus"
-
-
-def page(name: str) -> str:
-    """A seed page as running text: hard-wrapped lines joined, stray print spaces dropped."""
-    path = next(CORPUS.glob(f"{name}_*.txt"))
-    text = "".join(line.strip() for line in path.read_text("utf-8").splitlines())
-    return re.sub(r"(?<=[\u4e00-\u9fff]) +| +(?=[\u4e00-\u9fff])", "", text)
+from tests.seeds import page
 
 
 def passage(name: str, marker: str, sentences_after: int = 3) -> str:
