@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from collections.abc import Sequence
+from dataclasses import replace
 from importlib import resources
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from qa.answer import HFReader
+from qa.answer import _UNITS, HFReader, Span
 from qa.errors import ModelError
 from qa.export_model import cached_export
 
@@ -45,6 +48,27 @@ def read_config(folder: Path) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise ModelError(f"no usable trained reader in {folder} ({exc}); reinstall archive-qa, "
                          "or train one: python -m qa train-reader") from exc
+
+
+_ASKED_UNIT = re.compile(rf"(第?)(?:多少|几|幾)({_UNITS})")
+_ENDS_IN_NUMBER = re.compile(r"[\d零〇一二三四五六七八九十百千万亿两余多]$")
+
+
+def complete_count(question: str, passage: str, span: Span) -> Span:
+    """A bare number answering "多少个…/第几…" takes the measure word (and 第) the question asks
+    for when the passage has it right there: 1207 -> 1207个, 18个 -> 第18个."""
+    m = _ASKED_UNIT.search(question)
+    if not m or not _ENDS_IN_NUMBER.search(span.text.removesuffix(m.group(2))):
+        return span
+    a, b = span.start, span.end
+    if not span.text.endswith(m.group(2)) and passage.startswith(m.group(2), b):
+        b += len(m.group(2))
+    if m.group(1) and a > 0 and passage[a - 1] == "第":
+        a -= 1
+    if (a, b) == (span.start, span.end):
+        return span
+    return replace(span, start=a, end=b, text=passage[a:b],
+                   sentence_start=min(a, span.sentence_start), sentence_end=max(b, span.sentence_end))
 
 
 class QAOutput(NamedTuple):
@@ -125,6 +149,19 @@ class E5Reader(HFReader):
             retrieval_weight=runtime.get("retrieval_weight", 1.0),
         )
         self.abstain_threshold: float = runtime.get("abstain_threshold", 0.3)
+
+    def extract(
+        self, question: str, passages: Sequence[str],
+        retrieval_scores: Sequence[float] | None = None, contexts: Sequence[str] | None = None,
+    ) -> list[Span]:
+        """`HFReader.extract`, with counts completed by their measure word (`complete_count`)."""
+        best: dict[tuple[int, int, int], Span] = {}
+        for span in super().extract(question, passages, retrieval_scores, contexts):
+            span = complete_count(question, passages[span.passage_index], span)
+            key = (span.passage_index, span.start, span.end)
+            if key not in best:  # spans come best first
+                best[key] = span
+        return list(best.values())
 
     def _load(self, name: str):
         if self._given is not None:

