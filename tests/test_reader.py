@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -12,10 +11,10 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-from qa.answer import RuleAnswerer, load_answerer  # noqa: E402
+from qa.answer import RuleAnswerer, Span, load_answerer  # noqa: E402
 from qa.errors import ModelError  # noqa: E402
 from qa.export_model import cached_export  # noqa: E402
-from qa.reader import READER_DIR, E5Reader, reader_available  # noqa: E402
+from qa.reader import READER_DIR, E5Reader, complete_count, reader_available  # noqa: E402
 from qa.train_reader import (  # noqa: E402
     Example,
     TrainConfig,
@@ -24,15 +23,7 @@ from qa.train_reader import (  # noqa: E402
     simplified,
     train,
 )
-
-CORPUS = Path(__file__).resolve().parents[1] / "corpus"
-
-
-def page(name: str) -> str:
-    """A seed page as running text (hard-wrapped lines joined, print spaces dropped)."""
-    path = next(CORPUS.glob(f"{name}_*.txt"))
-    text = "".join(line.strip() for line in path.read_text("utf-8").splitlines())
-    return re.sub(r"(?<=[\u4e00-\u9fff]) +| +(?=[\u4e00-\u9fff])", "", text)
+from tests.seeds import page  # noqa: E402
 
 
 def around(text: str, marker: str, before: int = 80, after: int = 120) -> str:
@@ -120,6 +111,17 @@ def test_answer_location_and_folding():
     assert locate("甲乙丙", "丁", -1) == -1
     assert simplified("臺灣的國語") == "台湾的国语"
     assert len(simplified("乾隆年間")) == len("乾隆年間")
+
+
+def test_counts_take_the_measure_word_asked_for():
+    text = "通辽新建5G基站1207个，这是她的第18个春节。"
+    span = lambda a, b: Span(0, a, b, text[a:b], 0, len(text), 0.5)  # noqa: E731
+    i = text.index("1207")
+    assert complete_count("新建了多少个5G基站？", text, span(i, i + 4)).text == "1207个"
+    assert complete_count("新建了多少支队伍？", text, span(i, i + 4)).text == "1207"
+    assert complete_count("谁建的？", text, span(i, i + 4)).text == "1207"
+    j = text.index("18个")
+    assert complete_count("是第几个春节？", text, span(j, j + 3)).text == "第18个"
 
 
 def _squad(path: Path, questions: list[tuple[str, str, str | None]]) -> Path:
