@@ -85,7 +85,8 @@ class Archive:
         """Open the live index in settings.index_dir."""
         store = Store.open(settings.index_dir)
         embedder = embedder or load_embedder(settings, "query")
-        return cls(settings, store, embedder, answerer or load_answerer(settings.answerer))
+        answerer = answerer or load_answerer(settings.answerer, settings.cache_dir)
+        return cls(settings, store, embedder, answerer)
 
     @property
     def store(self) -> Store:
