@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from qa.embed import load_embedder  # noqa: E402
-from qa.evaluate import _ordinals, load_dataset, squad_archive  # noqa: E402
+from qa.evaluate import load_dataset, squad_archive  # noqa: E402
 from qa.indexer import build_index  # noqa: E402
 from qa.pipeline import Archive  # noqa: E402
 from qa.retrieve import Fusion, Retriever  # noqa: E402
@@ -50,12 +50,13 @@ def recall(dataset: Path, settings: Settings) -> None:
     embedder = load_embedder(settings, "index")
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        index_dir = squad_archive(contexts, Path(tmp), embedder)
+        index_dir, ids = squad_archive(contexts, Path(tmp), embedder, settings)
         built = time.perf_counter() - t0
         archive = Archive.open(settings.with_(index_dir=index_dir))
         store, retriever = archive.store, archive.retriever
-        ordinals = _ordinals(archive)
-        article_of = dict(store._query("SELECT id, article_id FROM paragraphs"))
+        ordinals = {aid: str(i) for i, aid in enumerate(ids)}
+        article_of = {pid: article.id for pid, (_, article)
+                      in enumerate(store.paragraphs(list(range(store.size))))}
 
         def gold_of(pid):
             return ordinals[article_of[pid]]

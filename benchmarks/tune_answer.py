@@ -10,7 +10,7 @@
 
 Reads the answerer only (no embedder or index), so it isolates span extraction from
 retrieval; `qa eval` measures the whole pipeline. Prints EM/F1 per question type (as
-`qa.answer.analyse` classifies it), how well the score separates right from wrong answers,
+`qa.reader.question.analyse` classifies it), how well the score separates right from wrong answers,
 and per-question latency.
 """
 
@@ -29,9 +29,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from qa import metrics  # noqa: E402
-from qa.answer import FEATURES, RuleAnswerer, analyse, load_answerer, sentences  # noqa: E402
 from qa.bm25 import BM25  # noqa: E402
 from qa.lexical import tokenize  # noqa: E402
+from qa.reader import load_answerer  # noqa: E402
+from qa.reader.base import sentences  # noqa: E402
+from qa.reader.question import analyse  # noqa: E402
+from qa.reader.rules import FEATURES, RuleAnswerer  # noqa: E402
+from qa.settings import Settings  # noqa: E402
+from qa.train.data import read_squad  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval"
 
@@ -67,14 +72,12 @@ def load(dataset: Path, corpus: Path) -> tuple[list[dict], list[str]]:
         items = [{"question": r["question"], "answers": r["answers"], "type": r["type"],
                   "gold": [i for i, o in enumerate(owner) if o == r.get("source")]} for r in rows]
         return items, pool
-    data = json.loads(dataset.read_text("utf-8"))
     items, pool = [], []
-    for article in data["data"]:
-        for para in article["paragraphs"]:
-            ids = [len(pool)]
-            items += [{"question": q["question"], "answers": [a["text"] for a in q["answers"]],
-                       "context": para["context"], "gold": ids} for q in para["qas"]]
-            pool.append(para["context"])
+    for para in read_squad(dataset):
+        ids = [len(pool)]
+        items += [{"question": q.text, "answers": [t for t, _ in q.answers],
+                   "context": para.context, "gold": ids} for q in para.questions]
+        pool.append(para.context)
     return items, pool
 
 
@@ -97,7 +100,7 @@ def main() -> None:
     items, pool = load(args.dataset, args.corpus)
     mode = "open" if args.dataset.suffix == ".jsonl" else args.mode
     items = items[: args.limit] if args.limit else items
-    answerer = load_answerer(args.answerer)
+    answerer = load_answerer(args.answerer, Settings.from_env().cache_dir)
     pieces = [chunks(p) for p in pool]
     bm25 = BM25.build(tokenize(c) for cs in pieces for c in cs) if mode == "open" else None
     flat = [(i, c) for i, cs in enumerate(pieces) for c in cs]
@@ -142,12 +145,11 @@ def unanswerable(path: Path, limit: int) -> list[dict]:
     """The first `limit` unanswerable questions of a SQuAD v2 file, each with its own passage
     (cut into paragraphs): text on the question's topic that does not hold the answer."""
     out = []
-    for article in json.loads(path.read_text("utf-8"))["data"]:
-        for para in article["paragraphs"]:
-            for q in para["qas"]:
-                if (q.get("is_impossible") or not q["answers"]) and len(out) < limit:
-                    out.append({"question": q["question"], "answers": [], "gold": [],
-                                "type": "unanswerable", "passages": chunks(para["context"])})
+    for para in read_squad(path):
+        for q in para.questions:
+            if (q.impossible or not q.answers) and len(out) < limit:
+                out.append({"question": q.text, "answers": [], "gold": [],
+                            "type": "unanswerable", "passages": chunks(para.context)})
     return out
 
 

@@ -34,7 +34,7 @@ class _Group(click.Group):
 answerer_option = click.option(
     "--answerer",
     help="rules [default], reader (the bundled trained reader), auto, or a Hugging Face "
-         "extractive-QA model name/folder.",
+         "extractive-QA model name/folder (QA_ANSWERER).",
 )
 
 @click.group(cls=_Group)
@@ -50,7 +50,7 @@ def ingest(paths: tuple[Path, ...], as_json: bool) -> None:
     """Read pages and print the articles and paragraphs found (nothing is indexed)."""
     from qa.ingest import article_json, format_report, ingest_paths
 
-    for result in ingest_paths(paths):
+    for result in ingest_paths(paths, _settings()):
         if as_json:
             for article in result.articles:
                 click.echo(json.dumps(article_json(article), ensure_ascii=False))
@@ -61,7 +61,11 @@ def ingest(paths: tuple[Path, ...], as_json: bool) -> None:
 
 
 def _settings(**overrides) -> Settings:
-    return Settings.from_env(**overrides)
+    """The one place settings are read: QA_* environment variables, then the flags given."""
+    try:
+        return Settings.from_env(**overrides)
+    except ValueError as exc:  # a QA_* variable that is not a number
+        raise click.UsageError(str(exc)) from exc
 
 
 @main.command()
@@ -82,8 +86,9 @@ def index(paths, index_dir, model, rebuild, quiet) -> None:
         raise click.UsageError(f"no such file or folder: {', '.join(missing)}")
     embedder = load_embedder(settings, "index")
     report = build_index(
-        paths, settings.index_dir, embedder, rebuild=rebuild, batch_size=settings.batch_size,
-        progress=not quiet, log=lambda msg: click.echo(msg, err=True),
+        paths, settings.index_dir, embedder, settings=settings, rebuild=rebuild,
+        batch_size=settings.batch_size, progress=not quiet,
+        log=lambda msg: click.echo(msg, err=True),
     )
     if report.version is None:
         click.echo(f"index is up to date ({report.unchanged} files unchanged)")
@@ -165,7 +170,8 @@ def answer_json(answer) -> dict:
 @_filter_options
 def ask(question, k, as_json, answerer, index_dir, date_from, date_to, newspaper) -> None:
     """Answer QUESTION with exact words from the archive and cite them."""
-    from qa.pipeline import Archive, format_citation
+    from qa.cite import format_citation
+    from qa.pipeline import Archive
     from qa.retrieve import Filters
 
     archive = Archive.open(_settings(index_dir=index_dir, answerer=answerer))
@@ -181,6 +187,28 @@ def ask(question, k, as_json, answerer, index_dir, date_from, date_to, newspaper
         click.echo(f"  {c.passage[:c.answer_start]}【{answer.text}】{c.passage[c.answer_end:]}")
     for c in answer.citations:
         click.echo(f"[{c.rank}] {format_citation(c)}  {c.source}:{c.line_start}-{c.line_end}")
+
+
+@main.command()
+@click.option("--host", help="Address to listen on (QA_HOST) [127.0.0.1].")
+@click.option("--port", type=int, help="Port (QA_PORT) [7860].")
+@click.option("--index-dir", type=click.Path(path_type=Path), help="Index folder (QA_INDEX_DIR).")
+@click.option("--corpus", type=click.Path(path_type=Path),
+              help="Archive to index when there is no index yet (QA_CORPUS_DIR) [corpus].")
+@click.option("--auth", metavar="USER:PASS", envvar="QA_AUTH",
+              help="Require this login (QA_AUTH keeps it out of the process list).")
+@answerer_option
+def serve(host, port, index_dir, corpus, auth, answerer) -> None:
+    """Chat with the archive in a browser (what `python app.py` runs)."""
+    import logging
+
+    from qa.serve import parse_auth
+    from qa.serve import serve as serve_
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    settings = _settings(host=host, port=port, index_dir=index_dir, corpus_dir=corpus,
+                         answerer=answerer)
+    serve_(settings, parse_auth(auth), log=lambda msg: click.echo(msg, err=True))
 
 
 @main.command("eval")
@@ -236,12 +264,23 @@ def export_model_(out_dir: Path) -> None:
 @click.option("--eval-limit", type=int, default=200, show_default=True,
               help="Validation questions during training (0: all).")
 @click.option("--checkpoint-every", type=int, default=200, show_default=True)
-@click.option("--threads", type=int, help="torch threads [torch's default].")
+@click.option("--dropout", type=float, default=0.0, show_default=True,
+              help="LoRA dropout (any dropout doubles the cost of a step on a CPU).")
+@click.option("--tokenization", type=click.Choice(["chars", "sentencepiece"]), default="chars",
+              show_default=True, help="chars: every Han character and punctuation mark a piece "
+              "of its own, so answers start and end exactly where they do in the text.")
+@click.option("--init-from", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Start from this reader's adapter and head (e.g. qa/data/reader).")
+@click.option("--retrieval-weight", type=float, default=8.0, show_default=True,
+              help="Written to reader.json: weight of the retrieval score in span ranking.")
+@click.option("--abstain-threshold", type=float, default=0.1, show_default=True,
+              help="Written to reader.json: answers scoring below it are withheld.")
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
+@click.option("--threads", type=int,
+              help="torch threads [2 while the other core is idle, else 1, checked as it runs].")
 @click.option("--no-bf16", is_flag=True, help="Train in float32 (no bfloat16 autocast).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.")
-def train_reader_(data, eval_file, out, steps, epochs, max_length, stride, batch_size, lr, rank,
-                  negatives, seed, limit, eval_limit, checkpoint_every, threads, no_bf16,
-                  resume) -> None:
+def train_reader_(data, out, eval_limit, no_bf16, **options) -> None:
     """Fine-tune the bundled encoder into a span reader (LoRA + head) on SQuAD-format DATA.
 
     Ship it by copying OUT/best/ to qa/data/reader/.
@@ -250,16 +289,13 @@ def train_reader_(data, eval_file, out, steps, epochs, max_length, stride, batch
 
     # Sleeping rather than spinning OpenMP threads: on a shared CPU spinning costs up to 5x.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from qa.train_reader import TrainConfig, train
+    from qa.train.config import TrainConfig
+    from qa.train.loop import train
 
-    cfg = TrainConfig(
-        data=list(data), out=out, eval_file=eval_file, cache_dir=_settings().cache_dir,
-        steps=steps, epochs=epochs, max_length=max_length, stride=stride, batch_size=batch_size,
-        lr=lr, rank=rank, negatives=negatives, seed=seed, limit=limit,
-        eval_limit=eval_limit or None, checkpoint_every=checkpoint_every, bf16=not no_bf16,
-        threads=threads, resume=resume,
-    )
-    state = train(cfg, log=lambda msg: click.echo(msg, err=True))
+    settings = _settings()
+    cfg = TrainConfig(data=list(data), out=out, eval_limit=eval_limit or None, bf16=not no_bf16,
+                      cache_dir=settings.cache_dir, **options)
+    state = train(cfg, settings.cache_dir, log=lambda msg: click.echo(msg, err=True))
     best = state["best"]
     click.echo(f"trained {state['step']} steps in {state['seconds'] / 60:.1f} min; best reader "
                f"(step {best['step']}): {out / 'best'}")

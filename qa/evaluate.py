@@ -15,8 +15,10 @@ from qa import metrics
 from qa.embed import Embedder
 from qa.errors import DatasetError
 from qa.indexer import build_index
-from qa.pipeline import Archive, retrieval_query
+from qa.ingest import article_id, source_name
+from qa.pipeline import Archive
 from qa.settings import Settings
+from qa.train.data import read_squad
 from qa.types import Answer, Hit
 
 RECALL_AT = (1, 5, 10)
@@ -40,7 +42,7 @@ class Result(NamedTuple):
     seconds: float
 
 
-def load_dataset(path: Path) -> tuple[str, list[Item], list[str]]:
+def load_dataset(path: Path) -> tuple[str, list[Item], list[Context]]:
     """("squad", items, contexts) or ("seed", items, []) from a SQuAD JSON or seed JSONL file."""
     try:
         text = path.read_text("utf-8-sig")
@@ -51,7 +53,7 @@ def load_dataset(path: Path) -> tuple[str, list[Item], list[str]]:
     except ValueError:
         data = None
     if isinstance(data, dict) and isinstance(data.get("data"), list):
-        return ("squad", *_squad(data, path))
+        return ("squad", *_squad(path))
     items = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -77,19 +79,12 @@ class Context(NamedTuple):
     text: str
 
 
-def _squad(data: dict, path: Path) -> tuple[list[Item], list[Context]]:
-    items, contexts = [], []
-    try:
-        for article in data["data"]:
-            for para in article["paragraphs"]:
-                ordinal = len(contexts)
-                contexts.append(Context(str(article.get("title") or ""), para["context"]))
-                for qa in para["qas"]:
-                    answers = [a["text"] for a in qa.get("answers", [])]
-                    kind = "unanswerable" if not answers else "factoid"
-                    items.append(Item(str(qa["id"]), qa["question"], answers, kind, str(ordinal)))
-    except (KeyError, TypeError) as exc:
-        raise DatasetError(f"{path}: broken SQuAD structure ({exc})") from exc
+def _squad(path: Path) -> tuple[list[Item], list[Context]]:
+    passages = read_squad(path)
+    contexts = [Context(p.title, p.context) for p in passages]
+    items = [Item(q.id, q.text, [t for t, _ in q.answers],
+                  "factoid" if q.answers else "unanswerable", str(ordinal))
+             for ordinal, p in enumerate(passages) for q in p.questions]
     if not items:
         raise DatasetError(f"{path} holds no questions")
     return items, contexts
@@ -105,29 +100,36 @@ def evaluate(
     is_gold: Callable[[Item, Hit], bool],
     k: int,
 ) -> list[Result]:
-    """Ask every item; retrieve 10 passages for recall, answer from the top k."""
+    """Ask every item as users do (`Archive.ask`), reading the top k passages; the search goes
+    10 deep so that recall@10 can be measured."""
     results = []
     depth = max(max(RECALL_AT), k)
     for item in items:
         start = time.perf_counter()
-        hits = archive.retriever.search(retrieval_query(item.question), depth)
-        answer = archive.answer(item.question, hits[:k])
+        answer = archive.ask(item.question, k=k, depth=depth)
         seconds = time.perf_counter() - start
-        rank = next((r for r, h in enumerate(hits, 1) if is_gold(item, h)), None)
-        results.append(Result(item, answer, hits, rank, seconds))
+        rank = next((r for r, h in enumerate(answer.hits, 1) if is_gold(item, h)), None)
+        results.append(Result(item, answer, list(answer.hits), rank, seconds))
     return results
 
 
-def squad_archive(contexts: list[Context], folder: Path, embedder: Embedder) -> Path:
-    """Index each context as one article of a JSONL archive in `folder`; return the index dir."""
-    corpus = folder / "contexts.jsonl"
+SQUAD_CORPUS = "contexts.jsonl"
+
+
+def squad_archive(contexts: list[Context], folder: Path, embedder: Embedder,
+                  settings: Settings) -> tuple[Path, list[str]]:
+    """Index each context as one article of a JSONL archive in `folder`: (the index dir, the
+    article id of each context)."""
+    corpus = folder / SQUAD_CORPUS
     with open(corpus, "w", encoding="utf-8") as f:
         for i, (title, text) in enumerate(contexts):
             row = {"id": f"ctx-{i}", "title": title or f"context {i}", "text": text}
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     index_dir = folder / "index"
-    build_index([corpus], index_dir, embedder, progress=False, log=lambda _: None)
-    return index_dir
+    build_index([corpus], index_dir, embedder, settings=settings, progress=False,
+                log=lambda _: None)
+    source = source_name(corpus)
+    return index_dir, [article_id(source, i) for i in range(len(contexts))]
 
 
 def run(path: Path, settings: Settings, limit: int | None = None,
@@ -140,10 +142,9 @@ def run(path: Path, settings: Settings, limit: int | None = None,
             from qa.embed import load_embedder
 
             embedder = embedder or load_embedder(settings, "index")
-            index_dir = squad_archive(contexts, Path(tmp), embedder)
+            index_dir, ids = squad_archive(contexts, Path(tmp), embedder, settings)
             archive = Archive.open(settings.with_(index_dir=index_dir))
-            ordinals = _ordinals(archive)
-            results = evaluate(items, archive, lambda it, h: ordinals[h.article.id] == it.gold,
+            results = evaluate(items, archive, lambda it, h: h.article.id == ids[int(it.gold)],
                                settings.k)
     else:
         archive = Archive.open(settings, embedder=embedder)
@@ -155,19 +156,15 @@ def run(path: Path, settings: Settings, limit: int | None = None,
     return summarise(kind, results, settings.k)
 
 
-def _ordinals(archive: Archive) -> dict[str, str]:
-    rows = archive.store._query("SELECT id, ordinal FROM articles")
-    return {aid: str(ordinal) for aid, ordinal in rows}
-
-
 def summarise(kind: str, results: list[Result], k: int) -> dict:
     """EM/F1 over answerable items, recall@k/MRR, abstention, latency, breakdown by type."""
     answerable = [r for r in results if r.item.answers]
     unanswerable = [r for r in results if not r.item.answers]
     out = {"dataset": kind, "questions": len(results), "k": k, **_scores(answerable)}
+    ranks = [r.gold_rank for r in answerable]
     for n in RECALL_AT:
-        out[f"recall@{n}"] = _mean(r.gold_rank is not None and r.gold_rank <= n for r in answerable)
-    out["mrr"] = _mean(1 / r.gold_rank if r.gold_rank else 0.0 for r in answerable)
+        out[f"recall@{n}"] = round(metrics.recall_at(ranks, n), 4) if ranks else None
+    out["mrr"] = round(metrics.mrr(ranks), 4) if ranks else None
     abstained = [r for r in results if r.answer.abstained]
     out["abstained"] = len(abstained)
     out["abstention_precision"] = _mean(not r.item.answers for r in abstained)

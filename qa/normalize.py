@@ -1,7 +1,6 @@
 """Text repair that keeps the original: join hard-wrapped lines, drop print-break spaces, split sentences.
 
-Display text stays faithful to the page (its punctuation is not rewritten); `for_matching`
-gives a same-length form with unified punctuation for comparisons.
+Display text stays faithful to the page: its punctuation is not rewritten.
 """
 
 from __future__ import annotations
@@ -103,18 +102,3 @@ def _last_end(pattern: re.Pattern, window: str) -> int:
     for m in pattern.finditer(window):
         last = m.end()
     return last
-
-
-_MATCH_TABLE = str.maketrans(
-    {**{chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)},
-     "\u3000": " ", "\u00a0": " ", "“": '"', "”": '"', "„": '"', "「": '"', "」": '"', "『": '"',
-     "』": '"', "‘": "'", "’": "'", "—": "-", "–": "-", "―": "-", "－": "-", "﹐": ",", "､": "、",
-     "｡": "。", "〈": "<", "〉": ">"})
-
-
-def for_matching(text: str) -> str:
-    """Same-length form with one spelling per punctuation mark (full-width -> ASCII, quotes unified).
-
-    Offsets into the result are offsets into `text`, so a match can be shown in the original.
-    """
-    return text.translate(_MATCH_TABLE)

@@ -6,13 +6,14 @@ import re
 import threading
 from collections.abc import Sequence
 
-from qa.answer import Answerer, Span, load_answerer
+from qa.cite import citation
 from qa.embed import Embedder, load_embedder
 from qa.errors import QueryError
+from qa.reader import Answerer, load_answerer
 from qa.retrieve import Filters, Retriever
 from qa.settings import Settings
 from qa.store import Store, current_version
-from qa.types import Answer, Citation, Hit
+from qa.types import Answer, Hit
 
 # A follow-up leans on the previous question: it points back (那/这/它/其…, "what about"),
 # or is too short to stand alone.
@@ -49,28 +50,12 @@ def check_question(question: str, max_chars: int) -> str:
     return q
 
 
-def citation(rank: int, hit: Hit, span: Span | None = None) -> Citation:
-    a, p = hit.article, hit.paragraph
-    return Citation(
-        rank=rank, article_id=a.id, newspaper=a.newspaper, date=a.date, page=a.page,
-        title=a.title, paragraph_index=p.index, passage=p.text,
-        answer_start=span.start if span else None, answer_end=span.end if span else None,
-        source=p.source, line_start=p.line_start, line_end=p.line_end, score=hit.score,
-    )
-
-
-def format_citation(c: Citation) -> str:
-    """For people: 《乌海日报》2022-11-22 第3版〈headline〉第4段."""
-    page = None
-    if c.page:
-        page = f"第{c.page}版" if str(c.page).isdigit() else str(c.page)
-    paper = f"《{c.newspaper}》" if c.newspaper else ""
-    title = f"〈{c.title}〉" if c.title else ""
-    return f"{paper}{' '.join(x for x in (c.date, page) if x)}{title}第{c.paragraph_index + 1}段"
-
-
 class Archive:
-    """An opened index with its query embedder and answerer; follows index rebuilds."""
+    """An opened index with its query embedder and answerer; follows index rebuilds.
+
+    Answers scoring below the answerer's own threshold are withheld, unless the settings
+    name a threshold (`abstain_threshold`), which then applies on that answerer's scale.
+    """
 
     def __init__(self, settings: Settings, store: Store, embedder: Embedder, answerer: Answerer):
         self.settings = settings
@@ -79,13 +64,19 @@ class Archive:
         self.retriever = Retriever(store, embedder)
         self._lock = threading.Lock()
 
+    @property
+    def threshold(self) -> float:
+        given = self.settings.abstain_threshold
+        return self.answerer.threshold if given is None else given
+
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None,
              answerer: Answerer | None = None) -> Archive:
         """Open the live index in settings.index_dir."""
         store = Store.open(settings.index_dir)
         embedder = embedder or load_embedder(settings, "query")
-        answerer = answerer or load_answerer(settings.answerer, settings.cache_dir)
+        answerer = answerer or load_answerer(settings.answerer, settings.cache_dir,
+                                             settings.device)
         return cls(settings, store, embedder, answerer)
 
     @property
@@ -103,24 +94,31 @@ class Archive:
         return True
 
     def ask(self, question: str, history: Sequence[str] = (), k: int | None = None,
-            filters: Filters | None = None) -> Answer:
-        """Answer `question` with a span from the archive, or abstain with the closest passages."""
-        q = check_question(question, self.settings.max_question_chars)
-        hits = self.retriever.search(retrieval_query(q, history), k or self.settings.k, filters)
-        return self.answer(q, hits)
+            filters: Filters | None = None, depth: int | None = None) -> Answer:
+        """Answer `question` with a span from the archive, or abstain with the closest passages.
 
-    def answer(self, question: str, hits: Sequence[Hit]) -> Answer:
-        """The best-supported span in `hits`, cited, or an abstention citing the hits."""
+        The answer is read from the best `k` passages; `depth` retrieves more for the record
+        (`Answer.hits`), as evaluation does to measure recall beyond k.
+        """
+        q = check_question(question, self.settings.max_question_chars)
+        k = k or self.settings.k
+        hits = self.retriever.search(retrieval_query(q, history), max(k, depth or 0), filters)
+        return self.answer(q, hits, k)
+
+    def answer(self, question: str, hits: Sequence[Hit], k: int | None = None) -> Answer:
+        """The best-supported span in the first `k` hits, cited, or an abstention citing them."""
+        everything = tuple(hits)
+        hits = everything[: k or len(everything)]
         spans = self.answerer.extract(
             question, [h.paragraph.text for h in hits], [h.score for h in hits],
             [f"{h.article.newspaper or ''} {h.article.title or ''}" for h in hits],
         )
         best = spans[0] if spans else None
-        if best is None or best.score < self.settings.abstain_threshold:
+        if best is None or best.score < self.threshold:
             cites = tuple(citation(r, h) for r, h in enumerate(hits, 1))
-            return Answer(question, None, best.score if best else 0.0, True, cites)
+            return Answer(question, None, best.score if best else 0.0, True, cites, everything)
         ranked = [hits[best.passage_index]] + [
             h for i, h in enumerate(hits) if i != best.passage_index
         ]
         cites = tuple(citation(r, h, best if r == 1 else None) for r, h in enumerate(ranked, 1))
-        return Answer(question, best.text, best.score, False, cites)
+        return Answer(question, best.text, best.score, False, cites, everything)

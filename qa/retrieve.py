@@ -8,7 +8,6 @@ import numpy as np
 
 from qa.embed import Embedder
 from qa.errors import QueryError
-from qa.indexer import embedder_identity
 from qa.lexical import fold, tokenize
 from qa.store import Store, check_embedder
 from qa.types import Hit
@@ -66,11 +65,6 @@ def _bigrams(text: str) -> set[str]:
 NEAR_DUPLICATE = 0.85  # character-bigram Jaccard of two copies of one text
 
 
-def near_duplicate(a: str, b: str, threshold: float = NEAR_DUPLICATE) -> bool:
-    """Whether two paragraphs are copies of one text (character-bigram Jaccard)."""
-    return _jaccard(_bigrams(a), _bigrams(b)) >= threshold
-
-
 def _jaccard(x: set[str], y: set[str]) -> float:
     return len(x & y) / len(x | y) if x and y else 0.0
 
@@ -79,7 +73,7 @@ class Retriever:
     """Finds the paragraphs closest to a query in one index version."""
 
     def __init__(self, store: Store, embedder: Embedder, fusion: Fusion = DEFAULT_FUSION):
-        check_embedder(store.manifest, embedder_identity(embedder), store.folder)
+        check_embedder(store.manifest, embedder.identity(), store.folder)
         self.store = store
         self.embedder = embedder
         self.fusion = fusion

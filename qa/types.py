@@ -36,11 +36,16 @@ class Article:
 
 
 @dataclass(frozen=True)
-class Chunk:
-    """A paragraph as stored in the index: `id` is its row in the vector and BM25 indexes."""
+class Span:
+    """A candidate answer: passage[start:end] == text, inside sentence [sentence_start, sentence_end)."""
 
-    id: int
-    paragraph: Paragraph
+    passage_index: int
+    start: int
+    end: int
+    text: str
+    sentence_start: int
+    sentence_end: int
+    score: float  # calibrated 0..1: higher = more likely right
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,7 @@ class Hit:
     lexical_rank: int | None = None
     dense_score: float | None = None  # cosine similarity
     lexical_score: float | None = None  # BM25
-    copies: tuple[int, ...] = ()  # chunk ids of near-duplicates collapsed into this hit
+    copies: tuple[int, ...] = ()  # paragraph ids of near-duplicates collapsed into this hit
 
 
 @dataclass(frozen=True)
@@ -87,3 +92,6 @@ class Answer:
     score: float
     abstained: bool
     citations: tuple[Citation, ...] = field(default_factory=tuple)
+    # What the answer was read from: the retrieved passages, best first (more than were read
+    # when the caller asked for a deeper search, as `qa eval` does for recall@10).
+    hits: tuple[Hit, ...] = field(default=(), repr=False, compare=False)

@@ -27,7 +27,7 @@ CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 TONGLIAO = CORPUS / "004_abfb429c4332d4be.txt"  # Markdown, one paragraph a line
 
 VARIED = [
-    "通辽市今年新建了多少个5G基站？",
+    "今年通辽一共新建了几个5G基站？",
     "How many 5G base stations did Tongliao build this year?",
     "通遼今年新建了多少個5G基站？",
     "ＡＢＣ１２３，全角标点！（测试）",

@@ -16,7 +16,7 @@ SQUAD = {
         {"title": "平沟煤矿", "id": "a1", "paragraphs": [{
             "context": "平沟煤矿利用余热取暖，每个采暖季能为企业节省300多万元。平沟煤矿矿长邢永亮介绍了改造过程。",
             "qas": [
-                {"id": "q1", "question": "平沟煤矿的矿长是谁？",
+                {"id": "q1", "question": "谁是平沟煤矿矿长？",
                  "answers": [{"text": "邢永亮", "answer_start": 33}]},
                 {"id": "q2", "question": "余热取暖每个采暖季能节省多少钱？",
                  "answers": [{"text": "300多万元", "answer_start": 22}]},
@@ -24,7 +24,7 @@ SQUAD = {
         {"title": "5G基站", "id": "a2", "paragraphs": [{
             "context": "通辽市今年新建5G基站1207个，已累计建设2798个，基本实现主城区全覆盖。",
             "qas": [
-                {"id": "q3", "question": "通辽市今年新建了多少个5G基站？",
+                {"id": "q3", "question": "今年通辽新建5G基站多少个？",
                  "answers": [{"text": "1207个", "answer_start": 11}]},
             ]}]},
     ],

@@ -57,7 +57,7 @@ def test_build_from_scratch_is_consistent(corpus, tmp_path):
 
 def test_large_index_switches_to_hnsw_and_finds_the_same_paragraphs(corpus, tmp_path, monkeypatch):
     _build([corpus], tmp_path / "exact")
-    monkeypatch.setattr("qa.indexer.EXACT_SEARCH_MAX", 50)
+    monkeypatch.setattr("qa.vectors.EXACT_SEARCH_MAX", 50)
     _build([corpus], tmp_path / "hnsw")
     exact, hnsw = Store.open(tmp_path / "exact"), Store.open(tmp_path / "hnsw")
     assert hnsw.manifest["faiss"]["type"] == "IndexHNSWFlat" and hnsw.size > 50

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from qa.cli import main
 from qa.ingest import article_json, format_report, ingest_file, ingest_paths
-from qa.normalize import fix_spaces, for_matching, split_long
+from qa.normalize import fix_spaces, split_long
 from qa.read import decode
 from qa.settings import Settings
 
@@ -193,9 +193,6 @@ def test_normalisation():
     assert fix_spaces("学习不能仅停留在记住一 些概念和提法。 要紧密联系") == "学习不能仅停留在记住一些概念和提法。要紧密联系"
     assert fix_spaces("图为 11 月 18 日，Kaji Dha 到访") == "图为11月18日，Kaji Dha到访"
     assert fix_spaces("压减 77.55%, 占比 99.22%") == "压减77.55%,占比99.22%"
-    text = "“两个确立”（试行）：ＡＢＣ，好！"
-    assert len(for_matching(text)) == len(text)
-    assert for_matching(text) == '"两个确立"(试行):ABC,好!'
     assert split_long("一二三四五。六七八九十。" * 3, 12) == [(0, 12), (12, 24), (24, 36)]
 
 

@@ -11,18 +11,19 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-from qa.answer import RuleAnswerer, Span, load_answerer  # noqa: E402
 from qa.errors import ModelError  # noqa: E402
 from qa.export_model import cached_export  # noqa: E402
-from qa.reader import READER_DIR, E5Reader, complete_count, reader_available  # noqa: E402
-from qa.train_reader import (  # noqa: E402
-    Example,
-    TrainConfig,
-    featurize,
-    locate,
-    simplified,
-    train,
-)
+from qa.lexical import simplified  # noqa: E402
+from qa.reader import load_answerer  # noqa: E402
+from qa.reader.base import complete_count  # noqa: E402
+from qa.reader.e5 import READER_DIR, E5Reader, load_encoder, reader_available  # noqa: E402
+from qa.reader.hf import encode  # noqa: E402
+from qa.reader.rules import RuleAnswerer  # noqa: E402
+from qa.train.config import TrainConfig  # noqa: E402
+from qa.train.data import Example, locate  # noqa: E402
+from qa.train.features import batches, featurize  # noqa: E402
+from qa.train.loop import train  # noqa: E402
+from qa.types import Span  # noqa: E402
 from tests.seeds import page  # noqa: E402
 
 
@@ -58,12 +59,15 @@ def test_shipped_reader_answers_a_seed_question(shipped):
     spans = shipped.extract("王凤英的丈夫叫什么名字？", passages, [0.9, 0.5])
     check(spans, passages)
     assert spans[0].text == "赵林柱" and spans[0].passage_index == 0
-    assert spans[0].score >= shipped.abstain_threshold
+    assert spans[0].score >= shipped.threshold
 
 
 def test_load_answerer_names(cache_dir):
-    assert isinstance(load_answerer("rules"), RuleAnswerer)
-    assert isinstance(load_answerer("auto", cache_dir), E5Reader)  # the reader ships
+    assert isinstance(load_answerer("rules", cache_dir), RuleAnswerer)
+    reader = load_answerer("auto", cache_dir)  # the reader ships, with its own threshold
+    assert isinstance(reader, E5Reader)
+    runtime = json.loads((READER_DIR / "reader.json").read_text())["runtime"]
+    assert reader.threshold == runtime["abstain_threshold"]
     with pytest.raises(ModelError, match="train-reader"):
         E5Reader(folder=Path("/nonexistent/reader"), cache_dir=cache_dir)
 
@@ -73,15 +77,13 @@ def test_windows_map_back_to_characters(shipped):
     passage = page("004")[:900]
     shipped.max_length, shipped.stride = 64, 16
     try:
-        enc = shipped.encode(["新建了多少个5G基站？"], [passage])
-        assert len(enc["input_ids"]) > 5  # many windows
+        windows = encode(shipped.tokenizer, "新建了多少个5G基站？", [passage], 64, 16)
+        assert len(windows.input_ids) > 5  # many windows
         covered = set()
-        for f in range(len(enc["input_ids"])):
-            tokens = shipped.tokenizer.convert_ids_to_tokens(enc["input_ids"][f])
-            for i, sid in enumerate(enc.sequence_ids(f)):
-                if sid != 1:
-                    continue
-                a, b = enc["offset_mapping"][f][i].tolist()
+        for f, (lo, hi) in enumerate(windows.context):
+            tokens = shipped.tokenizer.convert_ids_to_tokens(windows.input_ids[f].tolist())
+            for i in range(lo, hi + 1):
+                a, b = windows.offsets[f][i]
                 assert passage[a:b].strip() == tokens[i].lstrip("▁").strip() or tokens[i] == "▁"
                 covered.update(range(a, b))
         assert covered >= {i for i, ch in enumerate(passage) if not ch.isspace()}
@@ -95,13 +97,36 @@ def test_windows_map_back_to_characters(shipped):
 def test_features_label_the_answer_tokens_in_the_right_window(shipped):
     context = "无关的句子。" * 40 + "通辽市今年新建5G基站1207个。" + "其他内容。" * 10
     start = context.index("1207个")
-    example = Example("通辽市今年新建了多少个5G基站？", context, start, "1207个")
+    example = Example("今年通辽新增了几个5G基站？", context, start, "1207个")
     features = featurize(shipped.tokenizer, [example], max_length=64, stride=16)
     assert len(features.starts) > 3
     positives = [(ids, s, e) for ids, s, e in zip(*features, strict=True) if s > 0]
     assert positives and len(positives) < len(features.starts)
     for ids, s, e in positives:
         assert shipped.tokenizer.decode(ids[s : e + 1]).replace(" ", "") == "1207个"
+
+
+def test_char_tokenization_lets_a_span_start_after_a_particle(cache_dir):
+    """SentencePiece glues 的 to the next word (的大, 的形式) and % to a number; "chars" does not,
+    so the answer's own first and last characters are token edges."""
+    context = "他是日本漫画中的大空翼。压减比例达到8.90%的形式语言。"
+    tokenizer, _ = load_encoder(cache_dir, "chars")
+    for answer in ("大空翼", "8.90", "形式语言"):
+        start = context.index(answer)
+        example = Example("问题是什么？", context, start, answer)
+        features = featurize(tokenizer, [example], max_length=64, stride=16)
+        s, e = features.starts[0], features.ends[0]
+        assert tokenizer.decode(features.input_ids[0][s : e + 1]).replace(" ", "") == answer
+
+
+def test_batches_group_similar_lengths_and_cover_the_epoch():
+    lengths = [10 + (i * 37) % 240 for i in range(1000)]
+    epoch = batches(lengths, 16, seed=1, epoch=0)
+    assert sorted(i for b in epoch for i in b) == list(range(1000))
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in epoch) / len(epoch)
+    assert spread < 20  # random batches of 16 spread over ~200 tokens
+    assert epoch == batches(lengths, 16, seed=1, epoch=0)  # resumable: same order again
+    assert epoch != batches(lengths, 16, seed=1, epoch=1)
 
 
 def test_answer_location_and_folding():
@@ -144,7 +169,7 @@ def test_train_reader_smoke_and_resume(tmp_path, cache_dir):
                       steps=2, max_length=48, stride=16, batch_size=2, checkpoint_every=1,
                       rank=2, bf16=False)
     logged: list[str] = []
-    state = train(cfg, log=logged.append)
+    state = train(cfg, cache_dir, log=logged.append)
     assert state["step"] == 2 and len(state["history"]) == 2
     assert any("validation EM" in line for line in logged)
     best = tmp_path / "run" / "best"
@@ -152,10 +177,10 @@ def test_train_reader_smoke_and_resume(tmp_path, cache_dir):
     config = json.loads((best / "reader.json").read_text())
     assert config["runtime"]["max_length"] == 48 and (best / "MODEL_CARD.md").is_file()
     with pytest.raises(ModelError, match="--resume"):
-        train(cfg, log=logged.append)
+        train(cfg, cache_dir, log=logged.append)
 
     cfg.resume, cfg.steps = True, 3
-    state = train(cfg, log=logged.append)
+    state = train(cfg, cache_dir, log=logged.append)
     assert state["step"] == 3 and any("resumed from" in line for line in logged)
     reader = E5Reader(best, cache_dir=cache_dir)
     spans = reader.extract("王凤英的丈夫是谁？", [around(text, "王凤英的丈夫赵林柱", 40, 60)])

@@ -1,0 +1,31 @@
+"""Citations: where an answer came from, down to the characters, and how people read it."""
+
+from __future__ import annotations
+
+from qa.types import Citation, Hit, Span
+
+
+def citation(rank: int, hit: Hit, span: Span | None = None) -> Citation:
+    """Cite `hit` at `rank`; with `span`, the answer's offsets in its paragraph."""
+    a, p = hit.article, hit.paragraph
+    return Citation(
+        rank=rank, article_id=a.id, newspaper=a.newspaper, date=a.date, page=a.page,
+        title=a.title, paragraph_index=p.index, passage=p.text,
+        answer_start=span.start if span else None, answer_end=span.end if span else None,
+        source=p.source, line_start=p.line_start, line_end=p.line_end, score=hit.score,
+    )
+
+
+def page_label(page: str | None) -> str | None:
+    """第3版 for a page number; other page names as they are."""
+    if not page:
+        return None
+    return f"第{page}版" if str(page).isdigit() else str(page)
+
+
+def format_citation(c: Citation) -> str:
+    """For people: 《乌海日报》2022-11-22 第3版〈headline〉第4段."""
+    paper = f"《{c.newspaper}》" if c.newspaper else ""
+    title = f"〈{c.title}〉" if c.title else ""
+    where = " ".join(x for x in (c.date, page_label(c.page)) if x)
+    return f"{paper}{where}{title}第{c.paragraph_index + 1}段"

@@ -1,0 +1,120 @@
+"""What every answerer shares: the `Answerer` protocol, sentence bounds and span edges.
+
+An answerer reads passages and returns `Span`s (character offsets into the passage as given,
+end exclusive) scored on its own scale; it carries the threshold below which its answers are
+withheld, so that the pipeline never applies one answerer's threshold to another's scores.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import Protocol
+
+from qa.types import Span
+
+
+class Answerer(Protocol):
+    threshold: float  # answers scoring below this are withheld
+    scale: str  # what the score means, for people reading the threshold
+
+    def extract(
+        self, question: str, passages: Sequence[str],
+        retrieval_scores: Sequence[float] | None = None, contexts: Sequence[str] | None = None,
+    ) -> list[Span]:
+        """Candidate answer spans in `passages`, best first; empty when nothing fits.
+
+        `contexts` (headline, newspaper) per passage may back up a passage's support for the
+        question; answers always come from the passages themselves.
+        """
+        ...
+
+
+SENTENCE_END = "。！？!?；;\n"
+CLOSERS = "”’」』）)》\"'"
+CLAUSE_END = "，,、：:" + SENTENCE_END
+PUNCT = set(CLAUSE_END + CLOSERS + "“‘「『（(《〈〉·…—-－ 　\t")
+# Characters too common to anchor an alignment on their own.
+LIGHT = set("的了是在和与及或也都就而其之为于以由对被把将着过并该个这那有")
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence, closing punctuation and quotes included, blanks skipped."""
+    spans, start, i, n = [], 0, 0, len(text)
+    while i < n:
+        if text[i] in SENTENCE_END:
+            j = i + 1
+            while j < n and (text[j] in SENTENCE_END or text[j] in CLOSERS) and text[j] != "\n":
+                j += 1
+            spans.append((start, j))
+            start = i = j
+        else:
+            i += 1
+    spans.append((start, n))
+    out = []
+    for s, e in spans:
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            out.append((s, e))
+    return out
+
+
+def relative(scores: Sequence[float] | None, n: int) -> list[float]:
+    """Retrieval scores scaled so the best passage has 1; passage order when none are given."""
+    if scores is None or len(scores) != n:
+        return [1 / (1 + i) for i in range(n)]
+    top = max(scores, default=0.0)
+    return [max(x, 0.0) / top if top > 0 else 1 / (1 + i) for i, x in enumerate(scores)]
+
+
+def trim(passage: str, a: int, b: int) -> tuple[int, int]:
+    """Strip white space, punctuation and dangling particles from both ends."""
+    while a < b and (passage[a] in PUNCT or passage[a] in "是为了的由在于被" or passage[a].isspace()):
+        a += 1
+    while b > a and (passage[b - 1] in PUNCT or passage[b - 1] in "的了是" or passage[b - 1].isspace()):
+        b -= 1
+    return a, b
+
+
+def best_first(spans: Iterable[Span]) -> list[Span]:
+    """One span per place (passage, start, end), the highest-scoring; best first."""
+    best: dict[tuple[int, int, int], Span] = {}
+    for span in spans:
+        key = (span.passage_index, span.start, span.end)
+        if key not in best or best[key].score < span.score:
+            best[key] = span
+    return sorted(best.values(), key=lambda sp: (-sp.score, sp.passage_index, sp.start))
+
+
+# --- measure words --------------------------------------------------------------------------
+
+UNITS = (
+    "平方公里|平方千米|平方米|立方米|标立方米|公里|千米|厘米|毫米|米|公斤|千克|公顷|亩|吨|克|"
+    "万千瓦时|千瓦时|千瓦|兆瓦|万元|亿元|元|美元|万|亿|岁|周岁|年|个月|月|天|日|小时|分钟|秒|"
+    "个|名|人|位|家|项|次|件|辆|台|座|所|户|套|条|场|届|倍|种|类|部|本|篇|张|只|头|株|棵|间|层|"
+    "批|支|队|处|栋|千|百|%|％|‰|℃|度|分|点|周|期|轮"
+)
+
+_ASKED_UNIT = re.compile(rf"(第?)(?:多少|几|幾)({UNITS})")
+_ENDS_IN_NUMBER = re.compile(r"[\d零〇一二三四五六七八九十百千万亿两余多]$")
+
+
+def complete_count(question: str, passage: str, span: Span) -> Span:
+    """A bare number answering "多少个…/第几…" takes the measure word (and 第) the question asks
+    for when the passage has it right there: 1207 -> 1207个, 18个 -> 第18个."""
+    m = _ASKED_UNIT.search(question)
+    if not m or not _ENDS_IN_NUMBER.search(span.text.removesuffix(m.group(2))):
+        return span
+    a, b = span.start, span.end
+    if not span.text.endswith(m.group(2)) and passage.startswith(m.group(2), b):
+        b += len(m.group(2))
+    if m.group(1) and a > 0 and passage[a - 1] == "第":
+        a -= 1
+    if (a, b) == (span.start, span.end):
+        return span
+    return replace(span, start=a, end=b, text=passage[a:b],
+                   sentence_start=min(a, span.sentence_start), sentence_end=max(b, span.sentence_end))

@@ -1,0 +1,265 @@
+"""What a question asks for, and where a sentence answers it (for the rule-based answerer).
+
+`analyse` finds the answer type a question wants (person, number, time, place, organisation,
+thing, clause), where its question word sits and its IDF-weighted content words; `typed`
+finds phrases of a type in a sentence; `align` matches a sentence against the question so
+that the gap the question word leaves open can be read off ("…计划实施多少个重点项目" against
+"…计划实施296个重点项目" leaves "296个"). All of it works on folded text (`fold_aligned`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from functools import cache
+
+import jieba
+
+from qa.lexical import fold_aligned
+from qa.reader.base import LIGHT, PUNCT, UNITS
+
+jieba.setLogLevel(logging.WARNING)
+
+@cache
+def _idf() -> tuple[dict[str, float], float]:
+    import jieba.analyse
+
+    model = jieba.analyse.default_tfidf
+    return model.idf_freq, model.median_idf
+
+
+def _weight(word: str) -> float:
+    idf, median = _idf()
+    return idf.get(word, median)
+
+
+# --- question analysis ----------------------------------------------------------------------
+
+PERSON, NUMBER, TIME, PLACE, ORG, THING, CLAUSE = (
+    "person", "number", "time", "place", "organisation", "thing", "clause"
+)
+
+# Ordered: the first pattern that matches names the answer type; longer forms come first.
+# 哪两个/哪三项…: several things, listed with 、 and often followed by their count (…2个千亿级…)
+WHICH_N = r"哪[两二三四五六七八九十几]+[个项家条种类方面大批件座所名位]?"
+COUNT_TAIL = re.compile(r"(?:\d+|[两二三四五六七八九十]+)[个项家条种类批件座所名位]?$")
+
+_QUESTION_WORDS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(p, re.IGNORECASE), kind)
+    for p, kind in [
+        (r"为什么|为何|什么原因|何故|怎么样|怎样|怎么|如何|\bwhy\b|\bhow\b(?! (many|much|old|long|big|large|high|far))", CLAUSE),
+        (r"什么时候|什么时间|何时|哪一年|哪年|哪一天|哪天|哪个月|几月|几号|几点|哪个时期|什么时期|什么年代|\bwhen\b|\bwhat (year|date|time|day)\b|\bwhich (year|date|day|month)\b", TIME),
+        (r"哪个单位|哪家|什么单位|哪个部门|什么部门|哪个机构|什么机构|哪个公司|什么公司|哪所|哪个组织|什么组织|哪个企业|什么企业|\bwhich (company|organi[sz]ation|unit|department|agency|firm)\b", ORG),
+        (r"哪里|哪儿|何处|何地|哪个地方|什么地方|哪个(?:国家|省|市|县|区|城市|地区)|哪国|哪些地区|\bwhere\b|\bwhich (country|city|province|place|district)\b", PLACE),
+        (r"谁|哪位|哪些人|什么人|何人|\bwho(m|se)?\b", PERSON),
+        (r"多少|多大|多高|多长|多远|多重|多久|多深|多宽|第几|几|\bhow (many|much|old|long|big|large|high|far)\b", NUMBER),
+        (rf"{WHICH_N}|什么|哪个|哪些|哪一|啥|何|\bwhat\b|\bwhich\b", THING),
+    ]
+]
+_TRAILER = re.compile(r"[吗呢呀啊]*[？?。！!\s]*$")
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str  # folded
+    kind: str
+    wh_start: int  # the question word's span in `text`; (len, len) when none was found
+    wh_end: int
+    words: tuple[str, ...]  # content words (jieba), question word excluded
+    weights: tuple[float, ...]
+
+    @property
+    def left(self) -> str:
+        return self.text[: self.wh_start]
+
+    @property
+    def right(self) -> str:
+        return _TRAILER.sub("", self.text[self.wh_end :])
+
+
+def analyse(question: str) -> Question:
+    """Answer type, question-word position and weighted content words of a question."""
+    q = _TRAILER.sub("", fold_aligned(question.strip()))
+    kind, ws, we = THING, len(q), len(q)
+    for pattern, k in _QUESTION_WORDS:
+        m = pattern.search(q)
+        if m:
+            kind, ws, we = k, m.start(), m.end()
+            break
+    words = []
+    for part in (q[:ws], q[we:]):
+        words += [w for w in jieba.lcut_for_search(part) if _is_content(w)]
+    words = list(dict.fromkeys(words))
+    return Question(q, kind, ws, we, tuple(words), tuple(_weight(w) for w in words))
+
+
+def _is_content(word: str) -> bool:
+    word = word.strip()
+    return bool(word) and not all(ch in LIGHT or ch in PUNCT or ch.isspace() for ch in word)
+
+
+# --- typed phrases --------------------------------------------------------------------------
+
+_NUM = r"(?:\d+(?:[.,]\d+)*|[零〇一二三四五六七八九十百千万亿两]+)"
+_NUMBER = re.compile(
+    rf"(?:近|约|逾|超过|超|达|共|计|仅|将近|大约|接近|不到|不足|多达|高达)?"
+    rf"(?:百分之{_NUM}|第?{_NUM}(?:多|余)?(?:[万亿千百](?!米))*(?:{UNITS})?"
+    rf"(?:/(?:{UNITS})|(?:多|余)?(?:{UNITS}))?)"
+)
+_DATE = re.compile(
+    rf"(?:公元前?)?(?:\d{{1,4}}|[零〇一二三四五六七八九十]+)年(?:代)?(?:[（(]\d{{3,4}}年[）)])?"
+    rf"(?:{_NUM}月(?:{_NUM}[日号])?)?(?:[—\-－至到~～]{_NUM}月?(?:{_NUM}[日号])?)?"
+    rf"|{_NUM}月(?:{_NUM}[日号])?(?:[—\-－至到~～]{_NUM}[日号])?|{_NUM}[日号]"
+    r"|今年|去年|明年|前年|当年|今天|昨天|明天|当天|上午|下午|晚上|近日|日前|目前|春节期间"
+)
+_ORG_SUFFIX = re.compile(
+    r"[\w·]{1,14}?(?:公司|集团|局|委员会|委|办公室|办|厅|部|中心|协会|学会|大学|学院|学校|医院|"
+    r"银行|政府|研究院|研究所|所|院|站|队|社|馆|会|党支部|支部|工作室|小组|基地|项目部)"
+)
+_TITLES = (
+    "书记|副书记|局长|副局长|主任|副主任|市长|副市长|县长|区长|旗长|镇长|乡长|村长|经理|总经理|"
+    "董事长|主席|副主席|部长|厅长|处长|科长|院长|校长|所长|站长|队长|记者|通讯员|负责人|带头人|"
+    "代表|委员|教授|专家|同志|先生|女士|总理|总统|首相"
+)
+_AFTER_TITLE = re.compile(rf"(?:{_TITLES})([\u4e00-\u9fff]{{2,3}}?)(?=[，,、。；\s（(]|主持|表示|说|指出|强调|介绍|出席|参加|带领|率|一行|等|和|与|及|在|$)")
+# digits, or a Chinese numeral beyond a bare 一 (一种, 一个 are articles more than counts)
+# 比例/占比/增幅/…率 ask for a share: a percentage fits, a count does not
+SHARE = re.compile(r"比例|比重|占比|百分比|增幅|降幅|增速|涨幅|[^效]率")
+PERCENT = re.compile(r"[%％‰]|百分之|成$")
+# What a quantity is measured in, when the question names the quantity but not the unit
+_MEASURES = [
+    (re.compile(p), re.compile(u)) for p, u in [
+        (r"多久|时长|工期|历时|多长时间", r"年|月|天|日|小时|分钟|秒|周"),
+        (r"体重|重量|多重", r"克|斤|吨|磅"),
+        (r"面积|多大面积", r"平方|亩|公顷"),
+        (r"身高|高度|海拔|长度|深度|宽度|距离|多高|多长|多深|多宽|多远|直径|半径", r"米|里|尺|英寸|光年"),
+        (r"年龄|多大年纪|岁数|几岁|多少岁", r"岁"),
+        (r"价格|金额|投资|收入|花费|耗资|票房|资金|造价|多少钱", r"元|美元|英镑|欧元|日元|钱"),
+        (r"温度|气温", r"度|℃"),
+        (r"人口|人数", r"人|万|亿"),
+    ]
+]
+
+
+def wanted_unit(q: Question) -> re.Pattern[str] | None:
+    """Units a count must carry for this question (体重 → 公斤…), or None."""
+    return next((unit for quantity, unit in _MEASURES if quantity.search(q.text)), None)
+
+
+NUMERAL = re.compile(r"\d|[二三四五六七八九十百千万亿两]|一[一二三四五六七八九十百千万亿]")
+_FOREIGN_NAME = re.compile(r"[\u4e00-\u9fff]{2,6}(?:[·•][\u4e00-\u9fff]{2,6}){1,3}")
+_NAME_TAGS = ("nr", "nrfg", "nrt")
+_NOT_A_NAME = set("的了是在和与及或也都就为于以由对被把将着过并该这那有")
+
+
+def typed(kind: str, piece: str) -> list[tuple[int, int]]:
+    """Spans of `piece` that look like an answer of type `kind`, left to right."""
+    found: list[tuple[int, int]] = []
+    if kind == NUMBER:
+        found = [m.span() for m in _NUMBER.finditer(piece)
+                 if NUMERAL.search(m.group()) and not re.fullmatch(r"\d", m.group())]
+    elif kind == TIME:
+        found = [m.span() for m in _DATE.finditer(piece)]
+        if not found:
+            found = _tagged(piece, ("t",))
+    elif kind == PERSON:
+        found = [m.span(1) for m in _AFTER_TITLE.finditer(piece)]
+        found += _tagged(piece, _NAME_TAGS)
+        found += [m.span() for m in _FOREIGN_NAME.finditer(piece)]
+    elif kind == PLACE:
+        found = _tagged(piece, ("ns",), join=True)
+    elif kind == ORG:
+        found = _tagged(piece, ("nt",)) + [m.span() for m in _ORG_SUFFIX.finditer(piece)]
+    return sorted({(s, e) for s, e in found if e > s})
+
+
+def _tagged(piece: str, tags: tuple[str, ...], join: bool = False) -> list[tuple[int, int]]:
+    """Spans of words with one of the POS `tags`; `join` merges adjacent ones (泰国 曼谷)."""
+    import jieba.posseg  # 0.25 s to import: only when a question needs POS tags
+
+    spans, pos = [], 0
+    for token in jieba.posseg.lcut(piece):
+        end = pos + len(token.word)
+        if token.flag in tags or any(token.flag.startswith(t) for t in tags):
+            if join and spans and spans[-1][1] == pos:
+                spans[-1] = (spans[-1][0], end)
+            else:
+                spans.append((pos, end))
+        pos = end
+    return spans
+
+
+# --- alignment ------------------------------------------------------------------------------
+
+def align(q: Question, sentence: str) -> list[int]:
+    """For each char of the (folded) sentence, the question position it matches, or -1.
+
+    Greedy longest match, left to right, of substrings of at least two characters (one for
+    digits and Latin words) that occur in the question outside its question word.
+    """
+    sides = ((q.left, 0), (q.right, q.wh_end))
+    out = [-1] * len(sentence)
+    i, n = 0, len(sentence)
+    while i < n:
+        best_len, best_pos = 0, -1
+        for side, offset in sides:
+            if not side:
+                continue
+            for length in range(min(len(side), n - i), 0, -1):
+                if length <= best_len:
+                    break
+                sub = sentence[i : i + length]
+                pos = side.find(sub)
+                if pos >= 0 and (length >= 2 or sub.isascii() and sub.isalnum()):
+                    if _cuts_word(sentence, i, i + length):
+                        continue
+                    if all(ch in LIGHT or ch in PUNCT for ch in sub):
+                        continue
+                    best_len, best_pos = length, pos + offset
+                    break
+        if best_len:
+            for k in range(best_len):
+                out[i + k] = best_pos + k
+            i += best_len
+        else:
+            i += 1
+    return out
+
+
+def _cuts_word(text: str, a: int, b: int) -> bool:
+    """Whether [a, b) starts or ends inside a run of ASCII letters/digits (the 1 of 129)."""
+    def word(ch: str) -> bool:
+        return ch.isascii() and (ch.isalnum() or ch in ".,%")
+    return (a > 0 and word(text[a - 1]) and word(text[a])) or (
+        b < len(text) and word(text[b - 1]) and word(text[b]))
+
+
+def overlap(q: Question, sentence: str) -> float:
+    """IDF-weighted share of the question's content words found in the (folded) sentence."""
+    total = sum(q.weights)
+    if not total:
+        return 0.0
+    got = 0.0
+    for word, w in zip(q.words, q.weights, strict=True):
+        if word in sentence:
+            got += w
+        elif len(word) > 1:
+            got += 0.5 * w * sum(ch in sentence for ch in word) / len(word)
+    return got / total
+
+
+# Papers write 我市/全市 and bare names (乌海, 通辽) for their own city, region or county.
+_ADMIN_SUFFIX = re.compile(r"(?<=..)(?:市|县|区|省|旗|盟|镇|乡|村|自治区)$")
+
+
+def absent(q: Question, text: str) -> float:
+    """IDF-weighted share of the question's content words that the (folded) text lacks:
+    near 1.0 when it never names what the question is about. Only whole words count (乌海市,
+    not also its pieces 乌海 and 海市), so one missing name is counted once."""
+    pairs = [(word, w) for word, w in zip(q.words, q.weights, strict=True)
+             if not any(word != other and word in other for other in q.words)]
+    total = sum(w for _, w in pairs)
+    missing = sum(w for word, w in pairs
+                  if word not in text and _ADMIN_SUFFIX.sub("", word) not in text)
+    return missing / total if total else 0.0

@@ -1,0 +1,90 @@
+"""Start the web app: build the index on first start, open the archive, serve the UI."""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import sys
+import time
+from collections.abc import Callable
+
+from qa.errors import QAError
+from qa.settings import Settings
+
+
+class _NoGradioStubs(importlib.abc.MetaPathFinder):
+    """Loads gradio.component_meta with its `create_or_modify_pyi` turned off.
+
+    On every import Gradio regenerates the .pyi type stubs of its ~80 components inside
+    site-packages (parsing their sources and rendering templates): about 3 s of the 5 s that
+    `import gradio` costs on a 2-core machine, and nothing the app uses.
+    """
+
+    def find_spec(self, name, path, target=None):
+        if name != "gradio.component_meta":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_without_stubs(module) -> None:
+            exec_module(module)
+            module.create_or_modify_pyi = lambda *args, **kwargs: None
+
+        spec.loader.exec_module = exec_without_stubs
+        return spec
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    """"user:password" as a pair; None when no login is asked for."""
+    if value is None:
+        return None
+    user, sep, password = value.partition(":")
+    if not (user and sep and password):
+        raise QAError("--auth must look like user:password")
+    return user, password
+
+
+def ensure_index(settings: Settings, log: Callable[[str], None] = print) -> None:
+    """Build the index from settings.corpus_dir when settings.index_dir has none."""
+    from qa.embed import load_embedder
+    from qa.indexer import build_index
+    from qa.store import current_version
+
+    if current_version(settings.index_dir) is not None:
+        return
+    if not settings.corpus_dir.exists():
+        raise QAError(
+            f"no index in {settings.index_dir} and no corpus at {settings.corpus_dir} "
+            "to build one from (set --corpus or QA_CORPUS_DIR)"
+        )
+    log(f"no index in {settings.index_dir}: indexing {settings.corpus_dir} first …")
+    report = build_index([settings.corpus_dir], settings.index_dir,
+                         load_embedder(settings, "index"), settings=settings,
+                         batch_size=settings.batch_size, log=log)
+    for source, why in report.failed:
+        log(f"  skipped {source}: {why}")
+    log(f"indexed {report.paragraphs} paragraphs from {len(report.added)} files "
+        f"in {report.seconds:.1f} s")
+
+
+def serve(settings: Settings, auth: tuple[str, str] | None = None,
+          log: Callable[[str], None] = print) -> None:
+    """Serve the archive on settings.host:settings.port until interrupted."""
+    started = time.perf_counter()
+    ensure_index(settings, log)
+    if "gradio" not in sys.modules:
+        sys.meta_path.insert(0, _NoGradioStubs())
+    from qa.pipeline import Archive
+    from qa.web import build_ui, launch
+
+    archive = Archive.open(settings)
+    demo = build_ui(lambda: archive, settings, warm_up=True)
+    try:
+        launch(demo, settings, auth=auth, prevent_thread_lock=True, quiet=True)
+    except OSError as exc:  # e.g. the port is taken
+        raise QAError(f"cannot serve on {settings.host}:{settings.port}: {exc}") from exc
+    log(f"ready in {time.perf_counter() - started:.1f} s: http://{settings.host}:{settings.port}"
+        + (" (login required)" if auth else ""))
+    demo.block_thread()  # until Ctrl-C, which closes the server

@@ -1,0 +1,55 @@
+"""Everything a training run is told, recorded in the reader it ships (`reader.json`)."""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _hardware() -> str:
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} CPU cores"
+
+
+@dataclass
+class TrainConfig:
+    data: list[Path]
+    out: Path
+    eval_file: Path | None = None
+    cache_dir: Path | None = None
+    steps: int | None = None  # overrides epochs
+    epochs: float = 1.0
+    max_length: int = 256
+    stride: int = 96
+    batch_size: int = 16
+    lr: float = 5e-4
+    warmup: float = 0.06  # share of the steps
+    weight_decay: float = 0.01
+    rank: int = 16
+    alpha: int = 32
+    dropout: float = 0.0  # LoRA dropout: random masks take the slow attention path (2x a step)
+    tokenization: str = "chars"  # see qa.reader.e5.TOKENIZATIONS
+    init_from: Path | None = None  # a reader folder (adapter + head) to start from
+    negatives: float = 0.5  # "no answer" windows kept per answer-bearing window
+    seed: int = 13
+    limit: int | None = None  # questions per data file
+    eval_limit: int | None = 200  # validation questions during training (None: all)
+    checkpoint_every: int = 200
+    bf16: bool = True  # bfloat16 autocast (CPU with AVX512-BF16/AMX, or GPU)
+    device: str = "cpu"  # cpu, cuda
+    threads: int | None = None  # None: 2 while the other core is idle, else 1 (see Threads)
+    resume: bool = False
+    # Runtime settings, written to reader.json as they are (see qa.reader.e5.E5Reader)
+    max_answer_tokens: int = 30
+    retrieval_weight: float = 8.0
+    abstain_threshold: float = 0.1
+    hardware: str = field(default_factory=_hardware)

@@ -1,0 +1,150 @@
+"""SQuAD-format question sets, read once for training, validation, `qa eval` and benchmarks.
+
+`read_squad` parses the file; the rest shapes it for training: answers whose `answer_start` is
+missing, -1 or wrong are found in the context by their text (the occurrence nearest the given
+start), questions without answers (SQuAD 2.0 style) teach "no answer", and a set written in
+Traditional characters is trained on as is and again folded to Simplified (same offsets).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+from qa.errors import DatasetError
+from qa.lexical import simplified
+
+
+class Question(NamedTuple):
+    id: str
+    text: str
+    answers: list[tuple[str, int]]  # (text, answer_start); answer_start -1 when unknown
+    impossible: bool  # SQuAD 2.0: the passage does not answer it
+
+
+class Passage(NamedTuple):
+    title: str
+    context: str
+    questions: list[Question]
+
+
+def read_squad(path: Path) -> list[Passage]:
+    """The passages of a SQuAD-format JSON file, in file order; DatasetError if it is not one."""
+    try:
+        data = json.loads(Path(path).read_text("utf-8-sig"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"cannot read {path}: {exc}") from exc
+    except ValueError as exc:
+        raise DatasetError(f"{path}: not JSON ({exc})") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+        raise DatasetError(f"{path}: not a SQuAD-format file (no top-level \"data\" list)")
+    passages = []
+    try:
+        for article in data["data"]:
+            title = str(article.get("title") or "")
+            for para in article["paragraphs"]:
+                questions = [
+                    Question(str(qa.get("id", "")), qa["question"],
+                             [(a["text"], int(a.get("answer_start", -1)))
+                              for a in qa.get("answers") or [] if str(a.get("text", "")).strip()],
+                             bool(qa.get("is_impossible")))
+                    for qa in para["qas"]
+                ]
+                passages.append(Passage(title, para["context"], questions))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise DatasetError(f"{path}: broken SQuAD structure ({exc!r})") from exc
+    return passages
+
+
+# --- training examples ----------------------------------------------------------------------
+
+class Example(NamedTuple):
+    question: str
+    context: str
+    start: int  # character offset; -1 = unanswerable
+    text: str
+
+
+def locate(context: str, text: str, start: int) -> int:
+    """Where `text` is in `context`: `start` when right, else the nearest occurrence; -1 if none."""
+    if start >= 0 and context[start : start + len(text)] == text:
+        return start
+    found, i = [], context.find(text)
+    while i >= 0:
+        found.append(i)
+        i = context.find(text, i + 1)
+    if not found:
+        return -1
+    return min(found, key=lambda x: abs(x - start)) if start >= 0 else found[0]
+
+
+def load_examples(path: Path, limit: int | None = None) -> tuple[list[Example], int]:
+    """(examples, questions skipped because their answer is not in the context)."""
+    pairs = [(q, p.context) for p in read_squad(path) for q in p.questions]
+    out, skipped = [], 0
+    for q, context in pairs[:limit]:
+        if q.impossible or not q.answers:
+            out.append(Example(q.text, context, -1, ""))
+            continue
+        text, given = q.answers[0]
+        start = locate(context, text, given)
+        if start < 0:
+            skipped += 1
+        else:
+            out.append(Example(q.text, context, start, text))
+    return out, skipped
+
+
+def is_traditional(examples: Sequence[Example], share: float = 0.01) -> bool:
+    """Whether folding to Simplified changes at least `share` of the contexts' characters."""
+    sample = "".join(dict.fromkeys(e.context for e in examples[:500]))
+    changed = sum(a != b for a, b in zip(sample, simplified(sample), strict=True))
+    return bool(sample) and changed >= share * len(sample)
+
+
+def fold_examples(examples: Sequence[Example]) -> list[Example]:
+    """The examples folded to Simplified characters (offsets unchanged)."""
+    out = []
+    for e in examples:
+        context = simplified(e.context)
+        text = context[e.start : e.start + len(e.text)] if e.start >= 0 else ""
+        out.append(Example(simplified(e.question), context, e.start, text))
+    return out
+
+
+def load_training_data(paths: Sequence[Path], limit: int | None,
+                       log: Callable[[str], None]) -> list[Example]:
+    """Every file's examples (Traditional ones also folded), with a line of counts per file."""
+    examples = []
+    for path in paths:
+        part, skipped = load_examples(path, limit)
+        unanswerable = sum(e.start < 0 for e in part)
+        line = (f"{Path(path).name}: {len(part)} questions ({unanswerable} unanswerable, "
+                f"{skipped} skipped: answer not in context)")
+        if is_traditional(part):
+            part = part + fold_examples(part)
+            line += ", Traditional: also folded to Simplified"
+        log(line)
+        examples += part
+    if not examples:
+        raise DatasetError("no training questions")
+    return examples
+
+
+# --- validation -----------------------------------------------------------------------------
+
+class Validation(NamedTuple):
+    question: str
+    context: str
+    answers: list[str]
+
+
+def load_validation(path: Path, limit: int | None) -> list[Validation]:
+    """Answerable questions with their gold passage, `limit` of them spread over the file."""
+    items = [Validation(q.text, p.context, [text for text, _ in q.answers])
+             for p in read_squad(path) for q in p.questions if q.answers]
+    if limit and limit < len(items):
+        items = items[:: len(items) // limit][:limit]
+    return items

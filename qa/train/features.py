@@ -1,0 +1,71 @@
+"""Training windows: question/passage pairs cut to the model's length, with answer positions.
+
+Passages longer than a window are cut into overlapping windows (`stride` tokens of overlap);
+a window that does not hold the whole answer is a "no answer" window (label 0, the [CLS]
+position), and such windows are subsampled to `negatives` per answer-bearing window.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from qa.train.data import Example
+
+
+class Features(NamedTuple):
+    input_ids: list[list[int]]
+    starts: list[int]  # token index; 0 ([CLS]) = no answer in this window
+    ends: list[int]
+
+
+def featurize(tokenizer, examples: Sequence[Example], max_length: int, stride: int) -> Features:
+    """Windows of every example with the answer's token positions (0, 0 when not inside)."""
+    ids, starts, ends = [], [], []
+    for chunk in range(0, len(examples), 1000):
+        part = examples[chunk : chunk + 1000]
+        enc = tokenizer([e.question for e in part], [e.context for e in part],
+                        truncation="only_second", max_length=max_length, stride=stride,
+                        return_overflowing_tokens=True, return_offsets_mapping=True)
+        for f, owner in enumerate(enc["overflow_to_sample_mapping"]):
+            e = part[owner]
+            seq = enc.sequence_ids(f)
+            context = [i for i, s in enumerate(seq) if s == 1]
+            if not context:
+                continue
+            offsets = enc["offset_mapping"][f]
+            s = t = 0
+            end = e.start + len(e.text)
+            if e.start >= 0 and offsets[context[0]][0] <= e.start and end <= offsets[context[-1]][1]:
+                s = next(i for i in context if offsets[i][1] > e.start)
+                t = next(i for i in reversed(context) if offsets[i][0] < end)
+            ids.append(enc["input_ids"][f])
+            starts.append(s)
+            ends.append(t)
+    return Features(ids, starts, ends)
+
+
+def balance(features: Features, negatives: float, seed: int) -> Features:
+    """All answer-bearing windows plus `negatives` times as many no-answer windows."""
+    pos = [i for i, s in enumerate(features.starts) if s > 0]
+    neg = [i for i, s in enumerate(features.starts) if s == 0]
+    rng = np.random.default_rng(seed)
+    keep = min(len(neg), math.ceil(negatives * len(pos)))
+    chosen = sorted(pos + rng.choice(neg, keep, replace=False).tolist())
+    return Features(*([column[i] for i in chosen] for column in features))
+
+
+def batches(lengths: Sequence[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """An epoch's batches: shuffled, then windows of similar length grouped (within pools of 64
+    batches) so that little padding is computed, then the batches shuffled again."""
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(len(lengths))
+    pool = 64 * batch_size
+    out = []
+    for i in range(0, len(order), pool):
+        part = sorted(order[i : i + pool].tolist(), key=lambda j: lengths[j])
+        out += [part[k : k + batch_size] for k in range(0, len(part), batch_size)]
+    return [out[i] for i in rng.permutation(len(out))]

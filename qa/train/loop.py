@@ -1,0 +1,251 @@
+"""The training loop: LoRA on the bundled encoder plus a start/end head, on a CPU or a GPU.
+
+Every `checkpoint_every` steps, at each epoch's end and at the last step the reader is scored
+(EM/F1, CMRC style) on validation questions with their gold passage; the best one is written to
+`out/best/` (what ships in `qa/data/reader/`), and `out/checkpoint/` holds everything needed to
+resume (see `qa.train.checkpoint`).
+
+Speed on a CPU (measured on this project's 2-core Xeon with AMX, benchmarks/bench_train.py):
+no dropout anywhere (its masks cost a third of a step and force the slow attention path),
+bf16 autocast with the frozen matrices stored in bf16, eager attention, and batches of windows
+of similar length.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from qa import metrics
+from qa.errors import INSTALL_HINT, ModelError
+from qa.reader.e5 import E5Reader, load_encoder, span_model
+from qa.train.checkpoint import load_checkpoint, load_weights, save_checkpoint, save_reader
+from qa.train.config import TrainConfig
+from qa.train.data import Validation, load_training_data, load_validation
+from qa.train.features import balance, batches, featurize
+
+LORA_TARGETS = ["query", "key", "value", "attention.output.dense", "intermediate.dense",
+                "output.dense"]
+
+
+def build_model(cfg: TrainConfig, cache_dir: Path):
+    """(tokenizer, span model) with fresh LoRA adapters, or those of `cfg.init_from`."""
+    try:
+        import torch
+        from peft import LoraConfig, get_peft_model
+    except ImportError as exc:
+        raise ModelError(f"training needs torch and peft ({exc.name}): {INSTALL_HINT}") from exc
+    tokenizer, encoder = load_encoder(cache_dir, cfg.tokenization, attention="eager")
+    lora = LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout,
+                      target_modules=LORA_TARGETS)
+    encoder = get_peft_model(encoder, lora)  # freezes everything but the adapters
+    torch.manual_seed(cfg.seed)
+    model = span_model(encoder, encoder.config.hidden_size)
+    torch.nn.init.normal_(model.qa_outputs.weight, std=0.02)
+    torch.nn.init.zeros_(model.qa_outputs.bias)
+    if cfg.init_from:
+        load_weights(model, Path(cfg.init_from))
+    if cfg.bf16:
+        # Frozen matrices stored in bf16: autocast then has nothing to cast at every step
+        # (a tenth of a step); the adapters and the head train in float32.
+        for param in model.parameters():
+            if not param.requires_grad and param.dim() == 2:
+                param.data = param.data.to(torch.bfloat16)
+    return tokenizer, model.to(cfg.device)
+
+
+class Threads:
+    """torch threads sized to what else runs: both cores while the other one is idle, one when
+    another process keeps it busy (then two threads wait on each other and run 4-6x slower)."""
+
+    def __init__(self, fixed: int | None) -> None:
+        self.fixed = fixed
+        self.last = self._sample()
+
+    @staticmethod
+    def _sample() -> tuple[float, float]:
+        """(jiffies all CPUs spent busy, jiffies this process spent) since boot."""
+        try:
+            cpu = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+            busy = sum(map(int, cpu)) - int(cpu[3]) - int(cpu[4])
+            own = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+            return float(busy), float(int(own[11]) + int(own[12]))
+        except (OSError, ValueError, IndexError):
+            return 0.0, 0.0
+
+    def adjust(self, seconds: float) -> int:
+        """Set and return the thread count for the next stretch of `seconds`-long work."""
+        import torch
+
+        if self.fixed:
+            torch.set_num_threads(self.fixed)
+            return self.fixed
+        busy, own = self._sample()
+        others = (busy - self.last[0] - (own - self.last[1])) / max(seconds * 100, 1e-9)
+        self.last = (busy, own)
+        n = 1 if others > 0.35 and (os.cpu_count() or 1) <= 2 else max(min(os.cpu_count() or 1, 2), 1)
+        torch.set_num_threads(n)
+        return n
+
+
+def validate(reader: E5Reader, items: Sequence[Validation], bf16: bool) -> dict[str, float]:
+    """EM/F1 of the best span with the gold passage (no abstention), and the mean top score."""
+    import torch
+
+    em = f1 = conf = 0.0
+    with torch.autocast(reader.device, dtype=torch.bfloat16, enabled=bf16):
+        for item in items:
+            spans = reader.extract(item.question, [item.context])
+            pred = spans[0].text if spans else ""
+            em += metrics.exact_match(pred, item.answers)
+            f1 += metrics.f1(pred, item.answers)
+            conf += spans[0].score if spans else 0.0
+    n = max(len(items), 1)
+    return {"em": em / n, "f1": f1 / n, "mean_score": conf / n, "n": len(items)}
+
+
+def runtime_settings(cfg: TrainConfig) -> dict[str, Any]:
+    """reader.json's "runtime" block: what the reader needs to run as it was trained."""
+    return {"max_length": cfg.max_length, "stride": cfg.stride,
+            "max_answer_tokens": cfg.max_answer_tokens, "tokenization": cfg.tokenization,
+            "retrieval_weight": cfg.retrieval_weight, "abstain_threshold": cfg.abstain_threshold}
+
+
+class Trainer:
+    """One run: data, model and optimizer set up once; `run` trains to the last step."""
+
+    def __init__(self, cfg: TrainConfig, cache_dir: Path, log: Callable[[str], None] = print):
+        import torch
+
+        self.cfg, self.log, self.torch = cfg, log, torch
+        self.threads = Threads(cfg.threads if cfg.device == "cpu" else None)
+        self.threads.adjust(1.0)
+        self.out = Path(cfg.out)
+        self.ckpt = self.out / "checkpoint"
+        if not cfg.resume and self.ckpt.exists():
+            raise ModelError(f"{self.ckpt} exists: pass --resume to continue it, or choose a new "
+                             "--out")
+        self.cache_dir = cache_dir
+        self.tokenizer, self.model = build_model(cfg, cache_dir)
+        self.examples = load_training_data(cfg.data, cfg.limit, log)
+        windows = featurize(self.tokenizer, self.examples, cfg.max_length, cfg.stride)
+        self.features = balance(windows, cfg.negatives, cfg.seed)
+        n_pos = sum(s > 0 for s in self.features.starts)
+        log(f"{len(self.examples)} questions -> {len(windows.starts)} windows; training on "
+            f"{len(self.features.starts)} ({n_pos} with the answer)")
+        self.per_epoch = max(len(self.features.starts) // cfg.batch_size, 1)
+        self.total = cfg.steps or max(math.ceil(cfg.epochs * self.per_epoch), 1)
+        self.validation = load_validation(cfg.eval_file, cfg.eval_limit) if cfg.eval_file else []
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        log(f"trainable parameters: {sum(p.numel() for p in self.params):,}; {self.total} steps "
+            f"({self.per_epoch} a epoch) of batch {cfg.batch_size}")
+        self.optimizer = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.state: dict[str, Any] = {"step": 0, "seconds": 0.0, "best": None, "history": []}
+        if cfg.resume and self.ckpt.exists():
+            self.state = load_checkpoint(self.ckpt, self.model, self.optimizer)
+            log(f"resumed from {self.ckpt} at step {self.state['step']}")
+        self.reader: E5Reader | None = None
+
+    def lr(self, step: int) -> float:
+        """Linear warm-up, then linear decay to 0 at the last step."""
+        warmup = max(int(self.cfg.warmup * self.total), 1)
+        return self.cfg.lr * min((step + 1) / warmup,
+                                 max(0.0, (self.total - step) / max(self.total - warmup, 1)))
+
+    def loss(self, batch: list[int]):
+        torch, f = self.torch, self.features
+        pad = self.tokenizer.pad_token_id
+        width = max(len(f.input_ids[i]) for i in batch)
+        ids = torch.full((len(batch), width), pad, dtype=torch.long)
+        for row, i in enumerate(batch):
+            ids[row, : len(f.input_ids[i])] = torch.tensor(f.input_ids[i])
+        ids = ids.to(self.cfg.device)
+        mask = (ids != pad).long()
+        out = self.model(input_ids=ids, attention_mask=mask)
+        starts = torch.tensor([f.starts[i] for i in batch], device=ids.device)
+        ends = torch.tensor([f.ends[i] for i in batch], device=ids.device)
+        ce = torch.nn.functional.cross_entropy
+        masked = lambda x: x.masked_fill(mask == 0, -1e4)  # noqa: E731
+        return (ce(masked(out.start_logits), starts) + ce(masked(out.end_logits), ends)) / 2
+
+    def step(self, batch: list[int]) -> float:
+        torch = self.torch
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr(self.state["step"])
+        with torch.autocast(self.cfg.device, dtype=torch.bfloat16, enabled=self.cfg.bf16):
+            loss = self.loss(batch)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.state["step"] += 1
+        return loss.item()
+
+    def evaluate(self) -> None:
+        """Validate, record, and write `best/` when this step is the best so far."""
+        cfg, state, step = self.cfg, self.state, self.state["step"]
+        if self.reader is None:
+            self.reader = E5Reader(cache_dir=self.cache_dir, device=cfg.device, model=self.model,
+                                   tokenizer=self.tokenizer, runtime=runtime_settings(cfg))
+        self.model.eval()
+        scores = validate(self.reader, self.validation, cfg.bf16) if self.validation else None
+        self.model.train()
+        epoch = step / self.per_epoch
+        record = {"step": step, "epoch": round(epoch, 3), "seconds": round(state["seconds"], 1),
+                  "loss": state.get("loss"), "validation": scores}
+        state["history"].append(record)
+        if scores:
+            self.log(f"step {step} epoch {epoch:.2f}: validation EM {scores['em']:.3f} "
+                     f"F1 {scores['f1']:.3f} (n={scores['n']}, mean top score "
+                     f"{scores['mean_score']:.2f})")
+        best = state["best"]
+        if best is None or not scores or (scores["em"] + scores["f1"] >
+                                          best["validation"]["em"] + best["validation"]["f1"]):
+            state["best"] = record
+            save_reader(self.out / "best", self.model, cfg, runtime_settings(cfg), {
+                **record, "total_steps": self.total, "examples": len(self.examples),
+                "windows": len(self.features.starts)}, state["history"])
+            self.log(f"best reader so far -> {self.out / 'best'}")
+
+    def run(self) -> dict[str, Any]:
+        """Train to the last step, validating and checkpointing as it goes; the final state."""
+        cfg, state = self.cfg, self.state
+        self.model.train()
+        lengths = [len(x) for x in self.features.input_ids]
+        order: tuple[int, list[list[int]]] = (-1, [])
+        losses: list[float] = []
+        tick = mark = time.perf_counter()
+        n_threads = self.torch.get_num_threads()
+        while state["step"] < self.total:
+            epoch, i = divmod(state["step"], self.per_epoch)
+            if order[0] != epoch:
+                order = (epoch, batches(lengths, cfg.batch_size, cfg.seed, epoch))
+            losses.append(self.step(order[1][i]))
+            step = state["step"]
+            now = time.perf_counter()
+            state["seconds"] += now - tick
+            tick = now
+            if step % 10 == 0 or step == self.total:
+                state["loss"] = round(sum(losses) / len(losses), 4)
+                self.log(f"step {step}/{self.total} epoch {step / self.per_epoch:.2f} loss "
+                         f"{state['loss']:.4f} lr {self.lr(step - 1):.2e} "
+                         f"{state['seconds'] / 60:.1f} min ({n_threads} threads)")
+                losses.clear()
+                n_threads = self.threads.adjust(now - mark)
+                mark = now
+            if step % cfg.checkpoint_every == 0 or step % self.per_epoch == 0 or step == self.total:
+                self.evaluate()
+                save_checkpoint(self.ckpt, self.model, self.optimizer, state)
+                tick = time.perf_counter()  # validation time is not training time
+        if not state["history"]:  # resumed a finished run
+            self.evaluate()
+        return state
+
+
+def train(cfg: TrainConfig, cache_dir: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train a reader as `cfg` says; returns the final state record (history, best step)."""
+    return Trainer(cfg, cache_dir, log).run()
