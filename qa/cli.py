@@ -257,6 +257,7 @@ def export_model_(out_dir: Path) -> None:
 @click.option("--batch-size", type=int, default=16, show_default=True)
 @click.option("--lr", type=float, default=5e-4, show_default=True)
 @click.option("--rank", type=int, default=16, show_default=True, help="LoRA rank.")
+@click.option("--alpha", type=int, help="LoRA alpha [2 x rank].")
 @click.option("--negatives", type=float, default=0.5, show_default=True,
               help="No-answer windows kept per answer window.")
 @click.option("--seed", type=int, default=13, show_default=True)
@@ -271,6 +272,9 @@ def export_model_(out_dir: Path) -> None:
               "of its own, so answers start and end exactly where they do in the text.")
 @click.option("--init-from", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Start from this reader's adapter and head (e.g. qa/data/reader).")
+@click.option("--max-answer-tokens", type=int, default=100, show_default=True,
+              help="Written to reader.json: the longest span read (CMRC trial answers: 95 percent are "
+              "at most 93 characters).")
 @click.option("--retrieval-weight", type=float, default=8.0, show_default=True,
               help="Written to reader.json: weight of the retrieval score in span ranking.")
 @click.option("--abstain-threshold", type=float, default=0.1, show_default=True,
@@ -280,7 +284,7 @@ def export_model_(out_dir: Path) -> None:
               help="torch threads [2 while the other core is idle, else 1, checked as it runs].")
 @click.option("--no-bf16", is_flag=True, help="Train in float32 (no bfloat16 autocast).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.")
-def train_reader_(data, out, eval_limit, no_bf16, **options) -> None:
+def train_reader_(data, out, eval_limit, no_bf16, alpha, **options) -> None:
     """Fine-tune the bundled encoder into a span reader (LoRA + head) on SQuAD-format DATA.
 
     Ship it by copying OUT/best/ to qa/data/reader/.
@@ -294,7 +298,7 @@ def train_reader_(data, out, eval_limit, no_bf16, **options) -> None:
 
     settings = _settings()
     cfg = TrainConfig(data=list(data), out=out, eval_limit=eval_limit or None, bf16=not no_bf16,
-                      cache_dir=settings.cache_dir, **options)
+                      alpha=alpha or 2 * options["rank"], cache_dir=settings.cache_dir, **options)
     state = train(cfg, settings.cache_dir, log=lambda msg: click.echo(msg, err=True))
     best = state["best"]
     click.echo(f"trained {state['step']} steps in {state['seconds'] / 60:.1f} min; best reader "

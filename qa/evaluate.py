@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from qa import metrics
 from qa.embed import Embedder
-from qa.errors import DatasetError
+from qa.errors import DatasetError, QueryError
 from qa.indexer import build_index
 from qa.ingest import article_id, source_name
 from qa.pipeline import Archive
@@ -106,7 +106,10 @@ def evaluate(
     depth = max(max(RECALL_AT), k)
     for item in items:
         start = time.perf_counter()
-        answer = archive.ask(item.question, k=k, depth=depth)
+        try:
+            answer = archive.ask(item.question, k=k, depth=depth)
+        except QueryError:  # e.g. an empty question (CMRC trial has two): the user is told so
+            answer = Answer(item.question, None, 0.0, True)
         seconds = time.perf_counter() - start
         rank = next((r for r, h in enumerate(answer.hits, 1) if is_gold(item, h)), None)
         results.append(Result(item, answer, list(answer.hits), rank, seconds))

@@ -45,6 +45,21 @@ def test_squad_contexts_keep_their_titles(squad_file):
     assert [it.gold for it in items] == ["0", "0", "1"]  # the passage each question was written on
 
 
+def test_an_empty_question_counts_as_withheld(tmp_path, monkeypatch):
+    """Real sets hold empty questions (CMRC 2018 trial has two): asked as users ask, they are
+    refused, and the evaluation counts them as withheld instead of stopping."""
+    data = json.loads(json.dumps(SQUAD))
+    data["data"][1]["paragraphs"][0]["qas"].append(
+        {"id": "q4", "question": " ", "answers": [{"text": "2798个", "answer_start": 22}]})
+    path = tmp_path / "with_empty.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+    monkeypatch.setenv("QA_MODEL", "fake")
+    result = CliRunner().invoke(main, ["eval", str(path), "--json", "--answerer", "rules"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["questions"] == 4 and out["abstained"] == 1 and out["em"] == 0.75
+
+
 def test_eval_json_on_a_tiny_squad_archive(squad_file, monkeypatch):
     monkeypatch.setenv("QA_MODEL", "fake")
     result = CliRunner().invoke(main, ["eval", str(squad_file), "--json", "--answerer", "rules"])

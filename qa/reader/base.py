@@ -80,6 +80,32 @@ def trim(passage: str, a: int, b: int) -> tuple[int, int]:
     return a, b
 
 
+PAIRS = {"“": "”", "‘": "’", "「": "」", "『": "』", "（": "）", "(": ")", "《": "》", "〈": "〉",
+         "【": "】", "[": "]", '"': '"', "'": "'"}
+_CLOSING = {v: k for k, v in PAIRS.items()}
+
+
+def tidy(passage: str, a: int, b: int) -> tuple[int, int]:
+    """Strip white space, clause punctuation and unpaired brackets or quotes from both ends:
+    what a model that reads characters leaves at a span's edges. Words stay whole (unlike
+    `trim`, which also drops particles such as 的 and 是 for the rules)."""
+    while True:
+        a0, b0 = a, b
+        while a < b and (passage[a].isspace() or passage[a] in CLAUSE_END):
+            a += 1
+        while b > a and (passage[b - 1].isspace() or passage[b - 1] in CLAUSE_END):
+            b -= 1
+        if a < b and (passage[a] in _CLOSING and passage[a] not in PAIRS
+                      or passage[a] in PAIRS and PAIRS[passage[a]] not in passage[a + 1 : b]):
+            a += 1
+        if b > a and (passage[b - 1] in PAIRS and passage[b - 1] not in _CLOSING
+                      or passage[b - 1] in _CLOSING
+                      and _CLOSING[passage[b - 1]] not in passage[a : b - 1]):
+            b -= 1
+        if (a, b) == (a0, b0):
+            return a, b
+
+
 def best_first(spans: Iterable[Span]) -> list[Span]:
     """One span per place (passage, start, end), the highest-scoring; best first."""
     best: dict[tuple[int, int, int], Span] = {}

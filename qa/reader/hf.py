@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from qa.errors import INSTALL_HINT, ModelError
-from qa.reader.base import best_first, relative, sentences, trim
+from qa.reader.base import best_first, relative, sentences, tidy
 from qa.types import Span
 
 
@@ -85,7 +85,7 @@ def _top(values: np.ndarray, n: int) -> np.ndarray:
 def _softmax_spans(raw: list[tuple[float, int, int, int]], null: float,
                    passages: Sequence[str]) -> list[Span]:
     """Spans from (logit, passage, start, end), scored by their share of the softmax mass
-    over all candidates and the no-answer logit `null`; trimmed, deduplicated, best first."""
+    over all candidates and the no-answer logit `null`; tidied, deduplicated, best first."""
     if not raw:
         return []
     top = max([x[0] for x in raw] + ([null] if null < math.inf else []))
@@ -94,7 +94,7 @@ def _softmax_spans(raw: list[tuple[float, int, int, int]], null: float,
     out: list[Span] = []
     bounds: dict[int, list[tuple[int, int]]] = {}
     for logit, p, a, b in raw:
-        a, b = trim(passages[p], a, b)
+        a, b = tidy(passages[p], a, b)
         if b <= a:
             continue
         if p not in bounds:

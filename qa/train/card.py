@@ -17,9 +17,10 @@ def reproduce_command(t: dict, runtime: dict) -> str:
     """The `train-reader` call that reproduces a reader from its recorded training settings."""
     flags = {
         "--steps": t["total_steps"], "--max-length": t["max_length"], "--stride": t["stride"],
-        "--batch-size": t["batch_size"], "--lr": t["lr"], "--rank": t["rank"],
+        "--batch-size": t["batch_size"], "--lr": t["lr"], "--rank": t["rank"], "--alpha": t["alpha"],
         "--negatives": t["negatives"], "--dropout": t.get("dropout", 0.0),
         "--tokenization": t.get("tokenization", "sentencepiece"), "--seed": t["seed"],
+        "--max-answer-tokens": runtime.get("max_answer_tokens"),
         "--retrieval-weight": runtime.get("retrieval_weight"),
         "--abstain-threshold": runtime.get("abstain_threshold"),
         "--limit": t.get("limit"), "--eval-limit": t.get("eval_limit"),

@@ -49,7 +49,7 @@ class TrainConfig:
     threads: int | None = None  # None: 2 while the other core is idle, else 1 (see Threads)
     resume: bool = False
     # Runtime settings, written to reader.json as they are (see qa.reader.e5.E5Reader)
-    max_answer_tokens: int = 30
+    max_answer_tokens: int = 100  # characters, with chars tokenization
     retrieval_weight: float = 8.0
     abstain_threshold: float = 0.1
     hardware: str = field(default_factory=_hardware)

@@ -1,0 +1,63 @@
+"""EM/F1 of a reader (or a training checkpoint) on validation questions with their gold passage.
+
+    python benchmarks/validate_reader.py DIR [DIR ...] [--eval-file F] [--limit 200]
+        [--max-answer-tokens N] [--tokenization chars|sentencepiece] [--bf16]
+
+The same measure as training's validation (`qa.train.loop.validate`), so that runtime settings
+(span length cap, window, precision) can be compared on one adapter without retraining. DIR
+holds an adapter and a head (a reader folder or OUT/checkpoint); settings it lacks come from
+the flags, then from its reader.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from qa.reader.e5 import CONFIG, E5Reader  # noqa: E402
+from qa.settings import Settings  # noqa: E402
+from qa.train.data import load_validation  # noqa: E402
+from qa.train.loop import validate  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("readers", nargs="+", type=Path)
+    ap.add_argument("--eval-file", type=Path, default=SHARED / "eval" / "cmrc2018_trial.json")
+    ap.add_argument("--limit", type=int, default=200)
+    ap.add_argument("--max-answer-tokens", type=int, nargs="*", default=[None])
+    ap.add_argument("--tokenization", choices=["chars", "sentencepiece"])
+    ap.add_argument("--bf16", action="store_true")
+    args = ap.parse_args()
+    items = load_validation(args.eval_file, args.limit)
+    cache_dir = Settings.from_env().cache_dir
+    print(f"{len(items)} questions of {args.eval_file.name}, gold passage\n")
+    print("| reader | span cap | EM | F1 | s/question |\n|---|---:|---:|---:|---:|")
+    for folder in args.readers:
+        runtime = {}
+        if (folder / CONFIG).is_file():
+            runtime = json.loads((folder / CONFIG).read_text("utf-8")).get("runtime", {})
+        if args.tokenization:
+            runtime["tokenization"] = args.tokenization
+        reader = None
+        for cap in args.max_answer_tokens:
+            settings = {**runtime, **({"max_answer_tokens": cap} if cap else {})}
+            if reader is None:
+                reader = E5Reader(folder, cache_dir=cache_dir, runtime=settings)
+            reader.max_answer_tokens = settings.get("max_answer_tokens", 30)
+            start = time.perf_counter()
+            scores = validate(reader, items, args.bf16)
+            per = (time.perf_counter() - start) / len(items)
+            print(f"| {folder} | {reader.max_answer_tokens} | {scores['em']:.3f} | "
+                  f"{scores['f1']:.3f} | {per:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
