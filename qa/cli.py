@@ -31,11 +31,16 @@ class _Group(click.Group):
 
 
 
-answerer_option = click.option(
-    "--answerer",
-    help="rules [default], reader (the bundled trained reader), auto, or a Hugging Face "
-         "extractive-QA model name/folder (QA_ANSWERER).",
-)
+def answerer_option(f):
+    """--answerer and --reader-runtime, which every command that answers takes."""
+    f = click.option("--reader-runtime", type=click.Choice(["auto", "onnx", "torch"]),
+                     help="What the trained reader runs on (QA_READER_RUNTIME) [auto: onnx "
+                          "when installed, else torch].")(f)
+    return click.option(
+        "--answerer",
+        help="rules [default], reader (the bundled trained reader), auto, or a Hugging Face "
+             "extractive-QA model name/folder (QA_ANSWERER).")(f)
+
 
 @click.group(cls=_Group)
 @click.version_option(package_name="archive-qa")
@@ -122,11 +127,13 @@ def _filter_options(f):
 @_filter_options
 def search(query, k, as_json, index_dir, date_from, date_to, newspaper) -> None:
     """Show the paragraphs closest to QUERY (hybrid dense + BM25 retrieval)."""
-    from qa.pipeline import Archive
-    from qa.retrieve import Filters
+    from qa.embed import load_embedder
+    from qa.retrieve import Filters, Retriever
+    from qa.store import Store
 
-    archive = Archive.open(_settings(index_dir=index_dir))
-    hits = archive.retriever.search(query, k, Filters(date_from, date_to, newspaper))
+    settings = _settings(index_dir=index_dir)
+    retriever = Retriever(Store.open(settings.index_dir), load_embedder(settings, "query"))
+    hits = retriever.search(query, k, Filters(date_from, date_to, newspaper))
     if as_json:
         click.echo(json.dumps([hit_json(h) for h in hits], ensure_ascii=False, indent=2))
         return
@@ -153,12 +160,13 @@ def hit_json(h) -> dict:
     }
 
 
-def answer_json(answer) -> dict:
+def answer_json(answer, archive) -> dict:
     from dataclasses import asdict
 
     return {
         "question": answer.question, "answer": answer.text, "score": round(answer.score, 4),
         "abstained": answer.abstained, "citations": [asdict(c) for c in answer.citations],
+        "answerer": {"name": archive.answerer.name, "threshold": archive.threshold},
     }
 
 
@@ -168,16 +176,19 @@ def answer_json(answer) -> dict:
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
 @answerer_option
 @_filter_options
-def ask(question, k, as_json, answerer, index_dir, date_from, date_to, newspaper) -> None:
+def ask(question, k, as_json, answerer, reader_runtime, index_dir, date_from, date_to,
+        newspaper) -> None:
     """Answer QUESTION with exact words from the archive and cite them."""
     from qa.cite import format_citation
     from qa.pipeline import Archive
     from qa.retrieve import Filters
 
-    archive = Archive.open(_settings(index_dir=index_dir, answerer=answerer))
+    archive = Archive.open(_settings(index_dir=index_dir, answerer=answerer,
+                                     reader_runtime=reader_runtime),
+                           log=lambda msg: click.echo(msg, err=True))
     answer = archive.ask(question, k=k, filters=Filters(date_from, date_to, newspaper))
     if as_json:
-        click.echo(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(answer_json(answer, archive), ensure_ascii=False, indent=2))
         return
     if answer.abstained:
         click.echo("在档案中没有找到答案 (not found in the archive). Closest passages:")
@@ -198,7 +209,7 @@ def ask(question, k, as_json, answerer, index_dir, date_from, date_to, newspaper
 @click.option("--auth", metavar="USER:PASS", envvar="QA_AUTH",
               help="Require this login (QA_AUTH keeps it out of the process list).")
 @answerer_option
-def serve(host, port, index_dir, corpus, auth, answerer) -> None:
+def serve(host, port, index_dir, corpus, auth, answerer, reader_runtime) -> None:
     """Chat with the archive in a browser (what `python app.py` runs)."""
     import logging
 
@@ -207,7 +218,7 @@ def serve(host, port, index_dir, corpus, auth, answerer) -> None:
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = _settings(host=host, port=port, index_dir=index_dir, corpus_dir=corpus,
-                         answerer=answerer)
+                         answerer=answerer, reader_runtime=reader_runtime)
     serve_(settings, parse_auth(auth), log=lambda msg: click.echo(msg, err=True))
 
 
@@ -218,11 +229,13 @@ def serve(host, port, index_dir, corpus, auth, answerer) -> None:
 @click.option("-k", type=int, help="Passages to read per question [5].")
 @answerer_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object with the metrics.")
-def eval_(dataset, index_dir, limit, k, answerer, as_json) -> None:
+def eval_(dataset, index_dir, limit, k, answerer, reader_runtime, as_json) -> None:
     """Evaluate on DATASET: SQuAD-format JSON (open retrieval over its contexts) or seed JSONL."""
     from qa.evaluate import format_table, run
 
-    summary = run(dataset, _settings(index_dir=index_dir, k=k, answerer=answerer), limit)
+    settings = _settings(index_dir=index_dir, k=k, answerer=answerer,
+                         reader_runtime=reader_runtime)
+    summary = run(dataset, settings, limit, log=lambda msg: click.echo(msg, err=True))
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from qa.cite import citation
 from qa.embed import Embedder, load_embedder
@@ -71,12 +71,14 @@ class Archive:
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None,
-             answerer: Answerer | None = None) -> Archive:
-        """Open the live index in settings.index_dir."""
+             answerer: Answerer | None = None, log: Callable[[str], None] = lambda _: None
+             ) -> Archive:
+        """Open the live index in settings.index_dir; `log` hears about first-use builds."""
         store = Store.open(settings.index_dir)
         embedder = embedder or load_embedder(settings, "query")
         answerer = answerer or load_answerer(settings.answerer, settings.cache_dir,
-                                             settings.device)
+                                             settings.device, runtime=settings.reader_runtime,
+                                             log=log)
         return cls(settings, store, embedder, answerer)
 
     @property

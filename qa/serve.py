@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.abc
 import importlib.machinery
 import sys
+import threading
 import time
 from collections.abc import Callable
 
@@ -69,22 +70,50 @@ def ensure_index(settings: Settings, log: Callable[[str], None] = print) -> None
         f"in {report.seconds:.1f} s")
 
 
+class Background:
+    """A value computed in a thread started now; `get` waits for it (and re-raises its error)."""
+
+    def __init__(self, make: Callable[[], object]):
+        self._value: object = None
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self._value = make()
+            except BaseException as exc:  # noqa: BLE001 - handed to whoever asks for the value
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name="open-archive", daemon=True)
+        self._thread.start()
+
+    def get(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 def serve(settings: Settings, auth: tuple[str, str] | None = None,
           log: Callable[[str], None] = print) -> None:
     """Serve the archive on settings.host:settings.port until interrupted."""
     started = time.perf_counter()
     ensure_index(settings, log)
+    from qa.pipeline import Archive
+
+    # The archive (index, query engine, reader: ~2 s, mostly the reader's 250k-piece tokenizer)
+    # opens while Gradio imports and the page is built; a question asked before waits for it.
+    archive = Background(lambda: Archive.open(settings, log=log))
     if "gradio" not in sys.modules:
         sys.meta_path.insert(0, _NoGradioStubs())
-    from qa.pipeline import Archive
     from qa.web import build_ui, launch
 
-    archive = Archive.open(settings)
-    demo = build_ui(lambda: archive, settings, warm_up=True)
+    demo = build_ui(archive.get, settings, warm_up=True)
     try:
         launch(demo, settings, auth=auth, prevent_thread_lock=True, quiet=True)
     except OSError as exc:  # e.g. the port is taken
         raise QAError(f"cannot serve on {settings.host}:{settings.port}: {exc}") from exc
-    log(f"ready in {time.perf_counter() - started:.1f} s: http://{settings.host}:{settings.port}"
-        + (" (login required)" if auth else ""))
+    log(f"serving in {time.perf_counter() - started:.1f} s: http://{settings.host}:"
+        f"{settings.port}" + (" (login required)" if auth else ""))
+    archive.get()  # an archive that cannot open is an error now, not at the first question
+    log(f"ready in {time.perf_counter() - started:.1f} s")
     demo.block_thread()  # until Ctrl-C, which closes the server

@@ -39,6 +39,9 @@ class Settings:
     # rules); or a Hugging Face extractive-QA model name/folder. Rules by default: the bundled
     # reader does not beat them yet (README, "The trained reader").
     answerer: str = "rules"
+    # What the trained reader runs on: "onnx" (ONNX Runtime, default install), "torch"
+    # (PyTorch, the st extra) or "auto" (onnx when installed, else torch).
+    reader_runtime: str = "auto"
     # Answers scoring below this are withheld. None: the answerer's own calibrated threshold
     # (each answerer scores on its own scale; see qa.reader).
     abstain_threshold: float | None = None

@@ -16,6 +16,7 @@ from qa.types import Span
 
 
 class Answerer(Protocol):
+    name: str  # which answerer, and on what runtime: recorded with every answer
     threshold: float  # answers scoring below this are withheld
     scale: str  # what the score means, for people reading the threshold
 

@@ -75,6 +75,7 @@ def _calibrated(features: Sequence[float]) -> float:
 class RuleAnswerer:
     """Question-type + alignment span extraction for Chinese; no model needed."""
 
+    name = "rules"
     scale = "calibrated probability that the span is right (logistic fit on development questions)"
 
     # 0.125 keeps every unanswerable development question withheld (benchmarks/tune_answer.py)
