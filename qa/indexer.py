@@ -23,11 +23,11 @@ from qa import __version__
 from qa import vectors as vectors_
 from qa.bm25 import BM25
 from qa.embed import Embedder
-from qa.errors import IndexError_
-from qa.ingest import FileResult, ingest_file, iter_files
+from qa.errors import IndexError_, ReadError
+from qa.files import sha256
+from qa.ingest import FileResult, ingest_file, iter_files, source_name
 from qa.lexical import fold, tokenize
 from qa.packages import versions
-from qa.read import file_sha256
 from qa.settings import Settings
 from qa.store import FORMAT, SCHEMA, check_embedder, current_version, new_version, publish
 from qa.store import read_manifest as _read_manifest
@@ -101,11 +101,13 @@ def _build(paths, index_dir, embedder, identity, settings, rebuild, batch_size, 
 
     found: dict[str, tuple[Path, str]] = {}
     unreadable: list[tuple[str, str]] = []
-    for path, source in iter_files(paths):
+    for path, source, skip in iter_files(paths, settings.follow_links):
         try:
-            found[source] = (path, file_sha256(path))
-        except OSError as exc:
-            unreadable.append((source, f"cannot read: {exc.strerror or exc}"))
+            if skip:
+                raise ReadError(skip)
+            found[source] = (path, sha256(path, settings.max_file_bytes, settings.read_timeout_s))
+        except ReadError as exc:
+            unreadable.append((source, str(exc)))
     prefixes = [source_prefix(p) for p in paths]
     removed = [s for s in old_files if s not in found and any(s.startswith(p) for p in prefixes)]
     changed = {s for s, (_, sha) in found.items() if old_files.get(s) != sha}
@@ -162,8 +164,6 @@ def _build(paths, index_dir, embedder, identity, settings, rebuild, batch_size, 
 
 def source_prefix(path: Path) -> str:
     """The prefix shared by the source names of every file under `path`."""
-    from qa.ingest import source_name
-
     name = source_name(Path(path))
     return name if Path(path).is_file() else name.rstrip("/") + "/"
 
