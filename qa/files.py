@@ -228,13 +228,14 @@ def read_bytes(path: Path, max_bytes: int, timeout: float = DEFAULT_TIMEOUT_S) -
     return with_timeout(lambda: b"".join(_blocks(path, max_bytes)), timeout, "reading")
 
 
-def sha256(path: Path, max_bytes: int, timeout: float = DEFAULT_TIMEOUT_S) -> str:
-    """Hex SHA-256 of regular file `path`, with the same limits as `read_bytes`."""
+def digest(path: Path, max_bytes: int, timeout: float = DEFAULT_TIMEOUT_S) -> tuple[str, int]:
+    """Hex SHA-256 and size of regular file `path`, with the same limits as `read_bytes`."""
 
-    def digest() -> str:
-        h = hashlib.sha256()
+    def work() -> tuple[str, int]:
+        h, size = hashlib.sha256(), 0
         for block in _blocks(path, max_bytes):
             h.update(block)
-        return h.hexdigest()
+            size += len(block)
+        return h.hexdigest(), size
 
-    return with_timeout(digest, timeout, "reading")
+    return with_timeout(work, timeout, "reading")
