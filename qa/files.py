@@ -37,7 +37,7 @@ class Found(NamedTuple):
 def display_name(path: str | os.PathLike) -> str:
     """A path as text that prints and stores: undecodable bytes and controls backslash-escaped."""
     raw = os.fsencode(path).decode("utf-8", "backslashreplace")
-    return printable(raw)
+    return printable(raw).replace("\n", "\\x0a").replace("\t", "\\x09")
 
 
 def source_name(path: Path) -> str:
@@ -202,6 +202,8 @@ def _blocks(path: Path, max_bytes: int) -> Iterator[bytes]:
     """The bytes of regular file `path` in blocks; ReadError if it is not one or is too big."""
     try:
         fd = _open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens without waiting
+    except FileNotFoundError as exc:
+        raise ReadError("no such file or folder") from exc
     except OSError as exc:
         raise ReadError(f"cannot read: {_why(exc)}") from exc
     try:

@@ -77,8 +77,6 @@ def ingest_file(path: Path, source: str | None = None, settings: Settings | None
     settings = settings or Settings()
     result = FileResult(source or source_name(path))
     try:
-        if not os.path.lexists(path):
-            raise ReadError("no such file or folder")
         suffix = path.suffix.lower()
         if suffix not in SUFFIXES:
             raise ReadError(f"unsupported file type {suffix or '(none)'}: expected {', '.join(SUFFIXES)}")
@@ -277,7 +275,7 @@ def _sidecar(path: Path, warnings: list[str]) -> dict[str, str]:
     absolute = Path(os.path.abspath(path))
     for folder in absolute.parents:
         catalog = folder / CATALOG
-        if catalog.is_file():
+        if _is_file(catalog):
             try:
                 entries = _load_catalog(str(catalog), catalog.stat().st_mtime_ns)
             except (OSError, UnicodeDecodeError, csv.Error, ReadError) as exc:
@@ -285,6 +283,13 @@ def _sidecar(path: Path, warnings: list[str]) -> dict[str, str]:
                 return {}
             return entries.get(absolute.relative_to(folder).as_posix(), {})
     return {}
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a path too long for the system
+        return False
 
 
 @lru_cache(maxsize=32)

@@ -94,8 +94,10 @@ def decode(data: bytes) -> tuple[str, str]:
             if text is None:
                 raise ReadError(f"cannot decode: starts with a {name} byte-order mark but is not {name}")
             return _checked(text, name)
-    nul = b"\x00" in data[:65536]
-    if not nul and (text := _strict(data, "utf-8")) is not None:
+    head = data[:65536]
+    nul = head.count(b"\x00")
+    # Many NULs: UTF-16 (ASCII in UTF-16 is valid UTF-8 too) or binary; a stray one is cleaned.
+    if nul <= max(1, len(head) // 100) and (text := _strict(data, "utf-8")) is not None:
         return _checked(text, "utf-8")
     name = _guess(data)
     if name is None:

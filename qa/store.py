@@ -86,8 +86,12 @@ def current_version(index_dir: Path) -> Path | None:
     if name is None and not any(index_dir.glob("v-*")):
         return None
     fallback = next(iter(complete_versions(index_dir)), None)
-    problem = ("is missing" if name is None else
-               f"names a missing version (or an incomplete one), {name[:80]!r}")
+    if name is None:
+        problem = "is missing"
+    elif not _VERSION_NAME.fullmatch(name):
+        problem = "is damaged (it holds no version name)"
+    else:
+        problem = f"names a missing version (or an incomplete one), {name!r}"
     if fallback is None:
         if name is None:
             return None
@@ -103,8 +107,8 @@ def _pointed(index_dir: Path) -> str | None:
         return (index_dir / CURRENT).read_bytes().decode("utf-8").strip()
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError) as exc:
-        return f"unreadable ({exc})"
+    except (OSError, UnicodeDecodeError):
+        return ""  # unreadable: as good as garbage
 
 
 def complete_versions(index_dir: Path) -> list[Path]:
