@@ -86,6 +86,13 @@ def build(paths: list[Path], index_dir: Path, **kw):
                        log=lambda _: None, **kw)
 
 
+def ingested(tmp: Path, name: str, content: str | bytes):
+    """Write one page and ingest it."""
+    path = tmp / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return ingest_file(path)
+
+
 def texts(index_dir: Path) -> list[str]:
     store = Store.open(index_dir)
     return [t for (t,) in store._query("SELECT text FROM paragraphs")]
@@ -139,9 +146,7 @@ def utf16(tmp: Path) -> str:
     seen = []
     for text in (PAGE, "通辽市新建基站，基本实现了主城区全覆盖。"):  # with and without ASCII
         for encoding in ("utf-16-le", "utf-16-be"):
-            path = tmp / f"{encoding}-{len(seen)}.txt"
-            path.write_bytes(text.encode(encoding))
-            result = ingest_file(path)
+            result = ingested(tmp, f"{encoding}-{len(seen)}.txt", text.encode(encoding))
             assert result.error is None, result.error
             assert result.articles[0].paragraphs[0].text == text, result.articles[0].paragraphs[0].text
             seen.append(result.encoding)
@@ -152,9 +157,7 @@ def utf16(tmp: Path) -> str:
 def shift_jis(tmp: Path) -> str:
     seen = []
     for text, encoding in ((JAPANESE, "shift_jis"), (KOREAN, "euc_kr")):
-        path = tmp / f"{encoding}.txt"
-        path.write_bytes(text.encode(encoding))
-        result = ingest_file(path)
+        result = ingested(tmp, f"{encoding}.txt", text.encode(encoding))
         assert result.error is None, result.error
         got = "".join(p.text for a in result.articles for p in a.paragraphs)
         assert got.replace(" ", "") == text.replace(" ", ""), got[:60]
@@ -189,11 +192,9 @@ def long_and_undecodable_paths(tmp: Path) -> str:
 
 @row("a CSV record with an unclosed quote")
 def csv_unclosed_quote(tmp: Path) -> str:
-    path = tmp / "records.csv"
-    path.write_text('title,text\n坏记录,"这条记录的引号没有闭合，后面的记录不应被吞掉。\n'
-                    "好记录,这一条记录完全正常，应该被完整地读出来。\n"
-                    '多行,"引号里的正文可以换行，\n这是同一个字段的第二行。"\n', "utf-8")
-    result = ingest_file(path)
+    result = ingested(tmp, "records.csv", 'title,text\n坏记录,"这条记录的引号没有闭合，后面的记录不应被吞掉。\n'
+                      "好记录,这一条记录完全正常，应该被完整地读出来。\n"
+                      '多行,"引号里的正文可以换行，\n这是同一个字段的第二行。"\n')
     assert [a.title for a in result.articles] == ["好记录", "多行"], [a.title for a in result.articles]
     assert len(result.articles[1].paragraphs) == 2
     assert any("line 2" in w and "quote" in w for w in result.warnings), result.warnings
@@ -202,11 +203,10 @@ def csv_unclosed_quote(tmp: Path) -> str:
 
 @row(".md with <script>/<style> bodies")
 def markdown_scripts(tmp: Path) -> str:
-    path = tmp / "page.md"
-    path.write_text("# 新闻标题\n\n<script>alert(1)</script><style>p { color: red; }</style>\n\n"
-                    "正文第一段，乌海市召开经济工作会议，研究部署工作。\n\n<script>\nvar secret = 1;\n"
-                    "</script>\n<!-- 隐藏的注释内容 -->\n<p>正文第二段，会议强调要坚持稳中求进。</p>\n", "utf-8")
-    result = ingest_file(path)
+    result = ingested(tmp, "page.md", "# 新闻标题\n\n<script>alert(1)</script><style>p { color: red; }"
+                      "</style>\n\n正文第一段，乌海市召开经济工作会议，研究部署工作。\n\n<script>\n"
+                      "var secret = 1;\n</script>\n<!-- 隐藏的注释内容 -->\n"
+                      "<p>正文第二段，会议强调要坚持稳中求进。</p>\n")
     body = " ".join(p.text for a in result.articles for p in a.paragraphs)
     assert "正文第一段" in body and "正文第二段" in body, body
     for hidden in ("alert", "color", "secret", "注释"):
