@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from qa.errors import QAError
+from qa.files import display_name
 from qa.settings import Settings
 from qa.text import json_text, printable
 
@@ -94,7 +96,7 @@ def index(paths, index_dir, model, rebuild, quiet, follow_links) -> None:
 
     settings = _settings(index_dir=index_dir, model=model, follow_links=follow_links or None)
     paths = paths or (settings.corpus_dir,)
-    missing = [str(p) for p in paths if not p.exists()]
+    missing = [display_name(p) for p in paths if not os.path.lexists(p)]
     if missing:
         raise click.UsageError(f"no such file or folder: {', '.join(missing)}")
     embedder = load_embedder(settings, "index")

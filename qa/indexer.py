@@ -129,7 +129,12 @@ class _Plan(NamedTuple):
 
 def _plan(paths, index_dir, identity, settings, rebuild, log) -> _Plan:
     """What a build has to do: the version it builds on, and which files changed."""
-    old = None if rebuild else current_version(index_dir)
+    old = None
+    if not rebuild:
+        try:
+            old = current_version(index_dir)
+        except IndexError_ as exc:  # nothing sound to build on: build it all again
+            log(f"warning: {exc}; building from scratch")
     old_files: dict[str, str] = {}
     if old is not None:
         try:

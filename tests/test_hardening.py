@@ -224,3 +224,16 @@ def test_app_echoes_typed_text_as_text(tmp_path):
         user, reply = chat[-2]["content"], chat[-1]["content"]
         assert "<img" not in user and "\\*\\*粗体\\*\\*" in user and "](javascript" not in user
         assert "内部错误" not in reply
+
+
+def test_a_build_repairs_a_damaged_current(tmp_path):
+    from benchmarks.hostile import build, corpus
+
+    index = tmp_path / "index"
+    index.mkdir()
+    (index / "CURRENT").write_bytes(b"\xff\x00garbage")
+    with pytest.raises(IndexError_, match="damaged"):
+        Store.open(index)
+    build([corpus(tmp_path)], index)
+    store = Store.open(index)
+    assert store.size == 1 and (index / "CURRENT").read_text().strip() == store.folder.name

@@ -178,7 +178,7 @@ class ChatApp:
         try:
             return self._open(self.archive(), citations, int(index))
         except QAError as exc:
-            gr.Warning(f"无法打开文章：{exc}")
+            gr.Warning(f"无法打开文章：{html.escape(str(exc))}")
             return gr.skip(), gr.skip()
 
     def open_article(
@@ -190,7 +190,7 @@ class ChatApp:
         try:
             article = self.archive().store.article(str(article_id))
         except QAError as exc:
-            gr.Warning(f"无法打开文章：{exc}")
+            gr.Warning(f"无法打开文章：{html.escape(str(exc))}")
             return gr.skip()
         cited = (
             citations[int(index)]
