@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import queue
 import stat
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -167,26 +168,44 @@ def _open(path: Path, flags: int) -> int:
         os.close(fd)
 
 
+class _Worker:
+    """A daemon thread that runs reads handed to it, one at a time."""
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._loop, name="qa-read", daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            work, box, done = self.jobs.get()
+            try:
+                box["value"] = work()
+            except BaseException as exc:  # handed to the caller's thread
+                box["error"] = exc
+            done.set()
+
+
+_worker: _Worker | None = None
+_worker_lock = threading.Lock()
+
+
 def with_timeout(work: Callable[[], _T], seconds: float, what: str) -> _T:
-    """`work()` in a helper thread; ReadError if it has not returned after `seconds`.
+    """`work()` on the reading thread; ReadError if it has not returned after `seconds`.
 
-    A read stuck in the kernel (a dead network mount) cannot be cancelled: the thread is left
-    behind as a daemon, and the run goes on with the next file.
+    A read stuck in the kernel (a dead network mount) cannot be cancelled: its thread is left
+    behind (a daemon, it never holds up exit), and later reads get a new one.
     """
+    global _worker
     box: dict[str, object] = {}
-
-    def run() -> None:
-        try:
-            box["value"] = work()
-        except BaseException as exc:  # handed to the caller's thread below
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, name="read", daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        raise ReadError(f"{what} did not finish in {seconds:g} s (a mount or device that does "
-                        "not answer?); skipped")
+    done = threading.Event()
+    with _worker_lock:
+        if _worker is None:
+            _worker = _Worker()
+        _worker.jobs.put((work, box, done))
+        if not done.wait(seconds):
+            _worker = None
+            raise ReadError(f"{what} did not finish in {seconds:g} s (a mount or device that "
+                            "does not answer?); skipped")
     if "error" in box:
         raise box["error"]  # type: ignore[misc]
     return box["value"]  # type: ignore[return-value]
