@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-import json
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from qa.errors import QAError
+from qa.files import display_name
 from qa.settings import Settings
+from qa.text import json_text, printable
+
+
+def _echo(text: str = "", err: bool = False) -> None:
+    """Print text that may come from the archive or the user: control characters (terminal
+    escape sequences) and bidi overrides are shown escaped, never sent to the terminal."""
+    click.echo(printable(text), err=err)
 
 
 def _fail(exc: Exception) -> None:
-    click.echo(f"error: {exc}", err=True)
+    _echo(f"error: {exc}", err=True)
     sys.exit(2)
 
 
@@ -42,6 +50,11 @@ def answerer_option(f):
              "extractive-QA model name/folder (QA_ANSWERER).")(f)
 
 
+follow_links_option = click.option(
+    "--follow-links", is_flag=True,
+    help="Also read symbolic links that lead out of the folders given (QA_FOLLOW_LINKS).")
+
+
 @click.group(cls=_Group)
 @click.version_option(package_name="archive-qa")
 def main() -> None:
@@ -51,18 +64,19 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per article.")
-def ingest(paths: tuple[Path, ...], as_json: bool) -> None:
+@follow_links_option
+def ingest(paths: tuple[Path, ...], as_json: bool, follow_links: bool) -> None:
     """Read pages and print the articles and paragraphs found (nothing is indexed)."""
     from qa.ingest import article_json, format_report, ingest_paths
 
-    for result in ingest_paths(paths, _settings()):
+    for result in ingest_paths(paths, _settings(follow_links=follow_links or None)):
         if as_json:
             for article in result.articles:
-                click.echo(json.dumps(article_json(article), ensure_ascii=False))
+                click.echo(json_text(article_json(article)))
             for warning in result.warnings:
-                click.echo(f"warning: {result.source}: {warning}", err=True)
+                _echo(f"warning: {result.source}: {warning}", err=True)
         else:
-            click.echo(format_report(result))
+            _echo(format_report(result))
 
 
 def _settings(**overrides) -> Settings:
@@ -79,34 +93,35 @@ def _settings(**overrides) -> Settings:
 @click.option("--model", help="Embedding model: default, a sentence-transformers name or folder.")
 @click.option("--rebuild", is_flag=True, help="Ignore the existing index and embed everything.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def index(paths, index_dir, model, rebuild, quiet) -> None:
+@follow_links_option
+def index(paths, index_dir, model, rebuild, quiet, follow_links) -> None:
     """Add new or changed files to the index (default: the corpus folder); drop deleted ones."""
     from qa.embed import load_embedder
     from qa.indexer import build_index
 
-    settings = _settings(index_dir=index_dir, model=model)
+    settings = _settings(index_dir=index_dir, model=model, follow_links=follow_links or None)
     paths = paths or (settings.corpus_dir,)
-    missing = [str(p) for p in paths if not p.exists()]
+    missing = [display_name(p) for p in paths if not os.path.lexists(p)]
     if missing:
         raise click.UsageError(f"no such file or folder: {', '.join(missing)}")
     embedder = load_embedder(settings, "index")
     report = build_index(
         paths, settings.index_dir, embedder, settings=settings, rebuild=rebuild,
         batch_size=settings.batch_size, progress=not quiet,
-        log=lambda msg: click.echo(msg, err=True),
+        log=lambda msg: _echo(msg, err=True),
     )
     if report.version is None:
-        click.echo(f"index is up to date ({report.unchanged} files unchanged)")
+        _echo(f"index is up to date ({report.unchanged} files unchanged)")
     else:
-        click.echo(
+        _echo(
             f"added {len(report.added)}, updated {len(report.updated)}, "
             f"removed {len(report.removed)}, unchanged {report.unchanged} files; "
             f"{report.paragraphs} paragraphs in {settings.index_dir} ({report.seconds:.1f} s)"
         )
     for source, why in report.failed:
-        click.echo(f"skipped {source}: {why}", err=True)
+        _echo(f"skipped {source}: {why}", err=True)
     for source, warning in report.warnings:
-        click.echo(f"warning: {source}: {warning}", err=True)
+        _echo(f"warning: {source}: {warning}", err=True)
 
 
 def _filter_options(f):
@@ -135,17 +150,17 @@ def search(query, k, as_json, index_dir, date_from, date_to, newspaper) -> None:
     retriever = Retriever(Store.open(settings.index_dir), load_embedder(settings, "query"))
     hits = retriever.search(query, k, Filters(date_from, date_to, newspaper))
     if as_json:
-        click.echo(json.dumps([hit_json(h) for h in hits], ensure_ascii=False, indent=2))
+        click.echo(json_text([hit_json(h) for h in hits], indent=2))
         return
     if not hits:
-        click.echo("no matching paragraphs")
+        _echo("no matching paragraphs")
     for rank, h in enumerate(hits, 1):
         a, p = h.article, h.paragraph
-        click.echo(f"{rank:>2}. [{h.score:.4f}] {a.newspaper or ''} {a.date or ''} "
+        _echo(f"{rank:>2}. [{h.score:.4f}] {a.newspaper or ''} {a.date or ''} "
                    f"〈{a.title or ''}〉 ¶{p.index + 1}  {p.source}:{p.line_start}-{p.line_end}")
-        click.echo(f"    {p.text[:160]}")
+        _echo(f"    {p.text[:160]}")
         if h.copies:
-            click.echo(f"    (+{len(h.copies)} copies)")
+            _echo(f"    (+{len(h.copies)} copies)")
 
 
 def hit_json(h) -> dict:
@@ -188,16 +203,16 @@ def ask(question, k, as_json, answerer, reader_runtime, index_dir, date_from, da
                            log=lambda msg: click.echo(msg, err=True))
     answer = archive.ask(question, k=k, filters=Filters(date_from, date_to, newspaper))
     if as_json:
-        click.echo(json.dumps(answer_json(answer, archive), ensure_ascii=False, indent=2))
+        click.echo(json_text(answer_json(answer, archive), indent=2))
         return
     if answer.abstained:
-        click.echo("在档案中没有找到答案 (not found in the archive). Closest passages:")
+        _echo("在档案中没有找到答案 (not found in the archive). Closest passages:")
     else:
         c = answer.citations[0]
-        click.echo(f"{answer.text}    (score {answer.score:.2f})")
-        click.echo(f"  {c.passage[:c.answer_start]}【{answer.text}】{c.passage[c.answer_end:]}")
+        _echo(f"{answer.text}    (score {answer.score:.2f})")
+        _echo(f"  {c.passage[:c.answer_start]}【{answer.text}】{c.passage[c.answer_end:]}")
     for c in answer.citations:
-        click.echo(f"[{c.rank}] {format_citation(c)}  {c.source}:{c.line_start}-{c.line_end}")
+        _echo(f"[{c.rank}] {format_citation(c)}  {c.source}:{c.line_start}-{c.line_end}")
 
 
 @main.command()
@@ -208,8 +223,11 @@ def ask(question, k, as_json, answerer, reader_runtime, index_dir, date_from, da
               help="Archive to index when there is no index yet (QA_CORPUS_DIR) [corpus].")
 @click.option("--auth", metavar="USER:PASS", envvar="QA_AUTH",
               help="Require this login (QA_AUTH keeps it out of the process list).")
+@click.option("--insecure-no-auth", is_flag=True,
+              help="Serve beyond this machine (--host) without a login: anyone who can reach "
+                   "the port can use the app.")
 @answerer_option
-def serve(host, port, index_dir, corpus, auth, answerer, reader_runtime) -> None:
+def serve(host, port, index_dir, corpus, auth, insecure_no_auth, answerer, reader_runtime) -> None:
     """Chat with the archive in a browser (what `python app.py` runs)."""
     import logging
 
@@ -219,7 +237,8 @@ def serve(host, port, index_dir, corpus, auth, answerer, reader_runtime) -> None
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = _settings(host=host, port=port, index_dir=index_dir, corpus_dir=corpus,
                          answerer=answerer, reader_runtime=reader_runtime)
-    serve_(settings, parse_auth(auth), log=lambda msg: click.echo(msg, err=True))
+    serve_(settings, parse_auth(auth), log=lambda msg: _echo(msg, err=True),
+           insecure_no_auth=insecure_no_auth)
 
 
 @main.command("eval")
@@ -237,9 +256,9 @@ def eval_(dataset, index_dir, limit, k, answerer, reader_runtime, as_json) -> No
                          reader_runtime=reader_runtime)
     summary = run(dataset, settings, limit, log=lambda msg: click.echo(msg, err=True))
     if as_json:
-        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+        click.echo(json_text(summary, indent=2))
     else:
-        click.echo(format_table(summary))
+        _echo(format_table(summary))
 
 
 @main.command("export-model")
@@ -253,7 +272,7 @@ def export_model_(out_dir: Path) -> None:
     from qa.export_model import export_model
 
     folder = export_model(out_dir)
-    click.echo(f"exported multilingual-e5-small to {folder}")
+    _echo(f"exported multilingual-e5-small to {folder}")
 
 
 @main.command("train-reader")

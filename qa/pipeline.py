@@ -13,6 +13,7 @@ from qa.reader import Answerer, load_answerer
 from qa.retrieve import Filters, Retriever
 from qa.settings import Settings
 from qa.store import Store, current_version
+from qa.text import clean_text
 from qa.types import Answer, Hit
 
 # A follow-up leans on the previous question: it points back (那/这/它/其…, "what about"),
@@ -40,7 +41,7 @@ def retrieval_query(question: str, history: Sequence[str] = ()) -> str:
 
 def check_question(question: str, max_chars: int) -> str:
     """The question stripped, or QueryError saying why it cannot be asked."""
-    q = (question or "").strip()
+    q = clean_text(question or "").strip()
     if not q:
         raise QueryError("the question is empty")
     if len(q) > max_chars:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
+import ipaddress
 import sys
 import threading
 import time
@@ -45,6 +46,27 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
     if not (user and sep and password):
         raise QAError("--auth must look like user:password")
     return user, password
+
+
+def check_binding(host: str, auth: tuple[str, str] | None, insecure_no_auth: bool) -> None:
+    """Refuse to serve beyond this machine without a login, unless told to explicitly."""
+    if auth is not None or insecure_no_auth or is_loopback(host):
+        return
+    raise QAError(
+        f"refusing to serve on {host} without a login: anyone who reaches the port could use "
+        "the app. Add --auth user:password (or QA_AUTH), or --insecure-no-auth if that is "
+        "what you want"
+    )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` only listens on this machine (127.0.0.0/8, ::1, localhost)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[] ")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
 
 
 def ensure_index(settings: Settings, log: Callable[[str], None] = print) -> None:
@@ -94,9 +116,13 @@ class Background:
 
 
 def serve(settings: Settings, auth: tuple[str, str] | None = None,
-          log: Callable[[str], None] = print) -> None:
-    """Serve the archive on settings.host:settings.port until interrupted."""
+          log: Callable[[str], None] = print, insecure_no_auth: bool = False) -> None:
+    """Serve the archive on settings.host:settings.port until interrupted.
+
+    Beyond loopback only with a login, or with `insecure_no_auth` said explicitly.
+    """
     started = time.perf_counter()
+    check_binding(settings.host, auth, insecure_no_auth)
     ensure_index(settings, log)
     from qa.pipeline import Archive
 
@@ -113,7 +139,9 @@ def serve(settings: Settings, auth: tuple[str, str] | None = None,
     except OSError as exc:  # e.g. the port is taken
         raise QAError(f"cannot serve on {settings.host}:{settings.port}: {exc}") from exc
     log(f"serving in {time.perf_counter() - started:.1f} s: http://{settings.host}:"
-        f"{settings.port}" + (" (login required)" if auth else ""))
+        f"{settings.port}" + (" (login required)" if auth else "")
+        + (" WITHOUT A LOGIN: anyone who reaches this port can use the app"
+           if insecure_no_auth and not auth else ""))
     archive.get()  # an archive that cannot open is an error now, not at the first question
     log(f"ready in {time.perf_counter() - started:.1f} s")
     demo.block_thread()  # until Ctrl-C, which closes the server
