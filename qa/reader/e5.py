@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.errors import INSTALL_HINT, ModelError
-from qa.reader.base import best_first, complete_count
+from qa.reader.base import best_first, complete_count, platt
 from qa.reader.bundle import ADAPTER_FILES, CONFIG, HEAD, READER_DIR, TOKENIZATIONS, read_config
 from qa.reader.hf import decode
 from qa.reader.windows import Windower
@@ -101,7 +101,14 @@ class E5Reader:
         self.max_answer_tokens = config.get("max_answer_tokens", 30)
         self.retrieval_weight = config.get("retrieval_weight", 1.0)
         self.threshold: float = config.get("abstain_threshold", 0.3)
+        # Platt scaling fitted on validation questions: {"a": .., "b": ..} (none: the score)
+        self.calibration: dict | None = config.get("calibration")
         self.top_n = 20
+
+    def confidence(self, score: float) -> float:
+        if not self.calibration:
+            return score
+        return platt(score, self.calibration["a"], self.calibration["b"])
 
     def extract(
         self, question: str, passages: Sequence[str],

@@ -123,6 +123,9 @@ class HFReader:
             ) from exc
         return tokenizer, model
 
+    def confidence(self, score: float) -> float:
+        return score  # uncalibrated: the softmax share stands in for it
+
     def logits(self, windows: Windows) -> tuple[np.ndarray, np.ndarray]:
         """Start and end logits, (windows, tokens) each, as float32."""
         torch = self.torch

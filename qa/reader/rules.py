@@ -85,6 +85,9 @@ class RuleAnswerer:
         self.max_span = max_span
         self.threshold = threshold
 
+    def confidence(self, score: float) -> float:
+        return score  # the score is already a calibrated probability
+
     def extract(
         self, question: str, passages: Sequence[str],
         retrieval_scores: Sequence[float] | None = None, contexts: Sequence[str] | None = None,
