@@ -2,7 +2,8 @@
 
 `load_answerer` is the one place that names them: "rules" (`rules.RuleAnswerer`, no model),
 "reader" (the bundled trained reader, `e5.E5Reader`), "auto" (the reader when it can run, else
-the rules), or any Hugging Face extractive-QA model name or folder (`hf.HFReader`).
+the rules), a folder of a reader trained by `qa train-reader`, or any Hugging Face
+extractive-QA model name or folder (`hf.HFReader`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from qa.reader.base import Answerer
+from qa.reader.bundle import CONFIG
 
 NAMES = ("auto", "reader", "rules")
 
@@ -39,6 +41,11 @@ def load_answerer(name: str, cache_dir: Path, device: str | None = None,
             answerer = RuleAnswerer()
         else:
             answerer = E5Reader(cache_dir=cache_dir, device=device, runtime=runtime, log=log)
+    elif (Path(name) / CONFIG).is_file():  # a reader folder: train-reader's OUT/best
+        from qa.reader.e5 import E5Reader
+
+        answerer = E5Reader(Path(name), cache_dir=cache_dir, device=device, runtime=runtime,
+                            log=log)
     else:
         from qa.reader.hf import HFReader
 
