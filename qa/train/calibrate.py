@@ -40,16 +40,17 @@ class Record(NamedTuple):
 
 
 def fit_platt(scores: Sequence[float], right: Sequence[bool], steps: int = 50) -> tuple[float, float]:
-    """(a, b) of P(right) = sigmoid(a * logit(score) + b), by Newton's method on the log loss."""
+    """(a, b) of P(right) = sigmoid(a * logit(score) + b): Newton's method on the log loss."""
     s = np.clip(np.asarray(scores, dtype=float), 1e-6, 1 - 1e-6)
     x = np.log(s / (1 - s))
     y = np.asarray(right, dtype=float)
     X = np.stack([x, np.ones_like(x)], axis=1)
     w = np.zeros(2)
+    ridge = 1e-2  # keeps the fit finite when right and wrong scores do not overlap
     for _ in range(steps):
-        p = 1 / (1 + np.exp(-X @ w))
-        grad = X.T @ (p - y)
-        hess = X.T @ (X * (p * (1 - p))[:, None]) + 1e-6 * np.eye(2)
+        p = 0.5 * (1 + np.tanh(0.5 * (X @ w)))  # the sigmoid, without overflow
+        grad = X.T @ (p - y) + ridge * w
+        hess = X.T @ (X * (p * (1 - p))[:, None]) + ridge * np.eye(2)
         w -= np.linalg.solve(hess, grad)
     return float(w[0]), float(w[1])
 
