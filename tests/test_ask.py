@@ -107,7 +107,7 @@ def test_cli_ask_json_schema(settings, monkeypatch):
     assert data["answerer"] == {"name": "rules", "threshold": 0.125}
     assert set(data["citations"][0]) == {
         "rank", "article_id", "newspaper", "date", "page", "title", "paragraph_index", "passage",
-        "answer_start", "answer_end", "source", "line_start", "line_end", "score"}
+        "answer_start", "answer_end", "source", "line_start", "line_end", "score", "role"}
     c = data["citations"][0]
     assert c["passage"][c["answer_start"] : c["answer_end"]] == data["answer"]
 
