@@ -173,13 +173,32 @@ def test_cli_ask_json_schema(settings, monkeypatch):
                                        str(settings.index_dir)])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert set(data) == {"question", "answer", "score", "abstained", "citations", "answerer"}
+    assert set(data) == {"question", "answer", "score", "abstained", "citations", "answerer",
+                         "confidence", "timeline", "searched"}
     assert data["answerer"] == {"name": "rules", "threshold": 0.125}
     assert set(data["citations"][0]) == {
         "rank", "article_id", "newspaper", "date", "page", "title", "paragraph_index", "passage",
         "answer_start", "answer_end", "source", "line_start", "line_end", "score", "role"}
     c = data["citations"][0]
     assert c["passage"][c["answer_start"] : c["answer_end"]] == data["answer"]
+    assert c["role"] == "answer" and {x["role"] for x in data["citations"][1:]} <= {
+        "agrees", "timeline", "related"}
+    assert data["confidence"] == {"probability": data["score"], "level": "high", "agreeing": 1}
+    assert data["timeline"] == []
+    assert set(data["searched"]) == {"query", "date_from", "date_to", "newspaper", "articles",
+                                     "admitted", "undated", "read"}
+
+
+def test_cli_says_a_guess_is_a_guess_and_what_was_searched(settings, monkeypatch):
+    monkeypatch.setenv("QA_MODEL", "fake")
+    run = CliRunner().invoke
+    guess = run(main, ["ask", GUESS, "--index-dir", str(settings.index_dir)])
+    assert guess.exit_code == 0 and guess.output.startswith("可能是 (possibly) 唐毅")
+    assert "可信度 低" in guess.output
+    none = run(main, ["ask", "乌海市今年的降雨量是多少毫米？", "--date-from", "2022-01-01",
+                      "--index-dir", str(settings.index_dir)])
+    assert none.exit_code == 0 and "没有找到答案" in none.output
+    assert "篇没有日期的文章被日期筛选排除" in none.output and "去掉起止日期" in none.output
 
 
 def test_cli_reports_errors_without_traceback(settings, monkeypatch, tmp_path):
