@@ -232,7 +232,7 @@ def answer_lines(answer) -> list[str]:
         if answer.searched:
             lines.append(searched_text(answer.searched))
         return [*lines, *(f"  - {h}" for h in hints(answer)), "Closest passages:"]
-    level = describe(answer.level, answer.confidence)
+    level = describe(answer.level, answer.confidence, answer.agreeing)
     if answer.timeline:
         lines = ["不同日期的报道给出了不同的答案 (different dates, different answers):"]
         lines += [f"  {d.date}  {d.text}  ({describe(d.level, d.confidence)}) [{d.rank}]"

@@ -35,9 +35,11 @@ def level(probability: float, agreeing: int = 1) -> str:
     return LEVELS[step]
 
 
-def describe(level_: str, probability: float) -> str:
-    """A level as people read it: 可信度 高 · 62%."""
-    return f"可信度 {LEVEL_NAMES[level_]} · {round(100 * probability)}%"
+def describe(level_: str, probability: float, agreeing: int = 1) -> str:
+    """A level as people read it: 可信度 高 · 62%. When articles agree, the probability (one
+    passage's) is a floor: 可信度 高 · ≥31%."""
+    floor = "≥" if agreeing >= 2 else ""
+    return f"可信度 {LEVEL_NAMES[level_]} · {floor}{round(100 * probability)}%"
 
 
 def answer_key(text: str) -> str:

@@ -22,6 +22,7 @@ from qa.web import (
     NOT_FOUND,
     ChatApp,
     article_html,
+    build_ui,
     citation_list_html,
     details_html,
     escape_markdown,
@@ -29,6 +30,7 @@ from qa.web import (
     parse_filters,
     reply_markdown,
 )
+from qa.web.upload import OFF
 from tests.archives import build, open_archive
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,7 +149,9 @@ def test_a_confident_answer_is_bold_with_its_level_and_a_marker_per_source():
     related = out.split("Related passages：")[1]
     assert "[\\[2\\]](#qa-cite-8)" in related and "〈" not in related  # markers only
     assert "报道一致" not in out
-    assert "3 篇报道一致" in reply_markdown(answered(agreeing=3))
+    agreed = reply_markdown(answered("high", 0.31, agreeing=2))
+    assert "可信度 高 · ≥31%" in agreed
+    assert "2 篇报道一致（2 reports agree）：[\\[1\\]](#qa-cite-0)" in agreed
 
 
 def test_a_low_confidence_answer_shows_the_evidence_first_and_is_never_bold():
@@ -306,6 +310,18 @@ def test_app_refuses_bad_auth_and_missing_corpus(tmp_path, capsys):
                           str(tmp_path / "index"), "--corpus", str(tmp_path / "none")],
                          capture_output=True, text=True, timeout=120)
     assert app.returncode == 2 and "no corpus" in app.stderr and "Traceback" not in app.stderr
+
+
+def test_the_page_has_no_upload_control_when_uploads_are_off(seeded):
+    def kinds(allow: bool) -> tuple[list[str], list]:
+        demo = build_ui(lambda: open_archive(seeded), seeded, allow_uploads=allow)
+        return [type(b).__name__ for b in demo.blocks.values()], [
+            getattr(b, "value", None) for b in demo.blocks.values()]
+
+    off, values = kinds(False)
+    assert "File" not in off and OFF in values
+    on, values = kinds(True)
+    assert "File" in on and OFF not in values
 
 
 def test_uploads_only_on_loopback_or_behind_a_login():

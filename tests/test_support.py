@@ -23,6 +23,7 @@ def test_levels_follow_the_probability_and_agreement(probability, agree, expecte
 def test_levels_read_in_chinese_with_the_probability():
     assert describe("high", 0.623) == "可信度 高 · 62%"
     assert describe("low", 0.14) == "可信度 低 · 14%"
+    assert describe("high", 0.314, agreeing=2) == "可信度 高 · ≥31%"  # one passage's: a floor
 
 
 def test_answers_are_the_same_across_width_script_and_spacing():

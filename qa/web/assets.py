@@ -49,9 +49,11 @@ a.qa-cite[aria-current] {{ background: rgba(232, 162, 0, .14); }}
   .qa-intro-more {{ display: none; }}
   #chat {{ height: 56vh !important; }}
   #article-panel {{ display: none !important; }}
-  #article-panel.qa-open {{ display: flex !important; position: fixed; inset: 0;
+  #article-panel.qa-open {{ display: flex !important; flex-flow: column nowrap !important;
+    position: fixed; inset: 0;
     z-index: 1000; margin: 0; padding: .5em; overflow-y: auto;
     background: var(--background-fill-primary); }}
+  #article-panel.qa-open > * {{ flex-shrink: 0; }}
   #article-panel.qa-open #article-close {{ display: block; position: fixed; bottom: 1em; left: 50%;
     transform: translateX(-50%); width: auto; z-index: 1001; box-shadow: 0 2px 8px rgba(0, 0, 0, .3); }}
   #inspector {{ max-height: none; overflow-y: visible !important; }}

@@ -24,10 +24,10 @@ def marker(c: Citation, first: int) -> str:
     return f"[\\[{c.rank}\\]](#qa-cite-{first + c.rank - 1})"
 
 
-def badge(level: str, probability: float) -> str:
+def badge(level: str, probability: float, agreeing: int = 1) -> str:
     """The confidence level with its probability, e.g. 可信度 高 · 62%."""
     return (f'<span class="qa-level qa-{level}" title="{LEVEL_TITLE}">'
-            f"{describe(level, probability)}</span>")
+            f"{describe(level, probability, agreeing)}</span>")
 
 
 def quote(c: Citation, first: int) -> str:
@@ -48,7 +48,7 @@ def reply_markdown(answer: Answer, first: int = 0) -> str:
     else:
         lead = f"**{escape_markdown(answer.text or '')}**"
         if answer.level:
-            lead += f" {badge(answer.level, answer.confidence or 0.0)}"
+            lead += f" {badge(answer.level, answer.confidence or 0.0, answer.agreeing)}"
         body = [lead, "", quote(answer.citations[0], first)]
     return "\n".join([*body, "", *source_lines(answer, first)])
 
@@ -86,7 +86,8 @@ def source_lines(answer: Answer, first: int) -> list[str]:
     lines = ["出处 Sources：" + "；".join(
         f"{marker(c, first)} {escape_markdown(format_citation(c))}" for c in evidence)]
     if answer.agreeing >= 2:
-        lines += ["", f"✔ {answer.agreeing} 篇报道一致（{answer.agreeing} reports agree）"]
+        agree = " ".join(marker(c, first) for c in evidence if c.role in ("answer", "agrees"))
+        lines += ["", f"✔ {answer.agreeing} 篇报道一致（{answer.agreeing} reports agree）：{agree}"]
     if related:
         lines += ["", "相关段落（不含此答案）Related passages：" + " ".join(
             marker(c, first) for c in related)]
