@@ -71,7 +71,7 @@ def hints(answer: Answer) -> list[str]:
             out.append(f"日期筛选排除了 {s.undated} 篇没有日期的文章：去掉起止日期再问一次。")
         else:
             out.append("放宽筛选条件（报纸、起止日期）再问一次。")
-    if answer.answerer.startswith("rules") and mostly_latin(answer.question):
+    if answer.answerer == "rules" and mostly_latin(answer.question):
         out.append("请用中文提问：默认的规则答题器只读得懂中文问题（英文问题能找到相关段落，"
                    "但读不出答案）。")
     if not QUESTION_WORD.search(answer.question):
