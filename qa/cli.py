@@ -178,10 +178,15 @@ def hit_json(h) -> dict:
 def answer_json(answer, archive) -> dict:
     from dataclasses import asdict
 
+    probability = answer.confidence
     return {
         "question": answer.question, "answer": answer.text, "score": round(answer.score, 4),
         "abstained": answer.abstained, "citations": [asdict(c) for c in answer.citations],
         "answerer": {"name": archive.answerer.name, "threshold": archive.threshold},
+        "confidence": {"probability": None if probability is None else round(probability, 4),
+                       "level": answer.level, "agreeing": answer.agreeing},
+        "timeline": [asdict(d) for d in answer.timeline],
+        "searched": asdict(answer.searched) if answer.searched else None,
     }
 
 
@@ -205,14 +210,43 @@ def ask(question, k, as_json, answerer, reader_runtime, index_dir, date_from, da
     if as_json:
         click.echo(json_text(answer_json(answer, archive), indent=2))
         return
-    if answer.abstained:
-        _echo("在档案中没有找到答案 (not found in the archive). Closest passages:")
-    else:
-        c = answer.citations[0]
-        _echo(f"{answer.text}    (score {answer.score:.2f})")
-        _echo(f"  {c.passage[:c.answer_start]}【{answer.text}】{c.passage[c.answer_end:]}")
+    for line in answer_lines(answer):
+        _echo(line)
     for c in answer.citations:
-        _echo(f"[{c.rank}] {format_citation(c)}  {c.source}:{c.line_start}-{c.line_end}")
+        _echo(f"[{c.rank}] {format_citation(c)}  {c.source}:{c.line_start}-{c.line_end}"
+              + ("" if answer.abstained or c.role == "answer" else f"  ({ROLE_LABELS[c.role]})"))
+
+
+ROLE_LABELS = {"agrees": "同样的答案 same answer", "timeline": "另一日期 another date",
+               "related": "相关 related"}
+
+
+def answer_lines(answer) -> list[str]:
+    """`qa ask` for people: the answer with its confidence (a guess said as one), answers by
+    date, or what was searched and what to try."""
+    from qa.explain import hints, searched_text
+    from qa.support import describe
+
+    if answer.abstained:
+        lines = ["在档案中没有找到答案 (not found in the archive)."]
+        if answer.searched:
+            lines.append(searched_text(answer.searched))
+        return [*lines, *(f"  - {h}" for h in hints(answer)), "Closest passages:"]
+    level = describe(answer.level, answer.confidence, answer.agreeing)
+    if answer.timeline:
+        lines = ["不同日期的报道给出了不同的答案 (different dates, different answers):"]
+        lines += [f"  {d.date}  {d.text}  ({describe(d.level, d.confidence)}) [{d.rank}]"
+                  for d in answer.timeline]
+    elif answer.level == "low":
+        lines = [f"可能是 (possibly) {answer.text}    ({level}: check the source)"]
+    else:
+        lines = [f"{answer.text}    ({level})"]
+    c = answer.citations[0]
+    lines.append(f"  {c.passage[:c.answer_start]}【{c.passage[c.answer_start:c.answer_end]}】"
+                 f"{c.passage[c.answer_end:]}")
+    if answer.agreeing >= 2:
+        lines.append(f"  {answer.agreeing} 篇报道一致 ({answer.agreeing} reports agree)")
+    return lines
 
 
 @main.command()
