@@ -14,11 +14,13 @@ import os
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
 from qa.errors import QAError, ReadError
+from qa.formats import SUFFIXES as LAYOUT_SUFFIXES
+from qa.formats import Document, read_layout
 from qa.normalize import fix_spaces_mapped, seam, split_long
 from qa.read import (
     MARKDOWN_SUFFIXES,
@@ -34,12 +36,13 @@ from qa.read import (
 )
 from qa.segment import Meta, Story, segment
 from qa.settings import Settings
-from qa.types import Article, Paragraph
+from qa.types import Article, LineBox, PageInfo, Paragraph
 
 CATALOG = "catalog.csv"
 MIN_PARAGRAPH_CHARS = 8  # letters and digits; shorter fragments are merged into a neighbour
 _FILE_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})[-_.]?(\d{2})[-_.]?(\d{2})(?!\d)")
 _TEXT_DATE = re.compile(r"((?:19|20)\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
+ALL_SUFFIXES = SUFFIXES + LAYOUT_SUFFIXES
 
 
 @dataclass
@@ -48,7 +51,9 @@ class FileResult:
     articles: list[Article] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
-    encoding: str | None = None
+    encoding: str | None = None  # or how a PDF, scan or web page was read (pdf, ocr, html)
+    pages: list[PageInfo] = field(default_factory=list)  # pages of a PDF or scan
+    lines: list[LineBox] = field(default_factory=list)  # their printed lines, by line number
 
 
 def source_name(path: Path) -> str:
@@ -67,7 +72,7 @@ def iter_files(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
             for folder, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
-                    if name.lower().endswith(SUFFIXES) and name != CATALOG and not name.startswith("."):
+                    if name.lower().endswith(ALL_SUFFIXES) and name != CATALOG and not name.startswith("."):
                         file = Path(folder) / name
                         yield file, source_name(file)
         else:
@@ -89,8 +94,11 @@ def ingest_file(path: Path, source: str | None = None, settings: Settings | None
         if not path.exists():
             raise ReadError("no such file or folder")
         suffix = path.suffix.lower()
-        if suffix not in SUFFIXES:
-            raise ReadError(f"unsupported file type {suffix or '(none)'}: expected {', '.join(SUFFIXES)}")
+        if suffix not in ALL_SUFFIXES:
+            raise ReadError(f"unsupported file type {suffix or '(none)'}: expected {', '.join(ALL_SUFFIXES)}")
+        if suffix in LAYOUT_SUFFIXES:
+            result.articles = _layout_articles(read_layout(path, settings), path, result, settings)
+            return result
         text, result.encoding = read_file(path, settings.max_file_mb * 1024 * 1024)
         sidecar = _sidecar(path, result.warnings)
         if suffix in RECORD_SUFFIXES:
@@ -109,6 +117,36 @@ def ingest_file(path: Path, source: str | None = None, settings: Settings | None
     except (OSError, ValueError, RecursionError) as exc:  # never a traceback for one bad file
         result.error, result.articles = f"cannot ingest: {exc}", []
     return result
+
+
+def _layout_articles(document: Document, path: Path, result: FileResult,
+                     settings: Settings) -> list[Article]:
+    """Articles of a PDF, scan or web page, page by page; paragraphs keep their line boxes."""
+    result.encoding, result.pages = document.kind, [p.info for p in document.pages]
+    result.lines = [line for p in document.pages for line in p.lines]
+    sidecar = _sidecar(path, result.warnings)
+    if len(document.pages) > 1:  # each page of the file is its own page of the paper
+        sidecar = {k: v for k, v in sidecar.items() if k != "page"}
+    articles: list[Article] = []
+    metas = []
+    for page in document.pages:
+        found = segment(page.rows, markdown=True, guess_headlines=False)
+        meta = _merge_meta(sidecar, Meta(*(a or b for a, b in zip(
+            (page.meta.newspaper, page.meta.date, page.meta.page, page.meta.section),
+            (found.meta.newspaper, found.meta.date, found.meta.page, found.meta.section), strict=True))), path)
+        if meta.page is None and len(document.pages) > 1:
+            meta.page = str(page.info.number)
+        metas.append(meta)
+        boxes = {b.line: b for b in page.lines if b.line in page.body_lines}
+        for story in found.stories:
+            if pieces := _paragraph_pieces(story.paragraphs, settings.max_paragraph_chars):
+                article = _article(story, pieces, meta, result.source, len(articles))
+                paragraphs = tuple(replace(p, boxes=tuple(boxes[n] for n in range(
+                    p.line_start, p.line_end + 1) if n in boxes)) for p in article.paragraphs)
+                articles.append(replace(article, byline=article.byline or page.byline,
+                                        paragraphs=paragraphs))
+    result.warnings += _meta_warnings(metas[0] if metas else Meta(), articles)
+    return articles
 
 
 def article_id(source: str, ordinal: int) -> str:

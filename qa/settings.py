@@ -35,6 +35,9 @@ class Settings:
     max_question_chars: int = 500
     max_paragraph_chars: int = 400
     max_file_mb: int = 50  # ingest refuses larger files: no newspaper page is that big
+    ocr_dpi: int = 200  # PDF pages without a text layer are rendered at this resolution for OCR
+    ocr_threads: int = -1  # onnxruntime threads for OCR; -1: one per core
+    slow_page_seconds: float = 10.0  # pages that take longer to read are counted in the report
     # "rules"; "reader" (the bundled trained reader); "auto" (the reader when it can run, else
     # rules); or a Hugging Face extractive-QA model name/folder. Rules by default: the bundled
     # reader does not beat them yet (README, "The trained reader").

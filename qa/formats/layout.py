@@ -1,0 +1,284 @@
+"""Reading order and roles of the lines of a laid-out page (a PDF text layer or OCR boxes).
+
+1. The page header: lines in the top band that read as furniture (masthead, date, 版次,
+   editor) are set aside; they give the page's metadata.
+2. Reading order by recursive XY-cut: a group of lines is cut along a vertical gutter that
+   runs its whole height (columns, stories side by side: left to right), else along a
+   horizontal gap wider than the body's line spacing, else directly above or below a headline
+   that spans several columns (so a headline across columns ends the stories above it), and
+   read top to bottom; what cannot be cut is one column.
+3. Roles from type size relative to the body text: headlines (level 1), the sub-headlines and
+   kickers printed with them (level 2), intertitles inside a story (level 3); paragraphs start
+   at an indented line or after a short line that ends a sentence; photo captions (small type,
+   `图为…`, a `（… 摄）` credit) are moved to the end of their story, so that a caption set
+   inside a column never splits a sentence of the text around it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from statistics import median
+from typing import NamedTuple
+
+from qa.normalize import ends_sentence
+from qa.segment import DATE_HEADER, EDITOR, ORGAN, PAGE_LINE, PAPER
+
+HEADLINE = 1.6  # type at least this many times the body size is a headline
+SUBHEAD = 1.2  # larger than the body, smaller than a headline: sub-headline or intertitle
+SMALL = 0.92  # smaller than the body: caption type
+HEADER_BAND = 0.15  # the page header sits in this top share of the page
+GUTTER_EMS = 0.4  # narrowest gap between two columns
+INDENT_EMS = 0.9  # a paragraph's first line is indented (two characters in Chinese type)
+_CREDIT = re.compile(r"[（(][^（）()]{1,30}摄\s*[)）]\s*$")
+
+
+class Line(NamedTuple):
+    """A line of text on a page, top-left origin, in page units (PDF points or pixels)."""
+
+    text: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    size: float  # font size (text layer) or box height (OCR)
+    bold: bool = False
+    confidence: float | None = None  # OCR recognition confidence
+    edges: tuple[float, ...] = ()  # x of each character's left edge, then the last right edge
+
+
+class Element(NamedTuple):
+    """A run of lines in reading order: a headline (level 1-3), a paragraph or a caption."""
+
+    kind: str  # "head", "para", "caption"
+    lines: tuple[Line, ...]
+    level: int = 0
+
+
+class Layout(NamedTuple):
+    header: tuple[Line, ...]  # page furniture at the top, in reading order
+    elements: tuple[Element, ...]  # the rest, in reading order
+    body_size: float
+
+
+def analyse(lines: list[Line], page_height: float) -> Layout:
+    """Header, then the body's elements in reading order."""
+    lines = [line for line in lines if line.text.strip()]
+    if not lines:
+        return Layout((), (), 0.0)
+    size = body_size(lines)
+    header = _header(lines, page_height, size)
+    rest = [line for line in lines if line not in header]
+    leaves = _cut(rest, size, _line_gap(rest, size))
+    elements = _elements(leaves, size)
+    return Layout(tuple(sorted(header, key=lambda ln: (ln.y0, ln.x0))), tuple(_relocate_captions(elements)),
+                  size)
+
+
+def body_size(lines: list[Line]) -> float:
+    """The size of most of the text: the median size weighted by characters."""
+    weighted = sorted((line.size, len(line.text)) for line in lines)
+    half, seen = sum(n for _, n in weighted) / 2, 0
+    for size, n in weighted:
+        seen += n
+        if seen >= half:
+            return size
+    return weighted[-1][0]
+
+
+# --- header ------------------------------------------------------------------------------------
+
+def _furniture(line: Line, size: float) -> bool:
+    text = line.text.strip()
+    if len(text) > 40:
+        return False
+    return bool(DATE_HEADER.search(text) or PAGE_LINE.match(text) or EDITOR.search(text)
+                or ORGAN.match(text) or PAPER.match(text.replace(" ", ""))
+                or re.fullmatch(r"第?\s*[0-9A-Z]{1,3}\s*版", text))
+
+
+def _header(lines: list[Line], page_height: float, size: float) -> set[Line]:
+    """Lines in the band of the page header: the top band holding furniture lines."""
+    top = min(line.y0 for line in lines)
+    band = top + HEADER_BAND * (page_height - top)
+    marks = [line for line in lines if line.y0 < band and _furniture(line, size)]
+    if not marks:
+        return set()
+    bottom = max(line.y1 for line in marks) + 0.3 * size
+    return {line for line in lines if line.y1 <= bottom}
+
+
+# --- reading order -----------------------------------------------------------------------------
+
+def _line_gap(lines: list[Line], size: float) -> float:
+    """The usual white space between two lines of a column."""
+    gaps = []
+    ordered = sorted(lines, key=lambda ln: (ln.x0, ln.y0))
+    for a, b in zip(ordered, ordered[1:], strict=False):
+        if abs(b.x0 - a.x0) < 3 * size and 0 <= b.y0 - a.y1 < 2 * size and abs(a.size - b.size) < 0.1 * size:
+            gaps.append(b.y0 - a.y1)
+    return median(gaps) if gaps else 0.5 * size
+
+
+def _cut(lines: list[Line], size: float, gap: float) -> list[list[Line]]:
+    """Recursive XY-cut: leaves (columns or headline blocks) in reading order."""
+    if len(lines) <= 1:
+        return [lines] if lines else []
+    for split in (_split_x, _split_y, _split_spanning):
+        parts = split(lines, size, gap)
+        if len(parts) > 1:
+            return [leaf for part in parts for leaf in _cut(part, size, gap)]
+    return [sorted(lines, key=lambda ln: (ln.y0, ln.x0))]
+
+
+def _split_x(lines: list[Line], size: float, gap: float) -> list[list[Line]]:
+    """Groups separated by vertical gutters running the whole height of `lines`."""
+    return _split(lines, lambda ln: (ln.x0, ln.x1), GUTTER_EMS * size)
+
+
+def _split_y(lines: list[Line], size: float, gap: float) -> list[list[Line]]:
+    """Bands separated by horizontal gaps wider than the line spacing of a column.
+
+    A band without headlines joins the band above when both have a gutter at the same place:
+    stories side by side, their headlines in one band and their text (below a photo, say) in
+    the next, are read story by story, not band by band.
+    """
+    bands = _split(lines, lambda ln: (ln.y0, ln.y1), gap + 0.45 * size)
+    merged = [bands[0]]
+    for band in bands[1:]:
+        if not any(ln.size >= HEADLINE * size for ln in band) and _share_gutter(merged[-1], band, size):
+            merged[-1] = merged[-1] + band
+        else:
+            merged.append(band)
+    return merged
+
+
+def _gutters(lines: list[Line], size: float) -> list[tuple[float, float]]:
+    parts = _split(lines, lambda ln: (ln.x0, ln.x1), GUTTER_EMS * size)
+    return [(max(ln.x1 for ln in a), min(ln.x0 for ln in b)) for a, b in zip(parts, parts[1:], strict=False)]
+
+
+def _share_gutter(upper: list[Line], lower: list[Line], size: float) -> bool:
+    return any(min(a1, b1) > max(a0, b0) for a0, a1 in _gutters(upper, size)
+               for b0, b1 in _gutters(lower, size))
+
+
+def _split(lines: list[Line], span, min_gap: float) -> list[list[Line]]:
+    ordered = sorted(lines, key=lambda ln: span(ln)[0])
+    groups: list[list[Line]] = [[ordered[0]]]
+    end = span(ordered[0])[1]
+    for line in ordered[1:]:
+        lo, hi = span(line)
+        if lo - end >= min_gap:
+            groups.append([])
+        groups[-1].append(line)
+        end = max(end, hi)
+    return groups
+
+
+def _split_spanning(lines: list[Line], size: float, gap: float) -> list[list[Line]]:
+    """Cut right above and below headlines wider than a column, where nothing straddles the cut."""
+    body = [ln.x1 - ln.x0 for ln in lines if ln.size < SUBHEAD * size]
+    if not body:
+        return [lines]
+    column = median(body)
+    ordered = sorted(lines, key=lambda ln: (ln.y0, ln.x0))
+    cuts = []
+    reach = ordered[0].y1
+    for i in range(1, len(ordered)):
+        before, after = ordered[i - 1], ordered[i]
+        if reach <= after.y0 + 0.15 * size and any(
+                ln.size >= SUBHEAD * size and ln.x1 - ln.x0 > 1.3 * column for ln in (before, after)):
+            cuts.append(i)
+        reach = max(reach, after.y1)
+    bounds = [0, *cuts, len(ordered)]
+    return [ordered[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+# --- roles -------------------------------------------------------------------------------------
+
+def _kind(line: Line, size: float) -> str:
+    if line.size >= HEADLINE * size:
+        return "head"
+    if line.size >= SUBHEAD * size:
+        return "sub"
+    return "small" if line.size <= SMALL * size else "body"
+
+
+def _under(above: Line, line: Line) -> bool:
+    """`line` continues `above` on the next line of the same block."""
+    return (0 <= line.y0 - above.y1 < 0.8 * line.size
+            and min(line.x1, above.x1) > max(line.x0, above.x0))
+
+
+def _elements(leaves: list[list[Line]], size: float) -> list[Element]:
+    """Headlines, paragraphs and captions from the leaves in reading order."""
+    out: list[Element] = []
+    para = -1  # the paragraph a line that is not indented continues
+    for leaf in leaves:
+        body = [ln for ln in leaf if _kind(ln, size) == "body"]
+        left = min((ln.x0 for ln in body), default=0.0)
+        right = max((ln.x1 for ln in body), default=0.0)
+        prev: Line | None = None
+        for line in leaf:
+            kind = _kind(line, size)
+            last = out[-1] if out else None
+            if kind in ("head", "sub"):
+                level = 1 if kind == "head" else 2
+                if last and last.kind == "head" and last.level == level and _under(last.lines[-1], line):
+                    out[-1] = last._replace(lines=last.lines + (line,))  # a headline on two lines
+                else:
+                    out.append(Element("head", (line,), level))
+                para, prev = -1, line
+                continue
+            if kind == "small":
+                if last and last.kind == "caption" and prev is not None and _kind(prev, size) == "small":
+                    out[-1] = last._replace(lines=last.lines + (line,))
+                else:
+                    out.append(Element("caption", (line,)))
+                prev = line
+                continue
+            starts = para < 0 or line.x0 - left >= INDENT_EMS * size or (
+                prev is not None and _kind(prev, size) == "body" and ends_sentence(prev.text)
+                and prev.x1 < right - 1.5 * size)
+            if starts:
+                out.append(Element("para", (line,)))
+                para = len(out) - 1
+            else:
+                out[para] = out[para]._replace(lines=out[para].lines + (line,))
+            prev = line
+    return [_settle(e, out, i, size) for i, e in enumerate(out)]
+
+
+def _settle(element: Element, elements: list[Element], i: int, size: float) -> Element:
+    """Final roles: captions from their type and words; a sub-headline alone is an intertitle."""
+    if element.kind == "para":
+        text = "".join(ln.text for ln in element.lines)
+        if len(element.lines) <= 6 and "图为" in text[:12] and _CREDIT.search(text):
+            return element._replace(kind="caption")
+        return element
+    if element.level == 2:
+        near = [elements[j] for j in (i - 1, i + 1) if 0 <= j < len(elements)]
+        if not any(e.kind == "head" and e.level == 1 for e in near):
+            return element._replace(level=3)
+    return element
+
+
+def _relocate_captions(elements: list[Element]) -> Iterator[Element]:
+    """Each caption moved to the end of its story (before the next headline)."""
+    held: list[Element] = []
+    for element in elements:
+        if element.kind == "caption":
+            held.append(element)
+            continue
+        if element.kind == "head" and element.level == 1 and held:
+            yield from held
+            held = []
+        yield element
+    yield from held
+
+
+def element_text(element: Element) -> str:
+    """A headline's lines joined into one line of text. A headline is broken where its phrases
+    meet, which a typeset line of text shows as a space."""
+    return " ".join(line.text.strip() for line in element.lines)
