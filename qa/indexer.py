@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from tqdm import tqdm
 
 from qa import __version__
 from qa import vectors as vectors_
@@ -29,7 +30,7 @@ from qa.lexical import fold, tokenize
 from qa.packages import versions
 from qa.read import file_sha256
 from qa.settings import Settings
-from qa.store import FORMAT, SCHEMA, check_embedder, current_version, new_version, publish
+from qa.store import FORMAT, SCHEMA, check_embedder, current_version, line_row, new_version, publish
 from qa.store import read_manifest as _read_manifest
 from qa.types import Article
 
@@ -44,6 +45,8 @@ class IndexReport(NamedTuple):
     paragraphs: int
     version: Path | None  # None when nothing changed
     seconds: float
+    pages: int = 0  # pages of PDFs and scans read
+    slow_pages: tuple[tuple[str, int, float], ...] = ()  # (source, page, seconds) above the limit
 
 
 def content_hash(text: str) -> str:
@@ -120,10 +123,17 @@ def _build(paths, index_dir, embedder, identity, settings, rebuild, batch_size, 
     _copy_unchanged(db, old, keep)
 
     failed, warnings, added, updated = unreadable, [], [], []
-    for source in sorted(changed):
+    pages, slow = 0, []
+    bar = tqdm(sorted(changed), desc="reading", unit="file", disable=not progress)
+    for source in bar:
         path, sha = found[source]
         result = ingest_file(path, source, settings)
         warnings += [(source, w) for w in result.warnings]
+        pages += len(result.pages)
+        slow += [(source, p.number, p.seconds) for p in result.pages
+                 if p.seconds > settings.slow_page_seconds]
+        if result.pages:
+            bar.set_postfix(pages=pages, slow=len(slow), refresh=False)
         if result.error:
             failed.append((source, result.error))
             if source in old_files:  # keep the last good copy of a file that now fails
@@ -155,9 +165,8 @@ def _build(paths, index_dir, embedder, identity, settings, rebuild, batch_size, 
     (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
     publish(index_dir, folder)
     log(f"index {folder.name}: {n} paragraphs")
-    return IndexReport(
-        added, updated, removed, len(keep), failed, warnings, n, folder, time.perf_counter() - start
-    )
+    return IndexReport(added, updated, removed, len(keep), failed, warnings, n, folder,
+                       time.perf_counter() - start, pages, tuple(slow))
 
 
 def source_prefix(path: Path) -> str:
@@ -179,6 +188,8 @@ def _copy_unchanged(db: sqlite3.Connection, old: Path | None, sources: list[str]
     kept = "WHERE source IN (SELECT source FROM keep)"
     db.execute(f"INSERT INTO files SELECT * FROM old.files {kept}")
     db.execute(f"INSERT INTO articles SELECT * FROM old.articles {kept}")
+    db.execute(f"INSERT INTO pages SELECT * FROM old.pages {kept}")
+    db.execute(f"INSERT INTO lines SELECT * FROM old.lines {kept}")
     db.execute(
         "INSERT INTO carried SELECT ? + row_number() OVER (ORDER BY id) - 1, id "
         f"FROM old.paragraphs {kept}",
@@ -201,6 +212,11 @@ def _insert_file(db: sqlite3.Connection, result: FileResult, sha: str, size: int
         (result.source, sha, size, result.encoding, len(result.articles),
          json.dumps(result.warnings, ensure_ascii=False)),
     )
+    db.executemany("INSERT INTO pages VALUES (?,?,?,?,?,?,?,?)",
+                   [(result.source, p.number, p.width, p.height, p.label, int(p.ocr), p.skew,
+                     p.seconds) for p in result.pages])
+    db.executemany("INSERT INTO lines VALUES (?,?,?,?,?,?,?,?,?,?)",
+                   [line_row(result.source, box) for box in result.lines])
     next_id = db.execute("SELECT count(*) FROM paragraphs").fetchone()[0]
     for ordinal, article in enumerate(result.articles):
         _insert_article(db, article, ordinal)
@@ -233,8 +249,6 @@ def _write_vectors(db, folder, old, n, embedder, batch_size, progress) -> np.nda
             vectors[block[:, 0]] = old_vectors[block[:, 1]]
     todo = n - len(carried)
     if todo:
-        from tqdm import tqdm
-
         bar = tqdm(total=todo, desc="embedding", unit="para", disable=not progress)
         rows = db.execute(
             "SELECT id, text FROM paragraphs WHERE id NOT IN (SELECT new_id FROM carried) ORDER BY id")

@@ -122,7 +122,7 @@ def ingest_file(path: Path, source: str | None = None, settings: Settings | None
 def _layout_articles(document: Document, path: Path, result: FileResult,
                      settings: Settings) -> list[Article]:
     """Articles of a PDF, scan or web page, page by page; paragraphs keep their line boxes."""
-    result.encoding, result.pages = document.kind, [p.info for p in document.pages]
+    result.encoding, result.pages = document.kind, [p.info for p in document.pages if p.info]
     result.lines = [line for p in document.pages for line in p.lines]
     sidecar = _sidecar(path, result.warnings)
     if len(document.pages) > 1:  # each page of the file is its own page of the paper

@@ -214,7 +214,7 @@ def test_index_rebuild_while_serving_keeps_sessions_working(tmp_path):
         progress=False,
         log=lambda _: None,
     )
-    inspector, _ = app.open_citation(0, citations)
+    inspector, _, _ = app.open_citation(0, citations)
     assert "不在当前索引中" in inspector and f"<mark>{EXPECTED}</mark>" in inspector
     _, chat, *_ = ask_once(app, QUESTION)
     assert archive.store.folder != before

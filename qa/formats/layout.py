@@ -29,6 +29,7 @@ SUBHEAD = 1.2  # larger than the body, smaller than a headline: sub-headline or 
 SMALL = 0.92  # smaller than the body: caption type
 HEADER_BAND = 0.15  # the page header sits in this top share of the page
 GUTTER_EMS = 0.4  # narrowest gap between two columns
+TRIM_EMS = 0.5  # line ends trimmed by this much when looking for gutters
 INDENT_EMS = 0.9  # a paragraph's first line is indented (two characters in Chinese type)
 _CREDIT = re.compile(r"[（(][^（）()]{1,30}摄\s*[)）]\s*$")
 
@@ -132,8 +133,17 @@ def _cut(lines: list[Line], size: float, gap: float) -> list[list[Line]]:
 
 
 def _split_x(lines: list[Line], size: float, gap: float) -> list[list[Line]]:
-    """Groups separated by vertical gutters running the whole height of `lines`."""
-    return _split(lines, lambda ln: (ln.x0, ln.x1), GUTTER_EMS * size)
+    """Groups separated by vertical gutters running the whole height of `lines`.
+
+    Each line's ends are trimmed by a little (`TRIM_EMS`): an OCR box is padded beyond its
+    ink, and across a narrow gutter the pads of two columns can touch.
+    """
+    return _split(lines, lambda ln: _trimmed(ln, size), GUTTER_EMS * size)
+
+
+def _trimmed(line: Line, size: float) -> tuple[float, float]:
+    trim = min(TRIM_EMS * size, 0.25 * (line.x1 - line.x0))
+    return line.x0 + trim, line.x1 - trim
 
 
 def _split_y(lines: list[Line], size: float, gap: float) -> list[list[Line]]:
@@ -154,7 +164,7 @@ def _split_y(lines: list[Line], size: float, gap: float) -> list[list[Line]]:
 
 
 def _gutters(lines: list[Line], size: float) -> list[tuple[float, float]]:
-    parts = _split(lines, lambda ln: (ln.x0, ln.x1), GUTTER_EMS * size)
+    parts = _split_x(lines, size, 0.0)
     return [(max(ln.x1 for ln in a), min(ln.x0 for ln in b)) for a, b in zip(parts, parts[1:], strict=False)]
 
 

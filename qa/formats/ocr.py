@@ -15,7 +15,9 @@ from statistics import median
 from qa.errors import ReadError
 from qa.formats.layout import Line
 
-MAX_SIDE = 10_000  # RapidOCR shrinks larger images (its default, 2000, blurs a page's type)
+DETECT_WIDTH = 1400  # pixels across the page image that line detection looks at
+MIN_CONFIDENCE = 0.5  # RapidOCR's own cut: lines read with less confidence are noise
+SPLIT_PITCHES = 2.5  # a gap this many characters wide inside a detected line is a gutter
 
 
 @lru_cache(maxsize=2)
@@ -26,26 +28,84 @@ def engine(threads: int):
     except ImportError as exc:  # the wheel, or OpenCV's system library (libGL), is missing
         raise ReadError(f"OCR is not available: {exc} (pip install rapidocr-onnxruntime; "
                         "on Debian, apt-get install libgl1)") from exc
-    return RapidOCR(max_side_len=MAX_SIDE, use_cls=False, print_verbose=False,
-                    intra_op_num_threads=threads, inter_op_num_threads=1)
+    return RapidOCR(use_cls=False, print_verbose=False, intra_op_num_threads=threads,
+                    inter_op_num_threads=1)
 
 
 def recognise(image, threads: int = -1) -> tuple[list[Line], float]:
-    """Lines of a page image (PIL), straightened, and the skew in degrees."""
-    import numpy as np
+    """Lines of a page image (PIL), straightened, and the skew in degrees.
 
-    pixels = np.asarray(image.convert("RGB"))[:, :, ::-1]  # OpenCV's channel order
-    found, _ = engine(threads)(pixels, use_cls=False)
-    found = found or []
-    skew = _skew([box for box, _, _ in found])
+    Lines are found on the page scaled to `DETECT_WIDTH` pixels across (a page's type is still
+    large enough there, and detection costs grow with the pixels) and read at full resolution.
+    """
+    import numpy as np
+    from PIL import Image
+
+    ocr = engine(threads)
+    rgb = image.convert("RGB")
+    scale = min(1.0, DETECT_WIDTH / max(image.width, 1))
+    small = rgb if scale == 1.0 else rgb.resize(
+        (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR)
+    boxes, _ = ocr.text_det(np.asarray(small)[:, :, ::-1])  # OpenCV's channel order
+    if boxes is None or not len(boxes):
+        return [], 0.0
+    boxes = (np.asarray(boxes, dtype=np.float32) / scale).astype(np.float32)
+    crops = ocr.get_crop_img_list(np.asarray(rgb)[:, :, ::-1], boxes)
+    read, _ = ocr.text_rec(crops, True)  # with each character's position along its line
+    skew = _skew(boxes.tolist())
     cx, cy = image.width / 2, image.height / 2
     lines = []
-    for box, text, score in found:
+    for box, (text, score, where) in zip(boxes.tolist(), read, strict=True):
+        if float(score) < MIN_CONFIDENCE or not text.strip():
+            continue
         xs, ys = zip(*(_rotate(x, y, cx, cy, -skew) for x, y in box), strict=True)
-        if text.strip():
-            lines.append(Line(text.strip(), min(xs), min(ys), max(xs), max(ys), max(ys) - min(ys),
-                              False, round(float(score), 4)))
+        lines += _pieces(text, _centres(text, where), min(xs), min(ys), max(xs), max(ys),
+                         round(float(score), 4))
     return lines, skew
+
+
+def _centres(text: str, where) -> list[float] | None:
+    """Where each character of a recognised line sits, as a share of the line's width."""
+    columns, _, found, _, _ = where
+    flat = [c for word in found for c in word]
+    if len(flat) != len(text) or not columns:
+        return None
+    return [(c + 0.5) / columns for c in flat]
+
+
+def _pieces(text: str, centres: list[float] | None, x0: float, y0: float, x1: float, y1: float,
+            score: float) -> list[Line]:
+    """A recognised line as Lines with character edges, split where the detector joined two
+    lines across a gutter (a gap of more than `SPLIT_PITCHES` characters)."""
+    if centres is None or len(text) < 2:
+        return [Line(text.strip(), x0, y0, x1, y1, _type_size(text, x1 - x0), False, score)]
+    at = [x0 + c * (x1 - x0) for c in centres]
+    steps = sorted(b - a for a, b in zip(at, at[1:], strict=False))
+    pitch = max(steps[len(steps) // 2], 1.0)
+    cuts = [0, *(i for i in range(1, len(at)) if at[i] - at[i - 1] > SPLIT_PITCHES * pitch), len(at)]
+    out = []
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        part, centre = text[a:b], at[a:b]
+        while part and part[0].isspace():
+            part, centre = part[1:], centre[1:]
+        while part and part[-1].isspace():
+            part, centre = part[:-1], centre[:-1]
+        if not part:
+            continue
+        half = pitch / 2
+        edges = (max(x0, centre[0] - half), *((p + q) / 2 for p, q in zip(centre, centre[1:], strict=False)),
+                 min(x1, centre[-1] + half))
+        out.append(Line(part, edges[0], y0, edges[-1], y1, _type_size(part, edges[-1] - edges[0]),
+                        False, score, edges))
+    return out
+
+
+def _type_size(text: str, width: float) -> float:
+    """The type size of a line read by OCR: its width per character (CJK characters are set
+    square, Latin letters and digits about half as wide). A detected box's height is no
+    measure: the detector pads long lines more than short ones."""
+    units = sum(1.0 if ch >= "\u2e80" else 0.5 for ch in text if not ch.isspace())
+    return width / max(units, 1.0)
 
 
 def _skew(boxes: list) -> float:

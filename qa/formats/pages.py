@@ -22,7 +22,7 @@ class Page(NamedTuple):
     meta: Meta
     rows: list[Row]
     lines: list[LineBox]  # every line of the page, header included, by line number
-    info: PageInfo
+    info: PageInfo | None  # None for a web page: no page image
     body_lines: frozenset[int]  # line numbers of paragraph text (not headlines, not header)
     byline: str | None = None  # the author a web page names
 

@@ -1,6 +1,7 @@
 """The web app's handlers (`ChatApp`) and layout (`build_ui`), and `launch` to serve it.
 
-The page never sends file paths: the inspector loads articles from the index database by id.
+The page never sends file paths: the inspector loads articles from the index database by id,
+and the printed page of a PDF or scan is drawn on the server (qa.web.page).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import gradio as gr
 from qa.errors import QAError, QueryError
 from qa.pipeline import Archive
 from qa.settings import Settings
-from qa.types import Citation
+from qa.types import Article, Citation
+from qa.web.page import page_view
 from qa.web.render import (
     ALL_PAPERS,
     EXAMPLES,
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 
 CSS = """
 #inspector { max-height: 62vh; overflow-y: auto !important; }
+#page-view img { object-fit: contain; }
 .qa-article { font-family: "Noto Serif CJK SC", "Noto Sans CJK SC", serif; line-height: 1.8; }
 .qa-head { position: sticky; top: 0; background: var(--block-background-fill); padding: .3em 0 .1em; }
 .qa-article h3 { margin: 0 0 .2em; font-size: 1.35em; }
@@ -60,6 +63,9 @@ SCROLL_TO_CITED = """() => {
 
 
 # ---------------------------------------------------------------- handlers
+
+
+_NO_PAGE = gr.update(value=None, visible=False)
 
 
 def _message(role: str, content: str) -> dict[str, str]:
@@ -101,7 +107,7 @@ class ChatApp:
         newspaper: str | None,
     ) -> tuple:
         """Answer one chat turn. Outputs: question box, chat, asked, citations, citation list,
-        inspector, neighbours, sources."""
+        inspector, neighbours, sources, page view."""
         question = question or ""
         try:
             filters = parse_filters(date_from, date_to, newspaper)
@@ -112,7 +118,7 @@ class ChatApp:
                 seconds = time.perf_counter() - start
         except QueryError as exc:
             gr.Warning(refusal(exc, self.settings.max_question_chars, question))
-            return (gr.skip(),) * 8
+            return (gr.skip(),) * 9
         except QAError as exc:
             return self._failed(question, chat, f"出错了 (error)：{exc}")
         except Exception:
@@ -127,10 +133,10 @@ class ChatApp:
         ]
         citations = list(answer.citations)
         choices = [(citation_label(c), i) for i, c in enumerate(citations)]
-        inspector, neighbours = (
+        inspector, neighbours, page = (
             self._open(archive, citations, 0)
             if citations
-            else ("", gr.update(choices=[], value=None))
+            else ("", gr.update(choices=[], value=None), _NO_PAGE)
         )
         return (
             "",
@@ -141,40 +147,43 @@ class ChatApp:
             inspector,
             neighbours,
             sources_html(answer, seconds),
+            page,
         )
 
     def _failed(self, question: str, chat: list, text: str) -> tuple:
         chat = [*chat, _message("user", question.strip()), _message("assistant", text)]
-        return ("", chat, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
+        return ("", chat, *(gr.skip(),) * 7)
 
     def open_citation(self, index: int | None, citations: list[Citation]) -> tuple:
         """Show the article of citation `index` of the latest answer. Outputs: inspector,
-        neighbours."""
+        neighbours, page view."""
         if index is None or not 0 <= int(index) < len(citations):
-            return gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip()
         try:
             return self._open(self.archive(), citations, int(index))
         except QAError as exc:
             gr.Warning(f"无法打开文章：{exc}")
-            return gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip()
 
     def open_article(
         self, article_id: str | None, citations: list[Citation], index: int | None
-    ) -> str:
-        """Show another article from the same page; keep the marks if it is the cited one."""
+    ) -> tuple:
+        """Show another article from the same page; keep the marks if it is the cited one.
+        Outputs: inspector, page view."""
         if not article_id:
-            return gr.skip()
+            return gr.skip(), gr.skip()
         try:
-            article = self.archive().store.article(str(article_id))
+            archive = self.archive()
+            article = archive.store.article(str(article_id))
         except QAError as exc:
             gr.Warning(f"无法打开文章：{exc}")
-            return gr.skip()
+            return gr.skip(), gr.skip()
         cited = (
             citations[int(index)]
             if index is not None and 0 <= int(index) < len(citations)
             else None
         )
-        return article_html(article, cited)
+        return article_html(article, cited), self._page(archive, article, cited)
 
     def _open(self, archive: Archive, citations: list[Citation], index: int) -> tuple:
         c = citations[index]
@@ -183,7 +192,25 @@ class ChatApp:
         neighbours = gr.update(
             choices=neighbour_choices(page), value=c.article_id if article else None
         )
-        return article_html(article, c), neighbours
+        return article_html(article, c), neighbours, self._page(archive, article, c)
+
+    def _page(self, archive: Archive, article: Article | None, cited: Citation | None):
+        """The page view of the cited paragraph (or the article's first) for PDFs and scans;
+        hidden for text sources."""
+        if article is None or not article.paragraphs:
+            return _NO_PAGE
+        if cited is None or cited.article_id != article.id:
+            cited = None
+        paragraph = next((p for p in article.paragraphs
+                          if cited and p.index == cited.paragraph_index), article.paragraphs[0])
+        try:
+            view = page_view(archive.store, paragraph, cited)
+        except (QAError, OSError, ValueError):  # a page that cannot be drawn leaves the text
+            log.warning("cannot draw the page of %s", paragraph.source, exc_info=True)
+            return _NO_PAGE
+        if view.image is None:
+            return gr.update(value=None, visible=bool(view.caption), label=view.caption)
+        return gr.update(value=view.image, visible=True, label=view.caption)
 
     def status(self) -> tuple:
         """On page load: newspapers for the filter, and a line describing the archive."""
@@ -278,15 +305,23 @@ def build_ui(
                     elem_id="neighbours",
                     interactive=True,
                 )
-                inspector = gr.HTML(
-                    '<p class="qa-note">提问后，在这里查看引用的原文。 '
-                    "The cited article opens here.</p>",
-                    elem_id="inspector",
-                )
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3, min_width=240):
+                        inspector = gr.HTML(
+                            '<p class="qa-note">提问后，在这里查看引用的原文。 '
+                            "The cited article opens here.</p>",
+                            elem_id="inspector",
+                        )
+                    with gr.Column(scale=2, min_width=200):
+                        page_image = gr.Image(
+                            label="版面 Page", type="pil", interactive=False, visible=False,
+                            buttons=["fullscreen", "download"], elem_id="page-view",
+                        )
         with gr.Accordion("检索结果 Sources (all retrieved passages)", open=True):
             sources = gr.HTML(elem_id="sources")
 
-        outputs = [question, chat, asked, citations, choose, inspector, neighbours, sources]
+        outputs = [question, chat, asked, citations, choose, inspector, neighbours, sources,
+                   page_image]
         # Questions run one at a time (see ChatApp._asking); the queue shows waiting users
         # their place. Opening articles (SQLite reads) is not held up.
         for trigger in (question.submit, ask.click):
@@ -298,10 +333,12 @@ def build_ui(
                 concurrency_id="ask",
                 show_progress="minimal",
             ).then(None, js=SCROLL_TO_CITED)
-        choose.input(app.open_citation, [choose, citations], [inspector, neighbours]).then(
-            None, js=SCROLL_TO_CITED
+        choose.input(
+            app.open_citation, [choose, citations], [inspector, neighbours, page_image]
+        ).then(None, js=SCROLL_TO_CITED)
+        neighbours.input(
+            app.open_article, [neighbours, citations, choose], [inspector, page_image]
         )
-        neighbours.input(app.open_article, [neighbours, citations, choose], inspector)
         new_chat.click(
             lambda: (
                 [],
@@ -311,9 +348,10 @@ def build_ui(
                 "",
                 gr.update(choices=[], value=None),
                 "",
+                _NO_PAGE,
             ),
             None,
-            [chat, asked, citations, choose, inspector, neighbours, sources],
+            [chat, asked, citations, choose, inspector, neighbours, sources, page_image],
         )
         demo.load(app.status, None, [newspaper, info])
     return demo
