@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import NamedTuple
 
 from qa.errors import ReadError
-from qa.formats.pages import Page, Text, build_page
+from qa.formats.pages import Document, Text, build_page
 from qa.settings import Settings
 from qa.types import PageInfo
 
@@ -21,12 +20,7 @@ PDF_SUFFIXES = (".pdf",)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 HTML_SUFFIXES = (".html", ".htm")
 SUFFIXES = PDF_SUFFIXES + IMAGE_SUFFIXES + HTML_SUFFIXES
-
-
-class Document(NamedTuple):
-    pages: list[Page]
-    text: str  # the file's text: every line of every page (what line numbers refer to)
-    kind: str  # how it was read: "pdf", "pdf+ocr", "ocr", "html"
+__all__ = ["SUFFIXES", "Document", "read_layout"]
 
 
 def read_layout(path: Path, settings: Settings) -> Document:

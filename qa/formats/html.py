@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from qa.errors import ReadError
-from qa.formats.pages import Page
+from qa.formats.pages import Document, Page
 from qa.read import Row, decode
 from qa.segment import Meta
 from qa.settings import Settings
@@ -22,8 +22,6 @@ BLOCKS = {"p": 0, "head": 3, "quote": 0, "item": 0, "row": 0, "code": 0}  # tag 
 
 def read_html(path: Path, settings: Settings):
     """The article of a saved web page as one Document page (no page image)."""
-    from qa.formats import Document
-
     try:
         data = path.read_bytes()
     except OSError as exc:

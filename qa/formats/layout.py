@@ -26,7 +26,7 @@ from qa.segment import DATE_HEADER, EDITOR, ORGAN, PAGE_LINE, PAPER
 
 HEADLINE = 1.6  # type at least this many times the body size is a headline
 SUBHEAD = 1.2  # larger than the body, smaller than a headline: sub-headline or intertitle
-SMALL = 0.92  # smaller than the body: caption type
+SMALL = 0.9  # smaller than the body: caption type
 HEADER_BAND = 0.15  # the page header sits in this top share of the page
 GUTTER_EMS = 0.4  # narrowest gap between two columns
 TRIM_EMS = 0.5  # line ends trimmed by this much when looking for gutters
@@ -125,11 +125,16 @@ def _cut(lines: list[Line], size: float, gap: float) -> list[list[Line]]:
     """Recursive XY-cut: leaves (columns or headline blocks) in reading order."""
     if len(lines) <= 1:
         return [lines] if lines else []
-    for split in (_split_x, _split_y, _split_spanning):
+    for split in (_split_y, _split_x, _split_spanning):
         parts = split(lines, size, gap)
         if len(parts) > 1:
             return [leaf for part in parts for leaf in _cut(part, size, gap)]
     return [sorted(lines, key=lambda ln: (ln.y0, ln.x0))]
+
+
+def _column_width(lines: list[Line], size: float) -> float | None:
+    widths = [ln.x1 - ln.x0 for ln in lines if ln.size < SUBHEAD * size]
+    return median(widths) if widths else None
 
 
 def _split_x(lines: list[Line], size: float, gap: float) -> list[list[Line]]:
@@ -188,10 +193,9 @@ def _split(lines: list[Line], span, min_gap: float) -> list[list[Line]]:
 
 def _split_spanning(lines: list[Line], size: float, gap: float) -> list[list[Line]]:
     """Cut right above and below headlines wider than a column, where nothing straddles the cut."""
-    body = [ln.x1 - ln.x0 for ln in lines if ln.size < SUBHEAD * size]
-    if not body:
+    column = _column_width(lines, size)
+    if column is None:
         return [lines]
-    column = median(body)
     ordered = sorted(lines, key=lambda ln: (ln.y0, ln.x0))
     cuts = []
     reach = ordered[0].y1

@@ -27,6 +27,14 @@ class Page(NamedTuple):
     byline: str | None = None  # the author a web page names
 
 
+class Document(NamedTuple):
+    """A file read by layout: its pages, and its text (what line numbers refer to)."""
+
+    pages: list[Page]
+    text: str  # every line of every page, one line each
+    kind: str  # how it was read: "pdf", "pdf+ocr", "ocr", "html"
+
+
 class Text:
     """The running text of a file: lines appended one by one, with their numbers and offsets."""
 
