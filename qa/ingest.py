@@ -14,7 +14,7 @@ import os
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import astuple, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -122,7 +122,7 @@ def ingest_file(path: Path, source: str | None = None, settings: Settings | None
 def _layout_articles(document: Document, path: Path, result: FileResult,
                      settings: Settings) -> list[Article]:
     """Articles of a PDF, scan or web page, page by page; paragraphs keep their line boxes."""
-    result.encoding, result.pages = document.kind, [p.info for p in document.pages if p.info]
+    result.encoding = document.kind
     result.lines = [line for p in document.pages for line in p.lines]
     sidecar = _sidecar(path, result.warnings)
     if len(document.pages) > 1:  # each page of the file is its own page of the paper
@@ -131,12 +131,13 @@ def _layout_articles(document: Document, path: Path, result: FileResult,
     metas = []
     for page in document.pages:
         found = segment(page.rows, markdown=True, guess_headlines=False)
-        meta = _merge_meta(sidecar, Meta(*(a or b for a, b in zip(
-            (page.meta.newspaper, page.meta.date, page.meta.page, page.meta.section),
-            (found.meta.newspaper, found.meta.date, found.meta.page, found.meta.section), strict=True))), path)
+        header = Meta(*(a or b for a, b in zip(astuple(page.meta), astuple(found.meta), strict=True)))
+        meta = _merge_meta(sidecar, header, path)
         if meta.page is None and len(document.pages) > 1:
             meta.page = str(page.info.number)
         metas.append(meta)
+        if page.info is not None:
+            result.pages.append(page.info._replace(label=meta.page))
         boxes = {b.line: b for b in page.lines if b.line in page.body_lines}
         for story in found.stories:
             if pieces := _paragraph_pieces(story.paragraphs, settings.max_paragraph_chars):
@@ -347,9 +348,16 @@ def article_json(article: Article) -> dict:
         "id": article.id, "source": article.source, "newspaper": article.newspaper,
         "date": article.date, "page": article.page, "section": article.section,
         "title": article.title, "subtitle": article.subtitle, "byline": article.byline,
-        "paragraphs": [{"index": p.index, "text": p.text, "line_start": p.line_start,
-                        "line_end": p.line_end} for p in article.paragraphs],
+        "paragraphs": [_paragraph_json(p) for p in article.paragraphs],
     }
+
+
+def _paragraph_json(p: Paragraph) -> dict:
+    out = {"index": p.index, "text": p.text, "line_start": p.line_start, "line_end": p.line_end}
+    if p.boxes:  # a PDF or scan: the page and the lines' boxes (fractions of the page)
+        out["page"] = p.boxes[0].page
+        out["boxes"] = [[b.x0, b.y0, b.x1, b.y1] for b in p.boxes]
+    return out
 
 
 def format_report(result: FileResult) -> str:
@@ -358,6 +366,10 @@ def format_report(result: FileResult) -> str:
         return f"{result.source}\n  skipped: {result.error}\n"
     n_par = sum(len(a.paragraphs) for a in result.articles)
     lines = [f"{result.source}  [{result.encoding}]  {len(result.articles)} articles, {n_par} paragraphs"]
+    if result.pages:
+        ocr = sum(p.ocr for p in result.pages)
+        lines.append(f"  pages: {len(result.pages)} ({ocr} by OCR), "
+                     f"{sum(p.seconds for p in result.pages):.1f} s")
     if result.articles:
         a = result.articles[0]
         lines.append(f"  newspaper: {a.newspaper or '?'}   date: {a.date or '?'}   "

@@ -226,15 +226,21 @@ def print_pdf(specs: list[PageSpec], out: Path, seed: int = 0) -> Path:
 
 def scan(pdf: Path, page: int = 0, dpi: int = 200, skew: float = 0.0, noise: float = 0.0,
          seed: int = 0):
-    """A PDF page as a scanner would give it: grey levels at `dpi`, rotated by `skew` degrees,
-    with Gaussian noise of standard deviation `noise` (0-255 scale). A PIL image."""
-    import numpy as np
+    """A PDF page as a scanner would give it: grey levels at `dpi`, turned and noisy (`degrade`)."""
     import pypdfium2 as pdfium
-    from PIL import Image
 
     doc = pdfium.PdfDocument(str(pdf))
     image = doc[page].render(scale=dpi / 72, grayscale=True).to_pil().convert("L")
     doc.close()
+    return degrade(image, skew, noise, seed)
+
+
+def degrade(image, skew: float = 0.0, noise: float = 0.0, seed: int = 0):
+    """`image` rotated by `skew` degrees (white corners), with Gaussian noise of standard
+    deviation `noise` (0-255 scale)."""
+    import numpy as np
+    from PIL import Image
+
     if skew:
         image = image.rotate(skew, resample=Image.BICUBIC, expand=True, fillcolor=255)
     if noise:
@@ -277,10 +283,16 @@ def recovery(spec: PageSpec | list[PageSpec], articles) -> Recovery:
     return Recovery(len(sentences), whole, in_order, len(titles), exact)
 
 
-def cer(truth: str, text: str) -> float:
-    """Character error rate: edit distance / length of the truth, white space ignored."""
+def cer(truth: str, text: str, fold: bool = True) -> float:
+    """Character error rate: edit distance / length of the truth, white space ignored. With
+    `fold`, full- and half-width forms count as one (NFKC): a CJK font sets `,` and `，` alike,
+    and no reader of a page can tell them apart."""
+    import unicodedata
+
     import numpy as np
 
+    if fold:
+        truth, text = unicodedata.normalize("NFKC", truth), unicodedata.normalize("NFKC", text)
     a, b = re.sub(r"\s+", "", truth), re.sub(r"\s+", "", text)
     if not a:
         return float(bool(b))

@@ -60,24 +60,54 @@ def html_page(source: str) -> Page:
         if rows:
             rows.append(Row("", rows[-1].line, rows[-1].end, rows[-1].end))
         rows.append(finder.row(text, BLOCKS[element.tag]))
+    info = {**_info_near_title(source, title), **info}
     paper = info.get("source") or (doc.sitename or "").strip() or None
     meta = Meta(newspaper=paper, date=_iso(doc.date) or _iso(info.get("date")))
     return Page(meta, rows, [], None, frozenset(), info.get("author") or (doc.author or "").strip() or None)
 
 
-_SOURCE = re.compile(r"(?:来源|稿源|来自)\s*[:：]\s*([^\s|｜/]{2,20})")
-_AUTHOR = re.compile(r"(?:作者|记者|文)\s*[:：/]\s*([\u4e00-\u9fff·]{2,4}(?:[ 、][\u4e00-\u9fff·]{2,4}){0,3})")
+_FIELD = re.compile(r"(来源|稿源|来自|作者|记者|文|编辑|责任编辑|发布时间|时间|日期)\s*[:：]")
+_NAMES = re.compile(r"[\u4e00-\u9fff·]{2,4}(?:[ 、，,][\u4e00-\u9fff·]{2,4}){0,3}")
 _DATE = re.compile(r"(?:19|20)\d{2}[-/.年]\d{1,2}[-/.月]\d{1,2}")
+
+
+def _info_near_title(source: str, title: str) -> dict[str, str]:
+    """来源 and 作者 printed in the blocks under the headline, which extractors drop with the
+    page chrome."""
+    import lxml.html
+
+    if not title:
+        return {}
+    try:
+        root = lxml.html.fromstring(source)
+    except (ValueError, lxml.etree.ParserError):
+        return {}
+    for head in root.iter("h1", "h2", "h3", "div", "p"):
+        if " ".join(head.text_content().split()) != title:
+            continue
+        for n, block in enumerate(head.itersiblings()):
+            if n >= 3:
+                break
+            if found := _info_line(" ".join(block.text_content().split())):
+                return found
+    return {}
 
 
 def _info_line(text: str) -> dict[str, str] | None:
     """Source, author and date from a short line of article metadata, or None for text."""
-    if len(text) > 80 or "。" in text:
+    if not text or len(text) > 80 or "。" in text:
         return None
-    found = {key: m.group(1) if key != "date" else m.group(0).replace("/", "-")
-             for key, pattern in (("source", _SOURCE), ("author", _AUTHOR), ("date", _DATE))
-             if (m := pattern.search(text))}
-    return found if "source" in found or "author" in found else None
+    parts = _FIELD.split(text)
+    found: dict[str, str] = {}
+    for key, value in zip(parts[1::2], parts[2::2], strict=True):
+        value = value.strip(" |｜/")
+        if key in ("来源", "稿源", "来自") and value:
+            found.setdefault("source", value.split()[0])
+        elif key in ("作者", "记者", "文") and (names := _NAMES.match(value)):
+            found.setdefault("author", names.group(0))
+    if (date := _DATE.search(text)) and found:
+        found["date"] = date.group(0)
+    return found or None
 
 
 def _iso(value: str | None) -> str | None:
