@@ -263,24 +263,51 @@ class Recovery(NamedTuple):
         return Recovery(*(a + b for a, b in zip(self, other, strict=True)))
 
 
-def recovery(spec: PageSpec | list[PageSpec], articles) -> Recovery:
-    """How much of the laid-out text a reader gave back: sentences whole, in order; headlines."""
+def recovery(spec: PageSpec | list[PageSpec], articles, tolerance: float = 0.0) -> Recovery:
+    """How much of the laid-out text a reader gave back: sentences whole, in order; headlines.
+
+    With a `tolerance` (for OCR), a sentence counts as whole when a stretch of one paragraph
+    matches it but for that share of characters, and headlines are compared without spaces and
+    with full- and half-width forms folded.
+    """
     specs = spec if isinstance(spec, list) else [spec]
-    paragraphs = [re.sub(r"\s+", "", p.text) for a in articles for p in a.paragraphs]
-    sentences = [s for sp in specs for s in sp.sentences()]
+    paragraphs = [_plain(p.text, tolerance) for a in articles for p in a.paragraphs]
+    sentences = [_plain(s, tolerance) for sp in specs for s in sp.sentences()]
     whole = in_order = 0
     at = (0, 0)
     for sentence in sentences:
-        places = [(i, p.find(sentence)) for i, p in enumerate(paragraphs) if sentence in p]
+        places = [(i, j) for i, p in enumerate(paragraphs) if (j := _find(sentence, p, tolerance)) >= 0]
         whole += bool(places)
-        later = [(i, j) for i, j in places if (i, j) >= at]
+        later = [place for place in places if place >= at]
         if later:
             in_order += 1
             at = (later[0][0], later[0][1] + 1)
-    titles = [st.title for sp in specs for st in sp.stories if st.title]
-    found = [a.title for a in articles if a.title]
+    titles = [_plain(st.title, tolerance) for sp in specs for st in sp.stories if st.title]
+    found = [_plain(a.title, tolerance) for a in articles if a.title]
     exact = sum(1 for t in titles if t in found)
     return Recovery(len(sentences), whole, in_order, len(titles), exact)
+
+
+def _plain(text: str, tolerance: float) -> str:
+    import unicodedata
+
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)) if tolerance else text
+
+
+def _find(sentence: str, paragraph: str, tolerance: float) -> int:
+    """Where `sentence` starts in `paragraph` (exactly, or but for `tolerance`), else -1."""
+    squashed = re.sub(r"\s+", "", paragraph)
+    exact = squashed.find(sentence)
+    if exact >= 0 or not tolerance:
+        return exact
+    from difflib import SequenceMatcher
+
+    blocks = [b for b in SequenceMatcher(None, sentence, squashed, autojunk=False).get_matching_blocks()
+              if b.size]
+    if not blocks or sum(b.size for b in blocks) < (1 - tolerance) * len(sentence):
+        return -1
+    span = blocks[-1].b + blocks[-1].size - blocks[0].b
+    return blocks[0].b if span <= (1 + tolerance) * len(sentence) + 2 else -1
 
 
 def cer(truth: str, text: str, fold: bool = True) -> float:

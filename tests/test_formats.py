@@ -10,13 +10,24 @@ from click.testing import CliRunner
 from qa.cli import main
 from qa.formats import read_layout
 from qa.formats.boxes import span_boxes
-from qa.ingest import article_json, ingest_file, ingest_paths
+from qa.ingest import article_json, ingest_file, ingest_paths, source_name
 from qa.settings import Settings
 from tests.newspaper import cer, chromium_available, degrade, print_pdf, recovery, scan, seed_spec
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 SEEDS = {p.name[:3]: p for p in CORPUS.glob("*.txt")}
 NO_PRINTER = chromium_available()
+
+
+def _ocr_missing() -> str | None:
+    try:
+        import rapidocr_onnxruntime  # noqa: F401  (imports OpenCV, which needs libGL)
+    except ImportError as exc:
+        return f"OCR cannot run here ({exc}): apt-get install libgl1 (see .ci/run)"
+    return None
+
+
+needs_ocr = pytest.mark.skipif(_ocr_missing() is not None, reason=_ocr_missing() or "")
 
 
 def squash(text: str) -> str:
@@ -88,10 +99,19 @@ def crop(printed: Path, pdf_result, text: str, skew: float, noise: float):
     return degrade(page.crop(box), skew, noise, seed=7), "".join(b.text for b in column)
 
 
-def test_ocr_reads_a_scanned_crop_with_boxes_and_confidence(printed, pdf_result, tmp_path):
+@pytest.fixture(scope="module")
+def scanned(printed, pdf_result, tmp_path_factory) -> tuple[Path, str]:
+    """A skewed, noisy scan of a few lines of the printed page, and their text."""
     image, truth = crop(printed, pdf_result, "279个乡村振兴重点帮扶嘎查村", 1.5, 10)
-    image.save(tmp_path / "crop.png")
-    result = ingest_file(tmp_path / "crop.png")
+    path = tmp_path_factory.mktemp("scanned") / "crop.png"
+    image.save(path)
+    return path, truth
+
+
+@needs_ocr
+def test_ocr_reads_a_scanned_crop_with_boxes_and_confidence(scanned):
+    path, truth = scanned
+    result = ingest_file(path)
     assert result.error is None and result.encoding == "ocr" and result.pages[0].ocr
     assert abs(abs(result.pages[0].skew) - 1.5) < 0.5
     text = "".join(p.text for a in result.articles for p in a.paragraphs)
@@ -99,6 +119,7 @@ def test_ocr_reads_a_scanned_crop_with_boxes_and_confidence(printed, pdf_result,
     assert all(0.5 <= b.confidence <= 1 for b in result.lines)
 
 
+@needs_ocr
 @pytest.mark.slow
 def test_a_pdf_page_without_text_layer_is_read_by_ocr(printed, pdf_result, tmp_path):
     image, truth = crop(printed, pdf_result, "申报库伦旗为国家乡村振兴重点帮扶县", 0, 0)
@@ -108,6 +129,7 @@ def test_a_pdf_page_without_text_layer_is_read_by_ocr(printed, pdf_result, tmp_p
     assert cer(truth, "".join(p.text for a in result.articles for p in a.paragraphs)) <= 0.03
 
 
+@needs_ocr
 @pytest.mark.slow
 def test_a_whole_scanned_page(printed, specs, tmp_path):
     scan(printed, 0, 200, -1.0, 8, seed=3).save(tmp_path / "page.png")
@@ -175,3 +197,49 @@ def test_ingest_reads_a_folder_of_old_and_new_formats(printed, tmp_path):
     assert out.exit_code == 0, out.output
     assert "[pdf]  17 articles" in out.output and "pages: 2 (0 by OCR)" in out.output
     assert "[utf-8]  9 articles" in out.output
+
+
+@needs_ocr
+def test_the_index_keeps_pages_and_the_inspector_boxes_the_answer_on_them(printed, scanned, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from qa.embed import FakeEmbedder
+    from qa.indexer import build_index
+    from qa.pipeline import Archive
+    from qa.web import ALL_PAPERS, ChatApp
+    from qa.web.page import ANSWER, page_view
+
+    archive_dir = tmp_path / "archive"
+    archive_dir.mkdir()
+    (archive_dir / "pages.pdf").write_bytes(printed.read_bytes())
+    (archive_dir / "scan.png").write_bytes(scanned[0].read_bytes())
+    (archive_dir / "001.txt").write_bytes(SEEDS["001"].read_bytes())
+    settings = Settings(index_dir=tmp_path / "index", model="fake", answerer="rules")
+    report = build_index([archive_dir], settings.index_dir, FakeEmbedder(), settings=settings,
+                         progress=False, log=lambda _: None)
+    assert report.failed == [] and report.pages == 3 and len(report.added) == 3
+    app = ChatApp(lambda: Archive.open(settings, embedder=FakeEmbedder()), settings)
+    *_, citations, _, inspector, _, _, page = app.ask(
+        "通辽市确定了多少个乡村振兴重点帮扶嘎查村？", [], [], 5, "", "", ALL_PAPERS)
+    assert "<mark>279个</mark>" in inspector
+    assert page["visible"] and isinstance(page["value"], Image.Image) and "第2版" in page["label"]
+    answer_ink = (np.asarray(page["value"]) == ANSWER).all(axis=-1).sum()
+    assert answer_ink > 50  # the answer's box is drawn
+
+    store = Archive.open(settings, embedder=FakeEmbedder()).store
+    scan_article = store.page_articles(source_name(archive_dir / "scan.png"))[0]
+    paragraph = store.article(scan_article.id).paragraphs[0]
+    view = page_view(store, paragraph, None)
+    assert view.image is not None and "OCR" in view.caption
+    text_article = store.page_articles(source_name(archive_dir / "001.txt"))[0]
+    assert page_view(store, store.article(text_article.id).paragraphs[0], None).image is None
+
+    with open(archive_dir / "pages.pdf", "ab") as f:
+        f.write(b"\n% changed after indexing\n")
+    p = store.article(citations[0].article_id).paragraphs[citations[0].paragraph_index]
+    assert page_view(store, p, citations[0]).image is None  # boxes would point at the old page
+    again = build_index([archive_dir], settings.index_dir, FakeEmbedder(), settings=settings,
+                        progress=False, log=lambda _: None)
+    assert again.updated and again.unchanged == 2  # only the changed PDF was read again
+

@@ -216,7 +216,8 @@ def _kind(line: Line, size: float) -> str:
         return "head"
     if line.size >= SUBHEAD * size:
         return "sub"
-    return "small" if line.size <= SMALL * size else "body"
+    # a line of a few characters is too short to measure (OCR gauges type by character pitch)
+    return "small" if line.size <= SMALL * size and len(line.text.strip()) > 4 else "body"
 
 
 def _under(above: Line, line: Line) -> bool:
