@@ -90,6 +90,5 @@ def _rows(element: Element, number, body: set[int]) -> list[Row]:
 
 def _box(line: Line, no: int, info: PageInfo) -> LineBox:
     w, h = info.width or 1.0, info.height or 1.0
-    return LineBox(no, info.number, round(line.x0 / w, 5), round(line.y0 / h, 5), round(line.x1 / w, 5),
-                   round(line.y1 / h, 5), line.text, line.confidence,
-                   tuple(round(x / w, 5) for x in line.edges))
+    return LineBox(no, info.number, line.x0 / w, line.y0 / h, line.x1 / w, line.y1 / h, line.text,
+                   line.confidence, tuple(x / w for x in line.edges))

@@ -84,43 +84,37 @@ def _runs(chars: list[_Char]) -> Iterator[list[_Char]]:
         yield run
 
 
-def _wide(c: _Char, em: float) -> bool:
-    """A CJK character, or punctuation set full width (“ ” in CJK type)."""
-    return c.ch >= "\u2e80" or c.x1 - c.x0 >= 0.7 * em
-
-
-def _spaced(a: _Char, b: _Char, pitch: float, em: float) -> bool:
-    """Whether a space separates two neighbouring characters of a line.
-
-    Boxes of narrow glyphs (日, 1) hug the ink, so edge gaps mislead: between two CJK
-    characters the distance of their centres is compared with the line's usual one (which
-    includes any justification); elsewhere the edge gap must be a Latin space's width.
-    """
-    if _wide(a, em) and _wide(b, em):
-        return (b.x0 + b.x1 - a.x0 - a.x1) / 2 - pitch > WIDER_EMS * em
-    gap = b.x0 - a.x1
-    return gap > (SPACE_EMS if _wide(a, em) or _wide(b, em) else LATIN_SPACE_EMS) * em
-
-
 def _line(chars: list[_Char], textpage) -> Line:
-    """A Line from characters sorted left to right: text, box, per-character edges, size, weight."""
+    """A Line from characters sorted left to right: text, box, per-character edges, size, weight.
+
+    Spaces are put back where the gap says so. Boxes of narrow glyphs (日, 1) hug the ink, so
+    edge gaps mislead: between two wide characters (CJK, or punctuation set full width) the
+    distance of their centres is compared with the line's usual one (which includes any
+    justification); elsewhere the edge gap must be about a Latin space's width.
+    """
     import pypdfium2.raw as raw
 
     heights = sorted(c.y1 - c.y0 for c in chars)
     em = heights[len(heights) // 2]
-    pitches = sorted((b.x0 + b.x1 - a.x0 - a.x1) / 2 for a, b in zip(chars, chars[1:], strict=False)
-                     if _wide(a, em) and _wide(b, em))
+    wide = [c.ch >= "\u2e80" or c.x1 - c.x0 >= 0.7 * em for c in chars]
+    centres = [(c.x0 + c.x1) / 2 for c in chars]
+    pairs = range(len(chars) - 1)
+    pitches = sorted(centres[i + 1] - centres[i] for i in pairs if wide[i] and wide[i + 1])
     pitch = pitches[len(pitches) // 4] if pitches else em
     text, edges = [chars[0].ch], [chars[0].x0]
-    for a, b in zip(chars, chars[1:], strict=False):
-        if _spaced(a, b, pitch, em):
+    for i in pairs:
+        a, b = chars[i], chars[i + 1]
+        if wide[i] and wide[i + 1]:
+            spaced = centres[i + 1] - centres[i] - pitch > WIDER_EMS * em
+        else:
+            spaced = b.x0 - a.x1 > (SPACE_EMS if wide[i] or wide[i + 1] else LATIN_SPACE_EMS) * em
+        if spaced:
             text.append(" ")
             edges.append(a.x1)
         text.append(b.ch)
         edges.append(b.x0)
     edges.append(chars[-1].x1)
-    middle = chars[len(chars) // 2]
-    bold = raw.FPDFText_GetFontWeight(textpage, middle.index) >= 600
+    bold = raw.FPDFText_GetFontWeight(textpage, chars[len(chars) // 2].index) >= 600
     return Line("".join(text), min(c.x0 for c in chars), min(c.y0 for c in chars),
                 max(c.x1 for c in chars), max(c.y1 for c in chars), em, bold, None, tuple(edges))
 
