@@ -1,4 +1,4 @@
-"""Start the web app: `python app.py [--host] [--port] [--index-dir] [--corpus] [--auth user:pass]`.
+"""Start the web app: `python app.py [--host] [--port] [--index-dir] [--corpus] [--auth user:pass] [--insecure-no-auth]`.
 
 The same as `python -m qa serve`: settings come from QA_* environment variables (see README),
 then these flags; QA_AUTH keeps the password out of the process list. When the index folder

@@ -1,7 +1,8 @@
 """EM/F1 of a reader (or a training checkpoint) on validation questions with their gold passage.
 
     python benchmarks/validate_reader.py DIR [DIR ...] [--eval-file F] [--limit 200]
-        [--max-answer-tokens N] [--tokenization chars|sentencepiece] [--bf16]
+        [--max-answer-tokens N] [--tokenization chars|sentencepiece]
+        [--runtime onnx|torch] [--precision fp32|bf16|int8]
 
 The same measure as training's validation (`qa.train.loop.validate`), so that runtime settings
 (span length cap, window, precision) can be compared on one adapter without retraining. DIR
@@ -19,7 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from qa.reader.e5 import CONFIG, E5Reader  # noqa: E402
+from qa.reader.bundle import CONFIG  # noqa: E402
+from qa.reader.e5 import E5Reader  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 from qa.train.data import load_validation  # noqa: E402
 from qa.train.loop import validate  # noqa: E402
@@ -34,12 +36,14 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=200)
     ap.add_argument("--max-answer-tokens", type=int, nargs="*", default=[None])
     ap.add_argument("--tokenization", choices=["chars", "sentencepiece"])
-    ap.add_argument("--bf16", action="store_true")
+    ap.add_argument("--runtime", choices=["auto", "onnx", "torch"], default="torch")
+    ap.add_argument("--precision", choices=["fp32", "bf16", "int8"],
+                    help="fp32/bf16 (torch), fp32/int8 (onnx) [the runtime's default]")
     args = ap.parse_args()
     items = load_validation(args.eval_file, args.limit)
     cache_dir = Settings.from_env().cache_dir
     print(f"{len(items)} questions of {args.eval_file.name}, gold passage\n")
-    print("| reader | span cap | EM | F1 | s/question |\n|---|---:|---:|---:|---:|")
+    print("| reader | runtime | span cap | EM | F1 | s/question |\n|---|---|---:|---:|---:|---:|")
     for folder in args.readers:
         runtime = {}
         if (folder / CONFIG).is_file():
@@ -50,12 +54,13 @@ def main() -> None:
         for cap in args.max_answer_tokens:
             settings = {**runtime, **({"max_answer_tokens": cap} if cap else {})}
             if reader is None:
-                reader = E5Reader(folder, cache_dir=cache_dir, runtime=settings)
+                reader = E5Reader(folder, cache_dir=cache_dir, config=settings,
+                                  runtime=args.runtime, precision=args.precision)
             reader.max_answer_tokens = settings.get("max_answer_tokens", 30)
             start = time.perf_counter()
-            scores = validate(reader, items, args.bf16)
+            scores = validate(reader, items)
             per = (time.perf_counter() - start) / len(items)
-            print(f"| {folder} | {reader.max_answer_tokens} | {scores['em']:.3f} | "
+            print(f"| {folder} | {reader.runtime} | {reader.max_answer_tokens} | {scores['em']:.3f} | "
                   f"{scores['f1']:.3f} | {per:.2f} |", flush=True)
 
 

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-import json
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from qa.errors import QAError
+from qa.files import display_name
 from qa.settings import Settings
+from qa.text import json_text, printable
+
+
+def _echo(text: str = "", err: bool = False) -> None:
+    """Print text that may come from the archive or the user: control characters (terminal
+    escape sequences) and bidi overrides are shown escaped, never sent to the terminal."""
+    click.echo(printable(text), err=err)
 
 
 def _fail(exc: Exception) -> None:
-    click.echo(f"error: {exc}", err=True)
+    _echo(f"error: {exc}", err=True)
     sys.exit(2)
 
 
@@ -31,11 +39,21 @@ class _Group(click.Group):
 
 
 
-answerer_option = click.option(
-    "--answerer",
-    help="rules [default], reader (the bundled trained reader), auto, or a Hugging Face "
-         "extractive-QA model name/folder (QA_ANSWERER).",
-)
+def answerer_option(f):
+    """--answerer and --reader-runtime, which every command that answers takes."""
+    f = click.option("--reader-runtime", type=click.Choice(["auto", "onnx", "torch"]),
+                     help="What the trained reader runs on (QA_READER_RUNTIME) [auto: onnx "
+                          "when installed, else torch].")(f)
+    return click.option(
+        "--answerer",
+        help="rules [default], reader (the bundled trained reader), auto, or a Hugging Face "
+             "extractive-QA model name/folder (QA_ANSWERER).")(f)
+
+
+follow_links_option = click.option(
+    "--follow-links", is_flag=True,
+    help="Also read symbolic links that lead out of the folders given (QA_FOLLOW_LINKS).")
+
 
 @click.group(cls=_Group)
 @click.version_option(package_name="archive-qa")
@@ -46,18 +64,19 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per article.")
-def ingest(paths: tuple[Path, ...], as_json: bool) -> None:
+@follow_links_option
+def ingest(paths: tuple[Path, ...], as_json: bool, follow_links: bool) -> None:
     """Read pages and print the articles and paragraphs found (nothing is indexed)."""
     from qa.ingest import article_json, format_report, ingest_paths
 
-    for result in ingest_paths(paths, _settings()):
+    for result in ingest_paths(paths, _settings(follow_links=follow_links or None)):
         if as_json:
             for article in result.articles:
-                click.echo(json.dumps(article_json(article), ensure_ascii=False))
+                click.echo(json_text(article_json(article)))
             for warning in result.warnings:
-                click.echo(f"warning: {result.source}: {warning}", err=True)
+                _echo(f"warning: {result.source}: {warning}", err=True)
         else:
-            click.echo(format_report(result))
+            _echo(format_report(result))
 
 
 def _settings(**overrides) -> Settings:
@@ -74,26 +93,27 @@ def _settings(**overrides) -> Settings:
 @click.option("--model", help="Embedding model: default, a sentence-transformers name or folder.")
 @click.option("--rebuild", is_flag=True, help="Ignore the existing index and embed everything.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def index(paths, index_dir, model, rebuild, quiet) -> None:
+@follow_links_option
+def index(paths, index_dir, model, rebuild, quiet, follow_links) -> None:
     """Add new or changed files to the index (default: the corpus folder); drop deleted ones."""
     from qa.embed import load_embedder
     from qa.indexer import build_index
 
-    settings = _settings(index_dir=index_dir, model=model)
+    settings = _settings(index_dir=index_dir, model=model, follow_links=follow_links or None)
     paths = paths or (settings.corpus_dir,)
-    missing = [str(p) for p in paths if not p.exists()]
+    missing = [display_name(p) for p in paths if not os.path.lexists(p)]
     if missing:
         raise click.UsageError(f"no such file or folder: {', '.join(missing)}")
     embedder = load_embedder(settings, "index")
     report = build_index(
         paths, settings.index_dir, embedder, settings=settings, rebuild=rebuild,
         batch_size=settings.batch_size, progress=not quiet,
-        log=lambda msg: click.echo(msg, err=True),
+        log=lambda msg: _echo(msg, err=True),
     )
     if report.version is None:
-        click.echo(f"index is up to date ({report.unchanged} files unchanged)")
+        _echo(f"index is up to date ({report.unchanged} files unchanged)")
     else:
-        click.echo(
+        _echo(
             f"added {len(report.added)}, updated {len(report.updated)}, "
             f"removed {len(report.removed)}, unchanged {report.unchanged} files; "
             f"{report.paragraphs} paragraphs in {settings.index_dir} ({report.seconds:.1f} s)"
@@ -104,9 +124,9 @@ def index(paths, index_dir, model, rebuild, quiet) -> None:
     for source, page, seconds in report.slow_pages:
         click.echo(f"slow page: {source} page {page}: {seconds:.1f} s", err=True)
     for source, why in report.failed:
-        click.echo(f"skipped {source}: {why}", err=True)
+        _echo(f"skipped {source}: {why}", err=True)
     for source, warning in report.warnings:
-        click.echo(f"warning: {source}: {warning}", err=True)
+        _echo(f"warning: {source}: {warning}", err=True)
 
 
 def _filter_options(f):
@@ -127,23 +147,25 @@ def _filter_options(f):
 @_filter_options
 def search(query, k, as_json, index_dir, date_from, date_to, newspaper) -> None:
     """Show the paragraphs closest to QUERY (hybrid dense + BM25 retrieval)."""
-    from qa.pipeline import Archive
-    from qa.retrieve import Filters
+    from qa.embed import load_embedder
+    from qa.retrieve import Filters, Retriever
+    from qa.store import Store
 
-    archive = Archive.open(_settings(index_dir=index_dir))
-    hits = archive.retriever.search(query, k, Filters(date_from, date_to, newspaper))
+    settings = _settings(index_dir=index_dir)
+    retriever = Retriever(Store.open(settings.index_dir), load_embedder(settings, "query"))
+    hits = retriever.search(query, k, Filters(date_from, date_to, newspaper))
     if as_json:
-        click.echo(json.dumps([hit_json(h) for h in hits], ensure_ascii=False, indent=2))
+        click.echo(json_text([hit_json(h) for h in hits], indent=2))
         return
     if not hits:
-        click.echo("no matching paragraphs")
+        _echo("no matching paragraphs")
     for rank, h in enumerate(hits, 1):
         a, p = h.article, h.paragraph
-        click.echo(f"{rank:>2}. [{h.score:.4f}] {a.newspaper or ''} {a.date or ''} "
+        _echo(f"{rank:>2}. [{h.score:.4f}] {a.newspaper or ''} {a.date or ''} "
                    f"〈{a.title or ''}〉 ¶{p.index + 1}  {p.source}:{p.line_start}-{p.line_end}")
-        click.echo(f"    {p.text[:160]}")
+        _echo(f"    {p.text[:160]}")
         if h.copies:
-            click.echo(f"    (+{len(h.copies)} copies)")
+            _echo(f"    (+{len(h.copies)} copies)")
 
 
 def hit_json(h) -> dict:
@@ -158,12 +180,13 @@ def hit_json(h) -> dict:
     }
 
 
-def answer_json(answer) -> dict:
+def answer_json(answer, archive) -> dict:
     from dataclasses import asdict
 
     return {
         "question": answer.question, "answer": answer.text, "score": round(answer.score, 4),
         "abstained": answer.abstained, "citations": [asdict(c) for c in answer.citations],
+        "answerer": {"name": archive.answerer.name, "threshold": archive.threshold},
     }
 
 
@@ -173,25 +196,28 @@ def answer_json(answer) -> dict:
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
 @answerer_option
 @_filter_options
-def ask(question, k, as_json, answerer, index_dir, date_from, date_to, newspaper) -> None:
+def ask(question, k, as_json, answerer, reader_runtime, index_dir, date_from, date_to,
+        newspaper) -> None:
     """Answer QUESTION with exact words from the archive and cite them."""
     from qa.cite import format_citation
     from qa.pipeline import Archive
     from qa.retrieve import Filters
 
-    archive = Archive.open(_settings(index_dir=index_dir, answerer=answerer))
+    archive = Archive.open(_settings(index_dir=index_dir, answerer=answerer,
+                                     reader_runtime=reader_runtime),
+                           log=lambda msg: click.echo(msg, err=True))
     answer = archive.ask(question, k=k, filters=Filters(date_from, date_to, newspaper))
     if as_json:
-        click.echo(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
+        click.echo(json_text(answer_json(answer, archive), indent=2))
         return
     if answer.abstained:
-        click.echo("在档案中没有找到答案 (not found in the archive). Closest passages:")
+        _echo("在档案中没有找到答案 (not found in the archive). Closest passages:")
     else:
         c = answer.citations[0]
-        click.echo(f"{answer.text}    (score {answer.score:.2f})")
-        click.echo(f"  {c.passage[:c.answer_start]}【{answer.text}】{c.passage[c.answer_end:]}")
+        _echo(f"{answer.text}    (score {answer.score:.2f})")
+        _echo(f"  {c.passage[:c.answer_start]}【{answer.text}】{c.passage[c.answer_end:]}")
     for c in answer.citations:
-        click.echo(f"[{c.rank}] {format_citation(c)}  {c.source}:{c.line_start}-{c.line_end}")
+        _echo(f"[{c.rank}] {format_citation(c)}  {c.source}:{c.line_start}-{c.line_end}")
 
 
 @main.command()
@@ -202,8 +228,11 @@ def ask(question, k, as_json, answerer, index_dir, date_from, date_to, newspaper
               help="Archive to index when there is no index yet (QA_CORPUS_DIR) [corpus].")
 @click.option("--auth", metavar="USER:PASS", envvar="QA_AUTH",
               help="Require this login (QA_AUTH keeps it out of the process list).")
+@click.option("--insecure-no-auth", is_flag=True,
+              help="Serve beyond this machine (--host) without a login: anyone who can reach "
+                   "the port can use the app.")
 @answerer_option
-def serve(host, port, index_dir, corpus, auth, answerer) -> None:
+def serve(host, port, index_dir, corpus, auth, insecure_no_auth, answerer, reader_runtime) -> None:
     """Chat with the archive in a browser (what `python app.py` runs)."""
     import logging
 
@@ -212,8 +241,9 @@ def serve(host, port, index_dir, corpus, auth, answerer) -> None:
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = _settings(host=host, port=port, index_dir=index_dir, corpus_dir=corpus,
-                         answerer=answerer)
-    serve_(settings, parse_auth(auth), log=lambda msg: click.echo(msg, err=True))
+                         answerer=answerer, reader_runtime=reader_runtime)
+    serve_(settings, parse_auth(auth), log=lambda msg: _echo(msg, err=True),
+           insecure_no_auth=insecure_no_auth)
 
 
 @main.command("eval")
@@ -223,15 +253,17 @@ def serve(host, port, index_dir, corpus, auth, answerer) -> None:
 @click.option("-k", type=int, help="Passages to read per question [5].")
 @answerer_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object with the metrics.")
-def eval_(dataset, index_dir, limit, k, answerer, as_json) -> None:
+def eval_(dataset, index_dir, limit, k, answerer, reader_runtime, as_json) -> None:
     """Evaluate on DATASET: SQuAD-format JSON (open retrieval over its contexts) or seed JSONL."""
     from qa.evaluate import format_table, run
 
-    summary = run(dataset, _settings(index_dir=index_dir, k=k, answerer=answerer), limit)
+    settings = _settings(index_dir=index_dir, k=k, answerer=answerer,
+                         reader_runtime=reader_runtime)
+    summary = run(dataset, settings, limit, log=lambda msg: click.echo(msg, err=True))
     if as_json:
-        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+        click.echo(json_text(summary, indent=2))
     else:
-        click.echo(format_table(summary))
+        _echo(format_table(summary))
 
 
 @main.command("export-model")
@@ -245,7 +277,7 @@ def export_model_(out_dir: Path) -> None:
     from qa.export_model import export_model
 
     folder = export_model(out_dir)
-    click.echo(f"exported multilingual-e5-small to {folder}")
+    _echo(f"exported multilingual-e5-small to {folder}")
 
 
 @main.command("train-reader")

@@ -136,7 +136,7 @@ def squad_archive(contexts: list[Context], folder: Path, embedder: Embedder,
 
 
 def run(path: Path, settings: Settings, limit: int | None = None,
-        embedder: Embedder | None = None) -> dict:
+        embedder: Embedder | None = None, log: Callable[[str], None] = lambda _: None) -> dict:
     """Evaluate on a dataset file; returns the metrics as a dict (see `summarise`)."""
     kind, items, contexts = load_dataset(path)
     items = items[:limit] if limit else items
@@ -146,11 +146,11 @@ def run(path: Path, settings: Settings, limit: int | None = None,
 
             embedder = embedder or load_embedder(settings, "index")
             index_dir, ids = squad_archive(contexts, Path(tmp), embedder, settings)
-            archive = Archive.open(settings.with_(index_dir=index_dir))
+            archive = Archive.open(settings.with_(index_dir=index_dir), log=log)
             results = evaluate(items, archive, lambda it, h: h.article.id == ids[int(it.gold)],
                                settings.k)
     else:
-        archive = Archive.open(settings, embedder=embedder)
+        archive = Archive.open(settings, embedder=embedder, log=log)
         results = evaluate(
             items, archive,
             lambda it, h: bool(it.gold) and _squash(it.gold) in _squash(h.paragraph.text),

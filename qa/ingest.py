@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import os
 import re
 from bisect import bisect_right
@@ -19,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from qa.errors import QAError, ReadError
+from qa.files import Found, read_bytes, source_name, walk
 from qa.formats import SUFFIXES as LAYOUT_SUFFIXES
 from qa.formats import Document, read_layout
 from qa.normalize import fix_spaces_mapped, seam, split_long
@@ -36,9 +38,11 @@ from qa.read import (
 )
 from qa.segment import Meta, Story, segment
 from qa.settings import Settings
+from qa.text import clean_text
 from qa.types import Article, LineBox, PageInfo, Paragraph
 
 CATALOG = "catalog.csv"
+CATALOG_MAX_BYTES = 64 * 1024 * 1024
 MIN_PARAGRAPH_CHARS = 8  # letters and digits; shorter fragments are merged into a neighbour
 _FILE_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})[-_.]?(\d{2})[-_.]?(\d{2})(?!\d)")
 _TEXT_DATE = re.compile(r"((?:19|20)\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
@@ -56,34 +60,21 @@ class FileResult:
     lines: list[LineBox] = field(default_factory=list)  # their printed lines, by line number
 
 
-def source_name(path: Path) -> str:
-    """How a file is named in results and the index: relative to the working folder when inside it."""
-    absolute = Path(os.path.abspath(path))
-    try:
-        return absolute.relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return absolute.as_posix()
+def _wanted(name: str) -> bool:
+    return name.lower().endswith(ALL_SUFFIXES) and name != CATALOG
 
 
-def iter_files(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
-    """Files to ingest under `paths`, folders walked recursively in sorted order, with source names."""
-    for path in map(Path, paths):
-        if path.is_dir():
-            for folder, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(files):
-                    if name.lower().endswith(ALL_SUFFIXES) and name != CATALOG and not name.startswith("."):
-                        file = Path(folder) / name
-                        yield file, source_name(file)
-        else:
-            yield path, source_name(path)
+def iter_files(paths: Iterable[Path], follow_links: bool = False) -> Iterator[Found]:
+    """Files to ingest under `paths`, folders walked recursively in sorted order, with source
+    names; those that must not be read carry the reason (see qa.files.walk)."""
+    return walk(paths, _wanted, follow_links)
 
 
 def ingest_paths(paths: Iterable[Path], settings: Settings | None = None) -> Iterator[FileResult]:
     """One FileResult per file under `paths`, streamed in a deterministic order."""
     settings = settings or Settings()
-    for path, source in iter_files(paths):
-        yield ingest_file(path, source, settings)
+    for path, source, skip in iter_files(paths, settings.follow_links):
+        yield FileResult(source, error=skip) if skip else ingest_file(path, source, settings)
 
 
 def ingest_file(path: Path, source: str | None = None, settings: Settings | None = None) -> FileResult:
@@ -91,15 +82,16 @@ def ingest_file(path: Path, source: str | None = None, settings: Settings | None
     settings = settings or Settings()
     result = FileResult(source or source_name(path))
     try:
-        if not path.exists():
-            raise ReadError("no such file or folder")
         suffix = path.suffix.lower()
         if suffix not in ALL_SUFFIXES:
             raise ReadError(f"unsupported file type {suffix or '(none)'}: expected {', '.join(ALL_SUFFIXES)}")
         if suffix in LAYOUT_SUFFIXES:
             result.articles = _layout_articles(read_layout(path, settings), path, result, settings)
             return result
-        text, result.encoding = read_file(path, settings.max_file_mb * 1024 * 1024)
+        text, result.encoding, replaced = read_file(path, settings.max_file_bytes,
+                                                    settings.read_timeout_s)
+        if replaced:
+            result.warnings.append(f"{replaced} control characters or invalid code points replaced")
         sidecar = _sidecar(path, result.warnings)
         if suffix in RECORD_SUFFIXES:
             result.articles = _record_articles(text, suffix, result, sidecar, settings)
@@ -322,24 +314,31 @@ def _sidecar(path: Path, warnings: list[str]) -> dict[str, str]:
     absolute = Path(os.path.abspath(path))
     for folder in absolute.parents:
         catalog = folder / CATALOG
-        if catalog.is_file():
+        if _is_file(catalog):
             try:
                 entries = _load_catalog(str(catalog), catalog.stat().st_mtime_ns)
-            except (OSError, UnicodeDecodeError, csv.Error) as exc:
-                warnings.append(f"{catalog} unreadable, ignored: {exc}")
+            except (OSError, UnicodeDecodeError, csv.Error, ReadError) as exc:
+                warnings.append(f"{source_name(catalog)} unreadable, ignored: {exc}")
                 return {}
             return entries.get(absolute.relative_to(folder).as_posix(), {})
     return {}
 
 
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a path too long for the system
+        return False
+
+
 @lru_cache(maxsize=32)
 def _load_catalog(path: str, mtime_ns: int) -> dict[str, dict[str, str]]:
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        return {
-            (row.get("file") or "").strip(): {k: v.strip() for k, v in row.items()
-                                                if k and k != "file" and v and v.strip()}
-            for row in csv.DictReader(f)
-        }
+    text = clean_text(read_bytes(Path(path), CATALOG_MAX_BYTES).decode("utf-8-sig"))
+    return {
+        (row.get("file") or "").strip(): {k: v.strip() for k, v in row.items()
+                                            if k and k != "file" and v and v.strip()}
+        for row in csv.DictReader(io.StringIO(text, newline=""))
+    }
 
 
 def article_json(article: Article) -> dict:

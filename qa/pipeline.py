@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from qa.cite import citation
 from qa.embed import Embedder, load_embedder
@@ -13,6 +13,7 @@ from qa.reader import Answerer, load_answerer
 from qa.retrieve import Filters, Retriever
 from qa.settings import Settings
 from qa.store import Store, current_version
+from qa.text import clean_text
 from qa.types import Answer, Hit
 
 # A follow-up leans on the previous question: it points back (那/这/它/其…, "what about"),
@@ -40,7 +41,7 @@ def retrieval_query(question: str, history: Sequence[str] = ()) -> str:
 
 def check_question(question: str, max_chars: int) -> str:
     """The question stripped, or QueryError saying why it cannot be asked."""
-    q = (question or "").strip()
+    q = clean_text(question or "").strip()
     if not q:
         raise QueryError("the question is empty")
     if len(q) > max_chars:
@@ -71,12 +72,14 @@ class Archive:
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None,
-             answerer: Answerer | None = None) -> Archive:
-        """Open the live index in settings.index_dir."""
+             answerer: Answerer | None = None, log: Callable[[str], None] = lambda _: None
+             ) -> Archive:
+        """Open the live index in settings.index_dir; `log` hears about first-use builds."""
         store = Store.open(settings.index_dir)
         embedder = embedder or load_embedder(settings, "query")
         answerer = answerer or load_answerer(settings.answerer, settings.cache_dir,
-                                             settings.device)
+                                             settings.device, runtime=settings.reader_runtime,
+                                             log=log)
         return cls(settings, store, embedder, answerer)
 
     @property

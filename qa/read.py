@@ -10,7 +10,6 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
-import io
 import json
 import re
 from collections.abc import Iterator
@@ -19,8 +18,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 from qa.errors import ReadError
+from qa.files import DEFAULT_TIMEOUT_S, read_bytes
+from qa.text import clean
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024  # a newspaper page is kilobytes; 50 MB is not a page
+MAX_BROKEN_RECORDS = 100  # per CSV file; past that it is not a CSV file
 SAMPLE_HAN = 4000  # Han characters scored when telling GB18030 from Big5
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 
@@ -49,33 +51,42 @@ class Record:
     end: int
 
 
-def read_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, str]:
-    """Decoded text and encoding name of `path`; ReadError if too big, binary, empty or undecodable.
+class Decoded(NamedTuple):
+    text: str
+    encoding: str
+    replaced: int = 0  # control characters and lone surrogates replaced (see qa.text.clean)
 
-    Files above `max_bytes` are refused without being read (a page is kilobytes; a 200 MB
-    one-line file is a dump, not a page), so memory stays bounded by the limit.
+
+def read_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES,
+              timeout: float = DEFAULT_TIMEOUT_S) -> Decoded:
+    """Decoded, cleaned text of `path`; ReadError if too big, slow, binary, empty or undecodable.
+
+    Only a regular file is opened (see qa.files); files above `max_bytes` are refused without
+    being read (a page is kilobytes; a 200 MB one-line file is a dump, not a page), so memory
+    stays bounded by the limit.
     """
-    try:
-        size = path.stat().st_size
-        if size <= max_bytes:
-            with open(path, "rb") as f:
-                data = f.read(max_bytes + 1)  # the size may change under us
-    except OSError as exc:
-        raise ReadError(f"cannot read: {exc.strerror or exc}") from exc
-    if size > max_bytes or len(data) > max_bytes:
-        raise ReadError(
-            f"{max(size, max_bytes + 1) / 1e6:.0f} MB is above the "
-            f"{max_bytes // (1024 * 1024)} MB limit per file (not a newspaper page; "
-            "raise QA_MAX_FILE_MB to read it)"
-        )
+    data = read_bytes(path, max_bytes, timeout)
     text, encoding = decode(data)
     if not text.strip():
         raise ReadError("no text: the file is empty" if not data else "no text: only white space")
-    return text, encoding
+    cleaned = clean(text)
+    return Decoded(cleaned.text, encoding, cleaned.replaced)
+
+
+# Legacy encodings a page may come in, for charset-normalizer to choose from (never Latin ones:
+# any bytes decode as Latin-1, so a binary file would be read as text).
+LEGACY = ("gb18030", "big5", "cp932", "euc_jp", "cp949", "utf_16_le", "utf_16_be")
+_CHINESE = ("gb18030", "big5")
 
 
 def decode(data: bytes) -> tuple[str, str]:
-    """Decode page bytes: BOMs first, then strict UTF-8, then GB18030 or Big5, whichever reads as Chinese."""
+    """Decode page bytes: BOMs, then strict UTF-8, then the most plausible legacy encoding.
+
+    The legacy encoding is chosen by charset-normalizer among `LEGACY` (it tells UTF-16 without
+    a byte-order mark, Shift-JIS and EUC-KR from Chinese); when it reads as Chinese, GB18030
+    and Big5 are told apart by how common the decoded Han characters are
+    (benchmarks/bench_encoding.py measures both).
+    """
     for bom, name in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
                       (codecs.BOM_UTF16_BE, "utf-16")):
         if data.startswith(bom):
@@ -83,16 +94,42 @@ def decode(data: bytes) -> tuple[str, str]:
             if text is None:
                 raise ReadError(f"cannot decode: starts with a {name} byte-order mark but is not {name}")
             return _checked(text, name)
-    if b"\x00" in data[:65536]:
-        raise ReadError("binary file (NUL bytes), not text")
-    text = _strict(data, "utf-8")
-    if text is not None:
+    head = data[:65536]
+    nul = head.count(b"\x00")
+    # Many NULs: UTF-16 (ASCII in UTF-16 is valid UTF-8 too) or binary; a stray one is cleaned.
+    if nul <= max(1, len(head) // 100) and (text := _strict(data, "utf-8")) is not None:
         return _checked(text, "utf-8")
-    candidates = [(name, t) for name in ("gb18030", "big5") if (t := _strict(data, name)) is not None]
-    if not candidates:
-        raise ReadError("cannot decode: not UTF-8, UTF-16, GB18030/GBK or Big5")
-    name, text = max(candidates, key=lambda c: _commonness(c[1], c[0]))
-    return _checked(text, name)
+    name = _guess(data)
+    if name is None:
+        raise ReadError("binary file (NUL bytes), not text" if nul else
+                        "cannot decode: not UTF-8, UTF-16, GB18030/GBK, Big5, Shift-JIS, "
+                        "EUC-JP or EUC-KR (or too garbled to tell which)")
+    if name in _CHINESE:
+        candidates = [(n, t) for n in _CHINESE if (t := _strict(data, n)) is not None]
+        name, text = max(candidates, key=lambda c: _commonness(c[1], c[0]))
+    else:
+        text = data.decode(name)
+    return _checked(text, name.replace("_", "-"))
+
+
+def _guess(data: bytes) -> str | None:
+    """The encoding charset-normalizer finds most plausible among LEGACY, or None."""
+    from charset_normalizer import from_bytes
+
+    for match in from_bytes(data, cp_isolation=list(LEGACY)):  # best first
+        name = codecs.lookup(match.encoding).name
+        if name not in ("cp949", "euc_kr") or _plausible_korean(str(match)):
+            return {"gbk": "gb18030", "gb2312": "gb18030", "big5hkscs": "big5",
+                    "cp950": "big5"}.get(name, name)
+    return None
+
+
+def _plausible_korean(text: str) -> bool:
+    """Korean is written with spaces between words and whole syllables, not loose letters;
+    Japanese or Chinese bytes read as EUC-KR give syllables run together and loose jamo."""
+    syllables = sum("\uac00" <= ch <= "\ud7a3" for ch in text)
+    jamo = sum("\u3131" <= ch <= "\u318e" for ch in text)
+    return jamo <= syllables // 20 and (syllables < 12 or text.count(" ") >= syllables // 10)
 
 
 def _strict(data: bytes, encoding: str) -> str | None:
@@ -148,14 +185,26 @@ _MARK = re.compile(r"[<\[*_&!]")
 _ENTITIES = {"nbsp": " ", "amp": "&", "lt": "<", "gt": ">", "quot": '"', "#39": "'"}
 
 
+_HIDDEN = re.compile(r"<(script|style|template|noscript)\b.*?(?:</\1\s*>|\Z)|<!--.*?(?:-->|\Z)",
+                     re.I | re.S)
+
+
+def _blank_hidden(text: str) -> str:
+    """Scripts, style sheets and comments blanked out (line breaks kept, so offsets hold)."""
+    if "<" not in text:
+        return text
+    return _HIDDEN.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), text)
+
+
 def markdown_rows(text: str) -> list[Row]:
     """Rows of a Markdown page: headings carry their level, HTML paragraphs become separate rows.
 
+    What a browser would not show (`<script>`, `<style>`, comments) is dropped with its body.
     Images and link-only lines (`[查看原文](url)`) are kept as the marker row "[link]" so that
     segmentation can see where a story ended; other links keep their text.
     """
     rows: list[Row] = []
-    for row in text_rows(text):  # one pass over rows; most are plain text
+    for row in text_rows(_blank_hidden(text)):  # one pass over rows; most are plain text
         line = row.text
         if not line:
             rows.append(row)
@@ -237,31 +286,64 @@ def _jsonl_records(text: str) -> Iterator[Record | str]:
         except json.JSONDecodeError as exc:
             yield f"line {number}: not valid JSON ({exc.msg})"
             continue
+        except RecursionError:
+            yield f"line {number}: JSON nested too deeply"
+            continue
         if not isinstance(obj, dict):
             yield f"line {number}: not a JSON object"
             continue
-        yield Record(_fields(obj), number, number, start, start + len(line.rstrip("\r\n")))
+        yield from _record(obj, number, number, start, start + len(line.rstrip("\r\n")))
 
 
 def _csv_records(text: str) -> Iterator[Record | str]:
-    line_starts = [0]
-    for line in text.splitlines(keepends=True):
-        line_starts.append(line_starts[-1] + len(line))
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
-    first = 2
-    try:
-        for row in reader:
-            last = reader.line_num
-            yield Record(_fields(row), first, last, line_starts[first - 1],
-                         line_starts[min(last, len(line_starts) - 1)])
-            first = last + 1
-    except csv.Error as exc:
-        yield f"line {reader.line_num}: broken CSV ({exc})"
+    """Records of a CSV file; a broken record (an unclosed quote) is skipped on its own.
+
+    Quotes are parsed strictly, so a quote that never closes is an error at the end of the
+    file (or at the next quote) instead of a field that swallows the records after it; the
+    parse then starts again on the line after the broken record's first line.
+    """
+    lines = text.lstrip("\ufeff").splitlines(keepends=True)
+    offset = len(text) - len(text.lstrip("\ufeff"))
+    starts = [offset]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+    header = next(csv.reader(lines[:1]), None)
+    if not header:
+        return
+    first, broken = 1, 0  # index of the line where the next record starts
+    while first < len(lines):
+        reader = csv.reader(lines[first:], strict=True)
+        base = first
+        try:
+            for row in reader:
+                last = base + reader.line_num  # 1-based number of the record's last line
+                if row:
+                    yield from _record(dict(zip(header, row, strict=False)), first + 1, last, starts[first],
+                                       starts[last])
+                first = last
+            return
+        except csv.Error as exc:
+            yield (f"line {first + 1}: broken CSV record ({exc}: a quote that does not close?), "
+                   "skipped")
+            first, broken = first + 1, broken + 1
+            if broken == MAX_BROKEN_RECORDS:  # each retry may read to the end: bound the work
+                yield f"line {first + 1}: {broken} broken records, the rest of the file skipped"
+                return
 
 
-def _fields(obj: dict) -> dict[str, str]:
+def _record(obj: dict, line_start: int, line_end: int, start: int,
+            end: int) -> Iterator[Record | str]:
+    fields, replaced = _fields(obj)
+    if replaced:
+        yield (f"line {line_start}: {replaced} control characters or invalid code points "
+               "replaced")
+    yield Record(fields, line_start, line_end, start, end)
+
+
+def _fields(obj: dict) -> tuple[dict[str, str], int]:
+    """The article fields of a record, cleaned (qa.text.clean), and how many characters that replaced."""
     lowered = {str(k).strip().lower(): v for k, v in obj.items() if k is not None}
-    out = {}
+    out, replaced = {}, 0
     for name, keys in FIELD_NAMES.items():
         for key in keys:
             value = lowered.get(key)
@@ -269,9 +351,10 @@ def _fields(obj: dict) -> dict[str, str]:
                 value = "、".join(str(v) for v in value) if name == "byline" else "\n\n".join(
                     str(v) for v in value)
             if value not in (None, ""):
-                out[name] = str(value).strip()
+                text, n = clean(str(value).strip())
+                out[name], replaced = text, replaced + n
                 break
-    return out
+    return out, replaced
 
 
 def file_sha256(path: Path) -> str:

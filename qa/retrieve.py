@@ -10,6 +10,7 @@ from qa.embed import Embedder
 from qa.errors import QueryError
 from qa.lexical import fold, tokenize
 from qa.store import Store, check_embedder
+from qa.text import clean_text
 from qa.types import Hit
 
 MAX_QUERY_CHARS = 2000
@@ -107,14 +108,14 @@ class Retriever:
 
     def search(self, query: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:
         """The k best paragraphs for `query`, near-duplicates collapsed into one hit."""
-        query = (query or "").strip()
+        query = clean_text(query or "").strip()
         if len(query) > MAX_QUERY_CHARS:
             raise QueryError(f"query is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}")
         if not any(ch.isalnum() for ch in query) or k <= 0:
             return []
         mask = (filters or Filters()).mask(self.store)
         f = self.fusion
-        pool = max(f.pool, 3 * k)
+        pool = min(max(f.pool, 3 * k), max(self.store.size, 1))
         lexical = self.lexical(query, pool, mask)
         dense = self.dense(query, pool, mask)
         fused: dict[int, float] = {}

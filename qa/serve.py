@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
+import ipaddress
 import sys
+import threading
 import time
 from collections.abc import Callable
 
@@ -46,6 +48,27 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
     return user, password
 
 
+def check_binding(host: str, auth: tuple[str, str] | None, insecure_no_auth: bool) -> None:
+    """Refuse to serve beyond this machine without a login, unless told to explicitly."""
+    if auth is not None or insecure_no_auth or is_loopback(host):
+        return
+    raise QAError(
+        f"refusing to serve on {host} without a login: anyone who reaches the port could use "
+        "the app. Add --auth user:password (or QA_AUTH), or --insecure-no-auth if that is "
+        "what you want"
+    )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` only listens on this machine (127.0.0.0/8, ::1, localhost)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[] ")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
 def ensure_index(settings: Settings, log: Callable[[str], None] = print) -> None:
     """Build the index from settings.corpus_dir when settings.index_dir has none."""
     from qa.embed import load_embedder
@@ -69,22 +92,56 @@ def ensure_index(settings: Settings, log: Callable[[str], None] = print) -> None
         f"in {report.seconds:.1f} s")
 
 
+class Background:
+    """A value computed in a thread started now; `get` waits for it (and re-raises its error)."""
+
+    def __init__(self, make: Callable[[], object]):
+        self._value: object = None
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self._value = make()
+            except BaseException as exc:  # noqa: BLE001 - handed to whoever asks for the value
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name="open-archive", daemon=True)
+        self._thread.start()
+
+    def get(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 def serve(settings: Settings, auth: tuple[str, str] | None = None,
-          log: Callable[[str], None] = print) -> None:
-    """Serve the archive on settings.host:settings.port until interrupted."""
+          log: Callable[[str], None] = print, insecure_no_auth: bool = False) -> None:
+    """Serve the archive on settings.host:settings.port until interrupted.
+
+    Beyond loopback only with a login, or with `insecure_no_auth` said explicitly.
+    """
     started = time.perf_counter()
+    check_binding(settings.host, auth, insecure_no_auth)
     ensure_index(settings, log)
+    from qa.pipeline import Archive
+
+    # The archive (index, query engine, reader: ~2 s, mostly the reader's 250k-piece tokenizer)
+    # opens while Gradio imports and the page is built; a question asked before waits for it.
+    archive = Background(lambda: Archive.open(settings, log=log))
     if "gradio" not in sys.modules:
         sys.meta_path.insert(0, _NoGradioStubs())
-    from qa.pipeline import Archive
     from qa.web import build_ui, launch
 
-    archive = Archive.open(settings)
-    demo = build_ui(lambda: archive, settings, warm_up=True)
+    demo = build_ui(archive.get, settings, warm_up=True)
     try:
         launch(demo, settings, auth=auth, prevent_thread_lock=True, quiet=True)
     except OSError as exc:  # e.g. the port is taken
         raise QAError(f"cannot serve on {settings.host}:{settings.port}: {exc}") from exc
-    log(f"ready in {time.perf_counter() - started:.1f} s: http://{settings.host}:{settings.port}"
-        + (" (login required)" if auth else ""))
+    log(f"serving in {time.perf_counter() - started:.1f} s: http://{settings.host}:"
+        f"{settings.port}" + (" (login required)" if auth else "")
+        + (" WITHOUT A LOGIN: anyone who reaches this port can use the app"
+           if insecure_no_auth and not auth else ""))
+    archive.get()  # an archive that cannot open is an error now, not at the first question
+    log(f"ready in {time.perf_counter() - started:.1f} s")
     demo.block_thread()  # until Ctrl-C, which closes the server

@@ -14,7 +14,14 @@ def _default_cache() -> Path:
     return Path(base) / "archive-qa"
 
 
-_PARSE = {"Path": Path, "float": float, "int": int}
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise ValueError(raw)
+    return value in ("1", "true", "yes", "on")
+
+
+_PARSE = {"Path": Path, "float": float, "int": int, "bool": _bool}
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,9 @@ class Settings:
     max_question_chars: int = 500
     max_paragraph_chars: int = 400
     max_file_mb: int = 50  # ingest refuses larger files: no newspaper page is that big
+    read_timeout_s: float = 30.0  # a file not read by then is skipped (a dead network mount)
+    follow_links: bool = False  # follow symbolic links that lead out of the archive folder
+    max_upload_mb: int = 1  # the web app's upload route; the app itself takes no files
     ocr_dpi: int = 200  # PDF pages without a text layer are rendered at this resolution for OCR
     ocr_threads: int = -1  # onnxruntime threads for OCR; -1: one per core
     slow_page_seconds: float = 10.0  # pages that take longer to read are counted in the report
@@ -42,11 +52,18 @@ class Settings:
     # rules); or a Hugging Face extractive-QA model name/folder. Rules by default: the bundled
     # reader does not beat them yet (README, "The trained reader").
     answerer: str = "rules"
+    # What the trained reader runs on: "onnx" (ONNX Runtime, default install), "torch"
+    # (PyTorch, the st extra) or "auto" (onnx when installed, else torch).
+    reader_runtime: str = "auto"
     # Answers scoring below this are withheld. None: the answerer's own calibrated threshold
     # (each answerer scores on its own scale; see qa.reader).
     abstain_threshold: float | None = None
     host: str = "127.0.0.1"
     port: int = 7860
+
+    @property
+    def max_file_bytes(self) -> int:
+        return self.max_file_mb * 1024 * 1024
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:

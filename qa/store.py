@@ -18,7 +18,9 @@ are only deleted two builds later.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import shutil
 import sqlite3
 import threading
@@ -37,6 +39,8 @@ from qa.types import Article, LineBox, PageInfo, Paragraph
 FORMAT = 2  # 2: pages and lines of PDFs and scans
 CURRENT = "CURRENT"
 KEEP_VERSIONS = 2
+_VERSION_NAME = re.compile(r"v-[\w-]{1,100}")
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE files (
@@ -89,30 +93,78 @@ def line_from_row(row) -> LineBox:
 
 
 def current_version(index_dir: Path) -> Path | None:
-    """The live version folder, or None when no index has been built."""
+    """The live version folder, or None when no index has been built.
+
+    When CURRENT is unreadable, garbage, or names a version that is gone or incomplete, the
+    newest complete version is live instead, with a warning (the next build writes CURRENT
+    again); IndexError_ only when there is none.
+    """
     pointer = index_dir / CURRENT
+    name = _pointed(index_dir)
+    if name is not None and _VERSION_NAME.fullmatch(name) and _complete(index_dir / name):
+        return index_dir / name
+    if name is None and not any(index_dir.glob("v-*")):
+        return None
+    fallback = next(iter(complete_versions(index_dir)), None)
+    if name is None:
+        problem = "is missing"
+    elif not _VERSION_NAME.fullmatch(name):
+        problem = "is damaged (it holds no version name)"
+    else:
+        problem = f"names a missing version (or an incomplete one), {name!r}"
+    if fallback is None:
+        if name is None:
+            return None
+        raise IndexError_(f"{pointer} {problem}; rebuild the index")
+    log.warning("%s %s; using the newest complete version, %s (the next build repairs it)",
+                pointer, problem, fallback.name)
+    return fallback
+
+
+def _pointed(index_dir: Path) -> str | None:
+    """What CURRENT says, unchecked; None when there is no CURRENT."""
     try:
-        name = pointer.read_text("utf-8").strip()
+        return (index_dir / CURRENT).read_bytes().decode("utf-8").strip()
     except FileNotFoundError:
         return None
-    except OSError as exc:
-        raise IndexError_(f"cannot read {pointer}: {exc}") from exc
-    folder = index_dir / name
-    if not name or "/" in name or not folder.is_dir():
-        raise IndexError_(f"{pointer} names a missing version {name!r}; rebuild the index")
-    return folder
+    except (OSError, UnicodeDecodeError):
+        return ""  # unreadable: as good as garbage
+
+
+def complete_versions(index_dir: Path) -> list[Path]:
+    """Version folders with a valid manifest, newest (last written) first."""
+    found = []
+    for folder in index_dir.glob("v-*"):
+        try:
+            read_manifest(folder)
+            found.append(((folder / "manifest.json").stat().st_mtime_ns, folder.name, folder))
+        except (IndexError_, OSError):
+            continue
+    return [folder for *_, folder in sorted(found, reverse=True)]
+
+
+def _complete(folder: Path) -> bool:
+    return (folder / "manifest.json").is_file()
 
 
 def read_manifest(folder: Path) -> dict:
+    """The manifest of a version folder, checked for the fields readers rely on."""
     try:
-        manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+        manifest = json.loads((folder / "manifest.json").read_bytes().decode("utf-8"))
     except (OSError, ValueError) as exc:
         raise IndexError_(f"index manifest in {folder} is missing or corrupt: {exc}") from exc
+    if not isinstance(manifest, dict):
+        raise IndexError_(f"index manifest in {folder} is corrupt (not a JSON object); rebuild it")
     if manifest.get("format") != FORMAT:
         raise IndexError_(
             f"index in {folder} has format {manifest.get('format')!r}, this version reads "
             f"{FORMAT}; rebuild it with `python -m qa index --rebuild`"
         )
+    identity = manifest.get("embedder", {}).get("identity") if isinstance(
+        manifest.get("embedder"), dict) else None
+    if not (isinstance(manifest.get("paragraphs"), int) and isinstance(identity, dict)
+            and isinstance(identity.get("dim"), int) and isinstance(manifest.get("faiss", {}), dict)):
+        raise IndexError_(f"index manifest in {folder} is corrupt (fields missing); rebuild it")
     return manifest
 
 
@@ -158,13 +210,26 @@ class Store:
 
     @classmethod
     def open(cls, index_dir: Path) -> Store:
-        """Open the live version of the index in `index_dir`."""
+        """Open the live version of the index in `index_dir`.
+
+        A live version that cannot be opened gives way to the newest complete one that can,
+        with a warning; IndexError_ (the live version's) when none can.
+        """
         folder = current_version(index_dir)
         if folder is None:
             raise IndexError_(
                 f"no index in {index_dir}; build one with `python -m qa index corpus`"
             )
-        return cls(folder)
+        try:
+            return cls(folder)
+        except IndexError_ as exc:
+            for other in complete_versions(index_dir):
+                if other != folder:
+                    with suppress(IndexError_):
+                        store = cls(other)
+                        log.warning("%s; using the older version %s", exc, other.name)
+                        return store
+            raise
 
     def _load_vectors(self) -> np.ndarray:
         try:
@@ -264,6 +329,7 @@ def _fsync_dir(folder: Path) -> None:
 
 def publish(index_dir: Path, folder: Path) -> None:
     """Make `folder` the live version atomically, then delete versions no reader needs."""
+    previous = index_dir / (_pointed(index_dir) or "none")
     for path in folder.iterdir():
         with open(path, "rb+") as f:
             os.fsync(f.fileno())
@@ -274,19 +340,21 @@ def publish(index_dir: Path, folder: Path) -> None:
         os.fsync(f.fileno())
     os.replace(tmp, index_dir / CURRENT)
     _fsync_dir(index_dir)
-    collect_garbage(index_dir)
+    collect_garbage(index_dir, protect=(folder, previous))
 
 
-def collect_garbage(index_dir: Path, keep: int = KEEP_VERSIONS) -> None:
-    """Delete old versions and abandoned partial builds, keeping the newest `keep` complete."""
+def collect_garbage(index_dir: Path, keep: int = KEEP_VERSIONS,
+                    protect: tuple[Path | None, ...] = ()) -> None:
+    """Delete old versions and abandoned partial builds, keeping the live version and the
+    newest `keep` complete ones (by when they were written, not by name), and `protect`.
+
+    So the version that was live before a build stays on disk after it, and is deleted by
+    the build after that (two builds after it was published, with `keep` 2).
+    """
     live = current_version(index_dir)
-    versions = sorted(
-        (p for p in index_dir.glob("v-*") if p.is_dir()), key=lambda p: p.name, reverse=True
-    )
-    complete = [p for p in versions if (p / "manifest.json").exists() or p == live]
-    keepers = {live, *complete[:keep]}
-    for path in versions:
-        if path not in keepers:
+    keepers = {live, *protect, *complete_versions(index_dir)[:keep]}
+    for path in index_dir.glob("v-*"):
+        if path.is_dir() and path not in keepers:
             shutil.rmtree(path, ignore_errors=True)
     for stale in index_dir.glob(f".{CURRENT}.*"):
         stale.unlink(missing_ok=True)

@@ -12,6 +12,7 @@ from qa.reader.base import sentences
 from qa.reader.hf import HFReader
 from qa.reader.question import CLAUSE, NUMBER, ORG, PERSON, PLACE, THING, TIME, absent, analyse
 from qa.reader.rules import RuleAnswerer
+from qa.reader.windows import Windower
 from qa.types import Span
 from tests.seeds import page
 
@@ -166,7 +167,7 @@ def test_load_answerer(monkeypatch, tmp_path):
     rules = load_answerer("rules", tmp_path)
     assert isinstance(rules, RuleAnswerer) and rules.threshold == 0.125
     assert load_answerer("rules", tmp_path, threshold=0.5).threshold == 0.5
-    monkeypatch.setattr("qa.reader.e5.reader_available", lambda: False)
+    monkeypatch.setattr("qa.reader.e5.reader_available", lambda **_: False)
     assert isinstance(load_answerer("auto", tmp_path), RuleAnswerer)  # the reader cannot run
 
 
@@ -200,7 +201,9 @@ def tiny_reader(tmp_path_factory) -> Path:
 def test_hf_reader_mechanics(tiny_reader):
     reader = load_answerer(str(tiny_reader), tiny_reader)
     assert isinstance(reader, HFReader)
-    reader.max_length, reader.stride = 96, 32  # force several windows per passage
+    # force several windows per passage
+    reader.windower = Windower(reader.tokenizer.backend_tokenizer, 96, 32,
+                               reader.tokenizer.pad_token_id)
     passages = [passage("004", "举办市级示范培训班18期", 4), passage("002", "王凤英的丈夫赵林柱")]
     spans = reader.extract("王凤英的丈夫是谁？", passages)
     assert spans

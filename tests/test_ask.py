@@ -103,7 +103,8 @@ def test_cli_ask_json_schema(settings, monkeypatch):
                                        str(settings.index_dir)])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert set(data) == {"question", "answer", "score", "abstained", "citations"}
+    assert set(data) == {"question", "answer", "score", "abstained", "citations", "answerer"}
+    assert data["answerer"] == {"name": "rules", "threshold": 0.125}
     assert set(data["citations"][0]) == {
         "rank", "article_id", "newspaper", "date", "page", "title", "paragraph_index", "passage",
         "answer_start", "answer_end", "source", "line_start", "line_end", "score"}

@@ -8,9 +8,10 @@ import pytest
 from click.testing import CliRunner
 
 from qa.cli import main
+from qa.files import source_name
 from qa.formats import read_layout
 from qa.formats.boxes import span_boxes
-from qa.ingest import article_json, ingest_file, ingest_paths, source_name
+from qa.ingest import article_json, ingest_file, ingest_paths
 from qa.settings import Settings
 from tests.newspaper import cer, chromium_available, degrade, print_pdf, recovery, scan, seed_spec
 

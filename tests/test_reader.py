@@ -16,9 +16,11 @@ from qa.export_model import cached_export  # noqa: E402
 from qa.lexical import simplified  # noqa: E402
 from qa.reader import load_answerer  # noqa: E402
 from qa.reader.base import complete_count  # noqa: E402
-from qa.reader.e5 import READER_DIR, E5Reader, load_encoder, reader_available  # noqa: E402
-from qa.reader.hf import encode  # noqa: E402
+from qa.reader.bundle import READER_DIR  # noqa: E402
+from qa.reader.e5 import E5Reader, reader_available  # noqa: E402
 from qa.reader.rules import RuleAnswerer  # noqa: E402
+from qa.reader.torch_reader import load_encoder  # noqa: E402
+from qa.reader.windows import Windower  # noqa: E402
 from qa.train.config import TrainConfig  # noqa: E402
 from qa.train.data import Example, locate  # noqa: E402
 from qa.train.features import batches, featurize  # noqa: E402
@@ -44,7 +46,7 @@ def cache_dir(tmp_path_factory) -> Path:
 def shipped(cache_dir) -> E5Reader:
     if not reader_available():
         pytest.fail(f"the trained reader is missing from {READER_DIR}")
-    return E5Reader(cache_dir=cache_dir)
+    return E5Reader(cache_dir=cache_dir, runtime="torch", precision="fp32")
 
 
 def check(spans, passages) -> None:
@@ -64,8 +66,8 @@ def test_shipped_reader_answers_a_seed_question(shipped):
 
 def test_load_answerer_names(cache_dir):
     assert isinstance(load_answerer("rules", cache_dir), RuleAnswerer)
-    reader = load_answerer("auto", cache_dir)  # the reader ships, with its own threshold
-    assert isinstance(reader, E5Reader)
+    reader = load_answerer("auto", cache_dir, runtime="torch")  # it ships, with its threshold
+    assert isinstance(reader, E5Reader) and reader.runtime.startswith("torch")
     runtime = json.loads((READER_DIR / "reader.json").read_text())["runtime"]
     assert reader.threshold == runtime["abstain_threshold"]
     with pytest.raises(ModelError, match="train-reader"):
@@ -75,42 +77,41 @@ def test_load_answerer_names(cache_dir):
 def test_windows_map_back_to_characters(shipped):
     """A passage several windows long: every token's offsets point at its own characters."""
     passage = page("004")[:900]
-    shipped.max_length, shipped.stride = 64, 16
-    try:
-        windows = encode(shipped.tokenizer, "新建了多少个5G基站？", [passage], 64, 16)
-        assert len(windows.input_ids) > 5  # many windows
-        covered = set()
-        for f, (lo, hi) in enumerate(windows.context):
-            tokens = shipped.tokenizer.convert_ids_to_tokens(windows.input_ids[f].tolist())
-            for i in range(lo, hi + 1):
-                a, b = windows.offsets[f][i]
-                assert passage[a:b].strip() == tokens[i].lstrip("▁").strip() or tokens[i] == "▁"
-                covered.update(range(a, b))
-        assert covered >= {i for i, ch in enumerate(passage) if not ch.isspace()}
-        spans = shipped.extract("新建了多少个5G基站？", [passage])
-        check(spans, [passage])
-    finally:
-        runtime = json.loads((READER_DIR / "reader.json").read_text())["runtime"]
-        shipped.max_length, shipped.stride = runtime["max_length"], runtime["stride"]
+    tokenizer = shipped.windower.tokenizer
+    windows = Windower(tokenizer, 64, 16).batch("新建了多少个5G基站？", [passage])
+    assert len(windows.input_ids) > 5  # many windows
+    covered = set()
+    for f, (lo, hi) in enumerate(windows.context):
+        for i in range(lo, hi + 1):
+            token = tokenizer.id_to_token(int(windows.input_ids[f, i]))
+            a, b = windows.offsets[f][i]
+            assert passage[a:b].strip() == token.lstrip("▁").strip() or token == "▁"
+            covered.update(range(a, b))
+    assert covered >= {i for i, ch in enumerate(passage) if not ch.isspace()}
+    runtime = json.loads((READER_DIR / "reader.json").read_text())["runtime"]
+    assert shipped.windower.max_length == runtime["max_length"]  # its own windower untouched
+    spans = shipped.extract("新建了多少个5G基站？", [passage])
+    check(spans, [passage])
 
 
 def test_features_label_the_answer_tokens_in_the_right_window(shipped):
     context = "无关的句子。" * 40 + "通辽市今年新建5G基站1207个。" + "其他内容。" * 10
     start = context.index("1207个")
     example = Example("今年通辽新增了几个5G基站？", context, start, "1207个")
-    features = featurize(shipped.tokenizer, [example], max_length=64, stride=16)
+    tokenizer = shipped.windower.tokenizer
+    features = featurize(tokenizer, [example], max_length=64, stride=16)
     assert len(features.starts) > 3
     positives = [(ids, s, e) for ids, s, e in zip(*features, strict=True) if s > 0]
     assert positives and len(positives) < len(features.starts)
     for ids, s, e in positives:
-        assert shipped.tokenizer.decode(ids[s : e + 1]).replace(" ", "") == "1207个"
+        assert tokenizer.decode(ids[s : e + 1]).replace(" ", "") == "1207个"
 
 
 def test_char_tokenization_lets_a_span_start_after_a_particle(cache_dir):
     """SentencePiece glues 的 to the next word (的大, 的形式) and % to a number; "chars" does not,
     so the answer's own first and last characters are token edges."""
     context = "他是日本漫画中的大空翼。压减比例达到8.90%的形式语言。"
-    tokenizer, _ = load_encoder(cache_dir, "chars")
+    tokenizer = load_encoder(cache_dir, "chars")[0].backend_tokenizer
     for answer in ("大空翼", "8.90", "形式语言"):
         start = context.index(answer)
         example = Example("问题是什么？", context, start, answer)

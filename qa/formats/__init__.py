@@ -8,10 +8,12 @@ page gives its article body and metadata (qa.formats.html). Bad files raise Read
 
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 
 from qa.errors import ReadError
+from qa.files import read_bytes
 from qa.formats.pages import Document, Text, build_page
 from qa.settings import Settings
 from qa.types import PageInfo
@@ -24,28 +26,29 @@ __all__ = ["SUFFIXES", "Document", "read_layout"]
 
 
 def read_layout(path: Path, settings: Settings) -> Document:
-    """The pages of a PDF, image or web page file; ReadError when it cannot be read."""
-    suffix = path.suffix.lower()
-    size = path.stat().st_size
-    if size > settings.max_file_mb * 1024 * 1024:
-        raise ReadError(f"{size / 1e6:.0f} MB is above the {settings.max_file_mb} MB limit per file "
-                        "(raise QA_MAX_FILE_MB to read it)")
-    if size == 0:
+    """The pages of a PDF, image or web page file; ReadError when it cannot be read.
+
+    The file is read like every archive file (qa.files: a regular file only, within the size
+    and time limits) and parsed from those bytes.
+    """
+    data = read_bytes(path, settings.max_file_bytes, settings.read_timeout_s)
+    if not data:
         raise ReadError("no text: the file is empty")
+    suffix = path.suffix.lower()
     if suffix in PDF_SUFFIXES:
-        return _pdf(path, settings)
+        return _pdf(data, settings)
     if suffix in IMAGE_SUFFIXES:
-        return _image(path, settings)
+        return _image(data, settings)
     from qa.formats.html import read_html
 
-    return read_html(path, settings)
+    return read_html(data)
 
 
-def _pdf(path: Path, settings: Settings) -> Document:
+def _pdf(data: bytes, settings: Settings) -> Document:
     from qa.formats import pdf
     from qa.formats.layout import analyse
 
-    doc = pdf.open_pdf(path)
+    doc = pdf.open_pdf(data)
     text, pages, scanned = Text(), [], 0
     try:
         for number in range(1, len(doc) + 1):
@@ -71,14 +74,14 @@ def _pdf(path: Path, settings: Settings) -> Document:
     return _checked(Document(pages, text.value(), kind))
 
 
-def _image(path: Path, settings: Settings) -> Document:
+def _image(data: bytes, settings: Settings) -> Document:
     from PIL import Image, UnidentifiedImageError
 
     from qa.formats.layout import analyse
 
     start = time.perf_counter()
     try:
-        with Image.open(path) as image:
+        with Image.open(io.BytesIO(data)) as image:
             image.load()
             pages_in = getattr(image, "n_frames", 1)
             page = image.convert("L")

@@ -9,24 +9,19 @@ line number and offsets point at the source (approximately where markup sits ins
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from qa.errors import ReadError
 from qa.formats.pages import Document, Page
 from qa.read import Row, decode
 from qa.segment import Meta
-from qa.settings import Settings
+from qa.text import clean_text
 
 BLOCKS = {"p": 0, "head": 3, "quote": 0, "item": 0, "row": 0, "code": 0}  # tag -> heading level
 
 
-def read_html(path: Path, settings: Settings):
-    """The article of a saved web page as one Document page (no page image)."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ReadError(f"cannot read: {exc.strerror or exc}") from exc
-    source, _ = decode(data)
+def read_html(data: bytes) -> Document:
+    """The article of a saved web page (its file's bytes) as one Document page (no page image)."""
+    source = clean_text(decode(data)[0])
     page = html_page(source)
     if not any(row.text for row in page.rows):
         raise ReadError("no article text found in the web page (only navigation or markup)")

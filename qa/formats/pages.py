@@ -13,6 +13,7 @@ from typing import NamedTuple
 from qa.formats.layout import Element, Layout, Line, element_text
 from qa.read import Row
 from qa.segment import Meta, read_header
+from qa.text import clean_text
 from qa.types import LineBox, PageInfo
 
 
@@ -57,6 +58,7 @@ class Text:
 
 def build_page(layout: Layout, info: PageInfo, text: Text) -> Page:
     """Number the page's lines into `text` and turn its elements into rows."""
+    layout = _cleaned(layout)
     lines: list[LineBox] = []
     body: set[int] = set()
 
@@ -74,6 +76,15 @@ def build_page(layout: Layout, info: PageInfo, text: Text) -> Page:
         rows += _rows(element, number, body)
     meta = read_header([line.text for line in layout.header])
     return Page(meta, rows, lines, info._replace(label=meta.page), frozenset(body))
+
+
+def _cleaned(layout: Layout) -> Layout:
+    """Text as it may enter the library (qa.text.clean: one for one, so edges stay true)."""
+    def clean(line: Line) -> Line:
+        return line._replace(text=clean_text(line.text))
+
+    return layout._replace(header=tuple(map(clean, layout.header)), elements=tuple(
+        e._replace(lines=tuple(map(clean, e.lines))) for e in layout.elements))
 
 
 def _rows(element: Element, number, body: set[int]) -> list[Row]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Iterator
-from pathlib import Path
 
 from qa.errors import ReadError
 from qa.formats.layout import Line
@@ -24,12 +23,12 @@ WIDER_EMS = 0.12  # two CJK characters this much further apart than usual have a
 MIN_TEXT_CHARS = 20  # fewer characters in the text layer: the page is a scan
 
 
-def open_pdf(path: Path):
-    """The pypdfium2 document, or ReadError naming what is wrong with the file."""
+def open_pdf(data: bytes):
+    """The pypdfium2 document of a PDF file's bytes, or ReadError naming what is wrong."""
     import pypdfium2 as pdfium
 
     try:
-        return pdfium.PdfDocument(str(path))
+        return pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
         raise ReadError(f"not a readable PDF ({exc})") from exc
 

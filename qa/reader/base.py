@@ -7,6 +7,7 @@ withheld, so that the pipeline never applies one answerer's threshold to another
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -16,6 +17,7 @@ from qa.types import Span
 
 
 class Answerer(Protocol):
+    name: str  # which answerer, and on what runtime: recorded with every answer
     threshold: float  # answers scoring below this are withheld
     scale: str  # what the score means, for people reading the threshold
 
@@ -29,6 +31,18 @@ class Answerer(Protocol):
         question; answers always come from the passages themselves.
         """
         ...
+
+    def confidence(self, score: float) -> float:
+        """The probability that a best span with this score is right (calibrated on
+        validation questions, unanswerable ones included)."""
+        ...
+
+
+def platt(score: float, a: float, b: float) -> float:
+    """sigmoid(a * logit(score) + b): a score on one scale mapped to a probability."""
+    s = min(max(score, 1e-6), 1 - 1e-6)
+    z = a * math.log(s / (1 - s)) + b
+    return 1 / (1 + math.exp(-z))
 
 
 SENTENCE_END = "。！？!?；;\n"

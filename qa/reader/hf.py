@@ -10,38 +10,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, NamedTuple
 
 import numpy as np
 
 from qa.errors import INSTALL_HINT, ModelError
 from qa.reader.base import best_first, relative, sentences, tidy
+from qa.reader.windows import Windower, Windows
 from qa.types import Span
-
-
-class Windows(NamedTuple):
-    """Question/passage windows as model input, with what `decode` needs to map back."""
-
-    input_ids: np.ndarray  # (windows, tokens), padded
-    attention_mask: np.ndarray
-    owners: list[int]  # window -> passage index
-    offsets: list[list[tuple[int, int]]]  # window -> token -> (start, end) in its passage
-    context: list[tuple[int, int]]  # window -> first and last token of the passage (-1: none)
-
-
-def encode(tokenizer: Any, question: str, passages: Sequence[str], max_length: int,
-           stride: int) -> Windows:
-    """Each passage as windows of `max_length` tokens that overlap by `stride` tokens."""
-    enc = tokenizer([question] * len(passages), list(passages), truncation="only_second",
-                    max_length=max_length, stride=stride, return_overflowing_tokens=True,
-                    return_offsets_mapping=True, padding=True, return_tensors="np")
-    context = []
-    for f in range(len(enc["input_ids"])):
-        ids = [i for i, sid in enumerate(enc.sequence_ids(f)) if sid == 1]
-        context.append((ids[0], ids[-1]) if ids else (-1, -1))
-    return Windows(enc["input_ids"].astype(np.int64), enc["attention_mask"].astype(np.int64),
-                   enc["overflow_to_sample_mapping"].tolist(), enc["offset_mapping"].tolist(),
-                   context)
 
 
 def decode(windows: Windows, starts: np.ndarray, ends: np.ndarray, passages: Sequence[str],
@@ -119,12 +94,14 @@ class HFReader:
             raise ModelError(f"reader {name!r} needs torch and transformers ({exc.name} is "
                              f"missing): {INSTALL_HINT}") from exc
         self.torch = torch
+        self.name = f"hf {name}"
         self.tokenizer, self.model = self._load(name)
         if not self.tokenizer.is_fast:
             raise ModelError(f"reader {name!r} has no fast tokenizer; character offsets need one")
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model.to(self.device).eval()
-        self.max_length, self.stride = max_length, stride
+        self.windower = Windower(self.tokenizer.backend_tokenizer, max_length, stride,
+                                 self.tokenizer.pad_token_id)
         self.max_answer_tokens, self.top_n = max_answer_tokens, top_n
         self.retrieval_weight = retrieval_weight
         self.threshold = threshold
@@ -146,6 +123,9 @@ class HFReader:
             ) from exc
         return tokenizer, model
 
+    def confidence(self, score: float) -> float:
+        return score  # uncalibrated: the softmax share stands in for it
+
     def logits(self, windows: Windows) -> tuple[np.ndarray, np.ndarray]:
         """Start and end logits, (windows, tokens) each, as float32."""
         torch = self.torch
@@ -161,7 +141,7 @@ class HFReader:
         """All passages (and their overlapping windows) go through the model as one batch."""
         if not passages:
             return []
-        windows = encode(self.tokenizer, question, passages, self.max_length, self.stride)
+        windows = self.windower.batch(question, passages)
         starts, ends = self.logits(windows)
         return decode(windows, starts, ends, passages, retrieval_scores,
                       max_answer_tokens=self.max_answer_tokens, top_n=self.top_n,

@@ -75,6 +75,7 @@ def _calibrated(features: Sequence[float]) -> float:
 class RuleAnswerer:
     """Question-type + alignment span extraction for Chinese; no model needed."""
 
+    name = "rules"
     scale = "calibrated probability that the span is right (logistic fit on development questions)"
 
     # 0.125 keeps every unanswerable development question withheld (benchmarks/tune_answer.py)
@@ -83,6 +84,9 @@ class RuleAnswerer:
         self.sentences_per_question = sentences_per_question
         self.max_span = max_span
         self.threshold = threshold
+
+    def confidence(self, score: float) -> float:
+        return score  # the score is already a calibrated probability
 
     def extract(
         self, question: str, passages: Sequence[str],

@@ -14,7 +14,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from qa.export_model import EXPORT_FORMAT, MODEL_NAME
-from qa.reader.e5 import ADAPTER_FILES, CONFIG, HEAD, load_head
+from qa.reader.bundle import ADAPTER_FILES, CONFIG, HEAD
+from qa.reader.torch_reader import load_head
 from qa.train.card import model_card
 from qa.train.config import TrainConfig
 

@@ -37,7 +37,7 @@ class TrainConfig:
     rank: int = 16
     alpha: int = 32
     dropout: float = 0.0  # LoRA dropout: random masks take the slow attention path (2x a step)
-    tokenization: str = "chars"  # see qa.reader.e5.TOKENIZATIONS
+    tokenization: str = "chars"  # see qa.reader.bundle.TOKENIZATIONS
     init_from: Path | None = None  # a reader folder (adapter + head) to start from
     negatives: float = 0.5  # "no answer" windows kept per answer-bearing window
     seed: int = 13

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from qa.reader.windows import Windower
 from qa.train.data import Example
 
 
@@ -22,27 +23,28 @@ class Features(NamedTuple):
     ends: list[int]
 
 
-def featurize(tokenizer, examples: Sequence[Example], max_length: int, stride: int) -> Features:
-    """Windows of every example with the answer's token positions (0, 0 when not inside)."""
+def featurize(tokenizer: Any, examples: Sequence[Example], max_length: int,
+              stride: int) -> Features:
+    """Windows of every example with the answer's token positions (0, 0 when not inside).
+
+    `tokenizer` is a `tokenizers.Tokenizer`; the windows are cut as the reader cuts them
+    (`qa.reader.windows.Windower`), so training and reading see the same tokens.
+    """
+    windower = Windower(tokenizer, max_length, stride)
     ids, starts, ends = [], [], []
     for chunk in range(0, len(examples), 1000):
         part = examples[chunk : chunk + 1000]
-        enc = tokenizer([e.question for e in part], [e.context for e in part],
-                        truncation="only_second", max_length=max_length, stride=stride,
-                        return_overflowing_tokens=True, return_offsets_mapping=True)
-        for f, owner in enumerate(enc["overflow_to_sample_mapping"]):
-            e = part[owner]
-            seq = enc.sequence_ids(f)
-            context = [i for i, s in enumerate(seq) if s == 1]
-            if not context:
+        for w in windower.split([(e.question, e.context) for e in part]):
+            e = part[w.owner]
+            lo, hi = w.context
+            if lo < 0:
                 continue
-            offsets = enc["offset_mapping"][f]
             s = t = 0
             end = e.start + len(e.text)
-            if e.start >= 0 and offsets[context[0]][0] <= e.start and end <= offsets[context[-1]][1]:
-                s = next(i for i in context if offsets[i][1] > e.start)
-                t = next(i for i in reversed(context) if offsets[i][0] < end)
-            ids.append(enc["input_ids"][f])
+            if e.start >= 0 and w.offsets[lo][0] <= e.start and end <= w.offsets[hi][1]:
+                s = next(i for i in range(lo, hi + 1) if w.offsets[i][1] > e.start)
+                t = next(i for i in range(hi, lo - 1, -1) if w.offsets[i][0] < end)
+            ids.append(w.ids)
             starts.append(s)
             ends.append(t)
     return Features(ids, starts, ends)

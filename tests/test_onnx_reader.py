@@ -1,0 +1,135 @@
+"""The reader without PyTorch: ONNX graph parity, int8 spans, the cache, runtime choice."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.errors import ModelError
+from qa.reader import load_answerer
+from qa.reader.bundle import READER_DIR
+from qa.reader.e5 import E5Reader, choose_runtime
+from qa.reader.onnx_reader import MARKER
+from qa.reader.rules import RuleAnswerer
+from tests.seeds import page
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def around(text: str, marker: str, before: int = 60, after: int = 100) -> str:
+    i = text.index(marker)
+    return text[max(0, i - before) : i + after]
+
+
+# Our own questions over the seed pages, in Simplified, Traditional and English.
+ASKED = [
+    ("王凤英的丈夫叫什么名字？", around(page("002"), "王凤英的丈夫赵林柱")),
+    ("通遼今年新建了幾個5G基站？", around(page("004"), "新建5G基站")),
+    ("How many 5G base stations did Tongliao build this year?", around(page("004"), "新建5G基站")),
+    ("乌海军分区把什么作为首要政治任务？", around(page("000"), "首要政治任务", 120, 40)),
+]
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("onnx-cache")
+
+
+@pytest.fixture(scope="module")
+def fp32(cache_dir) -> E5Reader:
+    return E5Reader(cache_dir=cache_dir, runtime="onnx", precision="fp32")
+
+
+@pytest.fixture(scope="module")
+def int8(cache_dir) -> E5Reader:
+    return E5Reader(cache_dir=cache_dir, runtime="onnx", precision="int8")
+
+
+def test_onnx_logits_match_pytorch(fp32, cache_dir):
+    """The graph built from NumPy weights computes what PyTorch + peft compute."""
+    pytest.importorskip("torch", reason="parity needs the st extra (PyTorch)")
+    pytest.importorskip("peft", reason="parity needs the st extra (peft)")
+    torch_reader = E5Reader(cache_dir=cache_dir, runtime="torch", precision="fp32")
+    for question, passage in ASKED:
+        windows = fp32.windower.batch(question, [passage, passage[::2]])
+        (s1, e1), (s2, e2) = fp32.logits(windows), torch_reader.logits(windows)
+        mask = windows.attention_mask.astype(bool)
+        # measured: 4e-6 at logits of magnitude ~5
+        assert np.abs(s1 - s2)[mask].max() < 1e-3 and np.abs(e1 - e2)[mask].max() < 1e-3
+
+
+def test_int8_reads_the_same_spans(fp32, int8):
+    assert fp32.runtime == "onnx fp32" and int8.runtime == "onnx int8"
+    for question, passage in ASKED:
+        a, b = fp32.extract(question, [passage]), int8.extract(question, [passage])
+        assert a and b and (a[0].start, a[0].end) == (b[0].start, b[0].end)
+        assert passage[b[0].start : b[0].end] == b[0].text
+
+
+def test_the_reader_answers_through_onnx(int8):
+    question, passage = ASKED[0]
+    spans = int8.extract(question, [passage, around(page("004"), "新建5G基站")], [0.9, 0.4])
+    assert spans[0].text == "赵林柱" and spans[0].passage_index == 0
+    assert spans[0].score >= int8.threshold
+
+
+def test_a_corrupt_or_incomplete_cache_is_rebuilt(int8, cache_dir):
+    folder = int8.logits.folder
+    (folder / "reader.onnx").write_bytes(b"not a model")
+    logged: list[str] = []
+    again = E5Reader(cache_dir=cache_dir, runtime="onnx", precision="int8", log=logged.append)
+    assert any("rebuilding" in line for line in logged)
+    assert again.extract(*ASKED[0][:1], [ASKED[0][1]])[0].text == "赵林柱"
+    (folder / MARKER).unlink()  # a build that was killed before its end
+    logged.clear()
+    E5Reader(cache_dir=cache_dir, runtime="onnx", precision="int8", log=logged.append)
+    assert any("building" in line for line in logged) and (folder / MARKER).is_file()
+
+
+def test_the_cache_is_keyed_on_the_adapter(int8, cache_dir, tmp_path):
+    """A retrained adapter (here: the shipped one with a changed head) gets its own build."""
+    import shutil
+
+    reader = tmp_path / "reader"
+    shutil.copytree(READER_DIR, reader)
+    head = reader / "head.safetensors"
+    head.write_bytes(head.read_bytes()[:-4] + b"\0\0\0\0")
+    other = E5Reader(reader, cache_dir=cache_dir, runtime="onnx", precision="int8")
+    assert other.logits.folder != int8.logits.folder
+
+
+def test_runtime_choice_and_fallback(monkeypatch, tmp_path):
+    import qa.reader.e5 as e5
+
+    assert choose_runtime("torch") == "torch"
+    with pytest.raises(ModelError, match="unknown reader runtime"):
+        choose_runtime("tensorflow")
+    real = e5.find_spec
+    monkeypatch.setattr(e5, "find_spec", lambda m: None if m == "onnxruntime" else real(m))
+    assert choose_runtime("auto") == ("torch" if real("torch") else "onnx")
+    with pytest.raises(ModelError, match="pip install onnx"):
+        E5Reader(cache_dir=tmp_path, runtime="onnx")
+    monkeypatch.setattr(e5, "find_spec", lambda m: None if m in ("onnxruntime", "torch") else real(m))
+    logged: list[str] = []
+    answerer = load_answerer("auto", tmp_path, log=logged.append)
+    assert isinstance(answerer, RuleAnswerer) and "answering with the rules" in logged[0]
+
+
+def test_reading_needs_no_pytorch(int8, cache_dir):
+    """The default install has no PyTorch: with torch and transformers unimportable, the
+    reader still loads from the cache and answers."""
+    code = (
+        "import sys; sys.modules.update(torch=None, transformers=None, peft=None)\n"
+        "from pathlib import Path\n"
+        "from qa.reader import load_answerer\n"
+        f"r = load_answerer('reader', Path({str(cache_dir)!r}))\n"
+        f"print(r.name, r.extract({ASKED[0][0]!r}, [{ASKED[0][1]!r}])[0].text)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["reader", "(onnx", "int8)", "赵林柱"]
