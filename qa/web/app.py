@@ -26,7 +26,7 @@ from qa.settings import Settings
 from qa.text import clean_text
 from qa.types import Article, Citation
 from qa.web.guard import LoginThrottle
-from qa.web.page import page_view
+from qa.web.page import page_html, page_view
 from qa.web.render import (
     ALL_PAPERS,
     EXAMPLES,
@@ -47,7 +47,13 @@ UPLOAD_SWEEP_S = 300  # uploads older than this are deleted, checked as often
 
 CSS = """
 #inspector { max-height: 62vh; overflow-y: auto !important; }
-#page-view img { object-fit: contain; }
+.qa-page { margin: 0; }
+.qa-page summary { list-style: none; cursor: zoom-in; }
+.qa-page summary::-webkit-details-marker { display: none; }
+.qa-page img { width: 100%; height: auto; border: 1px solid var(--border-color-primary); }
+.qa-page-large { position: fixed; top: 4vh; left: 2vw; width: min(1000px, 58vw); max-height: 92vh;
+                 overflow: auto; z-index: 1000; box-shadow: 0 4px 24px rgba(0, 0, 0, .35); }
+.qa-page figcaption { color: var(--body-text-color-subdued); font-size: .85em; margin-top: .3em; }
 .qa-article { font-family: "Noto Serif CJK SC", "Noto Sans CJK SC", serif; line-height: 1.8; }
 .qa-head { position: sticky; top: 0; background: var(--block-background-fill); padding: .3em 0 .1em; }
 .qa-article h3 { margin: 0 0 .2em; font-size: 1.35em; }
@@ -74,7 +80,7 @@ SCROLL_TO_CITED = """() => {
 # ---------------------------------------------------------------- handlers
 
 
-_NO_PAGE = gr.update(value=None, visible=False)
+_NO_PAGE = gr.update(value="", visible=False)
 
 
 def _passages(k) -> int:
@@ -232,9 +238,7 @@ class ChatApp:
         except (QAError, OSError, ValueError):  # a page that cannot be drawn leaves the text
             log.warning("cannot draw the page of %s", paragraph.source, exc_info=True)
             return _NO_PAGE
-        if view.image is None:
-            return gr.update(value=None, visible=bool(view.caption), label=view.caption)
-        return gr.update(value=view.image, visible=True, label=view.caption)
+        return gr.update(value=page_html(view), visible=bool(view.image or view.caption))
 
     def status(self) -> tuple:
         """On page load: newspapers for the filter, and a line describing the archive."""
@@ -331,17 +335,14 @@ def build_ui(
                     interactive=True,
                 )
                 with gr.Row(equal_height=False):
-                    with gr.Column(scale=3, min_width=240):
+                    with gr.Column(scale=1, min_width=240):
                         inspector = gr.HTML(
                             '<p class="qa-note">提问后，在这里查看引用的原文。 '
                             "The cited article opens here.</p>",
                             elem_id="inspector",
                         )
-                    with gr.Column(scale=2, min_width=200):
-                        page_image = gr.Image(
-                            label="版面 Page", type="pil", interactive=False, visible=False,
-                            buttons=["fullscreen", "download"], elem_id="page-view",
-                        )
+                    with gr.Column(scale=1, min_width=240):
+                        page_image = gr.HTML(visible=False, elem_id="page-view")
         with gr.Accordion("检索结果 Sources (all retrieved passages)", open=True):
             sources = gr.HTML(elem_id="sources")
 

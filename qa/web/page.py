@@ -1,12 +1,14 @@
 """The printed page behind a citation: the part of the PDF page or scan around the cited
 paragraph, with the paragraph and the answer boxed. Rendered on the server from the indexed
-file, found by the article's id, never by a path from the browser; a file that changed since it
-was indexed is not drawn (its boxes would point at the wrong place).
+file, found by the article's id, never by a path from the browser, and sent inline in the HTML;
+a file that changed since it was indexed is not drawn (its boxes would point at the wrong place).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import html
 import io
 from pathlib import Path
 from typing import NamedTuple
@@ -57,6 +59,22 @@ def page_view(store: Store, paragraph: Paragraph, citation: Citation | None,
     where = f"第{info.label}版 · " if info.label else ""
     how = "OCR" if info.ocr else "PDF"
     return PageView(image, f"{where}{path.name} 第{info.number}页 ({how})")
+
+
+def page_html(view: PageView) -> str:
+    """The view as HTML: the picture inline (a data URL, so no file is written or served) and its
+    caption, escaped."""
+    if view.image is None:
+        return f'<p class="qa-note">{html.escape(view.caption)}</p>' if view.caption else ""
+    buffer = io.BytesIO()
+    view.image.save(buffer, format="JPEG", quality=88)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    caption = html.escape(view.caption)
+    picture = f'<img src="data:image/jpeg;base64,{data}" alt="{caption}">'
+    # the picture, and a click on it opens it large beside the chat (no script needed)
+    return (f'<figure class="qa-page"><details><summary>{picture}</summary>'
+            f'<div class="qa-page-large">{picture}</div></details>'
+            f"<figcaption>{caption} · 点击放大 click to enlarge</figcaption></figure>")
 
 
 def _corners(box: LineBox, info: PageInfo) -> list[tuple[float, float]]:
