@@ -31,6 +31,7 @@ HEADER_BAND = 0.15  # the page header sits in this top share of the page
 GUTTER_EMS = 0.4  # narrowest gap between two columns
 TRIM_EMS = 0.5  # line ends trimmed by this much when looking for gutters
 INDENT_EMS = 0.9  # a paragraph's first line is indented (two characters in Chinese type)
+SHORT = 8  # characters: a line this short is not measured for its type size
 _CREDIT = re.compile(r"[（(][^（）()]{1,30}摄\s*[)）]\s*$")
 
 
@@ -211,13 +212,17 @@ def _split_spanning(lines: list[Line], size: float, gap: float) -> list[list[Lin
 
 # --- roles -------------------------------------------------------------------------------------
 
-def _kind(line: Line, size: float) -> str:
+def _kind(line: Line, size: float, prev: Line | None = None) -> str:
+    """head, sub, small or body. A line of a few characters is too short to measure (OCR
+    gauges type by character pitch): below headline sizes it goes with the line before it."""
     if line.size >= HEADLINE * size:
         return "head"
     if line.size >= SUBHEAD * size:
         return "sub"
-    # a line of a few characters is too short to measure (OCR gauges type by character pitch)
-    return "small" if line.size <= SMALL * size and len(line.text.strip()) > 4 else "body"
+    if len(line.text.strip()) <= SHORT:
+        kind = _kind(prev, size) if prev is not None else "body"
+        return kind if kind in ("small", "body") else "body"
+    return "small" if line.size <= SMALL * size else "body"
 
 
 def _under(above: Line, line: Line) -> bool:
@@ -231,12 +236,15 @@ def _elements(leaves: list[list[Line]], size: float) -> list[Element]:
     out: list[Element] = []
     para = -1  # the paragraph a line that is not indented continues
     for leaf in leaves:
-        body = [ln for ln in leaf if _kind(ln, size) == "body"]
+        kinds, prev = [], None
+        for line in leaf:
+            kinds.append(_kind(line, size, prev))
+            prev = line
+        body = [ln for ln, kind in zip(leaf, kinds, strict=True) if kind == "body"]
         left = min((ln.x0 for ln in body), default=0.0)
         right = max((ln.x1 for ln in body), default=0.0)
-        prev: Line | None = None
-        for line in leaf:
-            kind = _kind(line, size)
+        prev, prev_kind = None, None
+        for line, kind in zip(leaf, kinds, strict=True):
             last = out[-1] if out else None
             if kind in ("head", "sub"):
                 level = 1 if kind == "head" else 2
@@ -244,24 +252,19 @@ def _elements(leaves: list[list[Line]], size: float) -> list[Element]:
                     out[-1] = last._replace(lines=last.lines + (line,))  # a headline on two lines
                 else:
                     out.append(Element("head", (line,), level))
-                para, prev = -1, line
-                continue
-            if kind == "small":
-                if last and last.kind == "caption" and prev is not None and _kind(prev, size) == "small":
+                para = -1
+            elif kind == "small":
+                if last and last.kind == "caption" and prev_kind == "small":
                     out[-1] = last._replace(lines=last.lines + (line,))
                 else:
                     out.append(Element("caption", (line,)))
-                prev = line
-                continue
-            starts = para < 0 or line.x0 - left >= INDENT_EMS * size or (
-                prev is not None and _kind(prev, size) == "body" and ends_sentence(prev.text)
-                and prev.x1 < right - 1.5 * size)
-            if starts:
-                out.append(Element("para", (line,)))
+            elif para < 0 or line.x0 - left >= INDENT_EMS * size or (
+                    prev_kind == "body" and ends_sentence(prev.text) and prev.x1 < right - 1.5 * size):
+                out.append(Element("para", (line,)))  # a paragraph starts
                 para = len(out) - 1
             else:
                 out[para] = out[para]._replace(lines=out[para].lines + (line,))
-            prev = line
+            prev, prev_kind = line, kind
     return [_settle(e, out, i, size) for i, e in enumerate(out)]
 
 

@@ -102,17 +102,17 @@ def _pieces(text: str, centres: list[float] | None, x0: float, y0: float, x1: fl
 
 
 def _type_size(text: str, width: float, centres: list[float] | None = None) -> float:
-    """The type size of a line read by OCR: the usual distance between two Han characters
-    next to each other (they are set square), else its width per character (Latin letters and
-    digits count half). A detected box's height is no measure: the detector pads long lines
-    more than short ones."""
-    if centres:
-        steps = sorted(b - a for a, b, x, y in zip(centres, centres[1:], text, text[1:], strict=False)
-                       if "\u4e00" <= x <= "\u9fff" and "\u4e00" <= y <= "\u9fff")
-        if len(steps) >= 2:
-            return steps[len(steps) // 2]
-    units = sum(1.0 if ch >= "\u2e80" else 0.5 for ch in text if not ch.isspace())
-    return width / max(units, 1.0)
+    """The type size of a line read by OCR: the distance from its first to its last Han
+    character over the characters between (CJK characters are set square, Latin letters and
+    digits about half as wide), else its width per character. Character positions come in
+    steps of the recognizer's frames (a sixth of a character), so one gap between neighbours is
+    no measure; nor is a detected box's height: the detector pads long lines more than short."""
+    units = [1.0 if ch >= "\u2e80" else 0.5 for ch in text]
+    han = [i for i, ch in enumerate(text) if "\u4e00" <= ch <= "\u9fff"]
+    if centres and len(han) >= 3:
+        first, last = han[0], han[-1]
+        return (centres[last] - centres[first]) / (sum(units[first:last]))
+    return width / max(sum(u for u, ch in zip(units, text, strict=True) if not ch.isspace()), 1.0)
 
 
 def _without_rules(gray):
