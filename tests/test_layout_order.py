@@ -1,6 +1,6 @@
 """Reading order and roles on pages built line by line (qa.formats.layout): no PDF, no OCR."""
 
-from qa.formats.layout import Line, analyse, element_text
+from qa.formats.layout import Element, Line, analyse, element_text
 from qa.segment import read_header
 from tests.seeds import page
 
@@ -98,13 +98,14 @@ def test_a_caption_inside_a_column_goes_to_the_end_of_its_story():
 
 def test_paragraphs_start_at_indented_lines_and_headlines_join_their_lines():
     p = Page()
-    top = p.headline(40, 40, "两行标题的")
-    bottom = p.headline(40, 40 + HEAD * 1.25, "第二行")
+    top = p.headline(40, 40, "两行标题")
+    bottom = p.headline(40, 40 + HEAD * 1.25, "第二行长一些的一行")
     sub = p.headline(40, 40 + HEAD * 2.6, "——副题", SUB)
     body = p.column(40, 140, 7, starts=(0, 4))
     layout = analyse(p.lines, 2000.0)
     assert [(e.kind, e.level) for e in layout.elements] == [("head", 1), ("head", 2), ("para", 0),
                                                              ("para", 0)]
+    # the first line ends short of the second: broken on purpose, between two phrases
     assert element_text(layout.elements[0]) == f"{top.text} {bottom.text}"
     assert element_text(layout.elements[1]) == sub.text
     assert [len(e.lines) for e in layout.elements[2:]] == [4, 3] and layout.elements[3].lines[0] == body[4]
@@ -120,3 +121,9 @@ def test_the_page_header_is_set_aside_as_metadata():
     assert order(p) == [head.text, *texts(body)]
     meta = read_header(texts(list(layout.header)))
     assert (meta.newspaper, meta.date, meta.page, meta.section) == ("乌海日报", "2022-11-22", "3", "经济")
+
+
+def test_a_headline_broken_where_the_width_ran_out_joins_without_a_space():
+    full = Line("习近平对政法工作作出重要指示强调坚持党的绝对领导忠诚履职担", 40, 40, 40 + 30 * HEAD, 40 + HEAD, HEAD)
+    rest = Line("当作为", 40 + 13.5 * HEAD, 70, 40 + 16.5 * HEAD, 70 + HEAD, HEAD)
+    assert element_text(Element("head", (full, rest), 1)) == full.text + rest.text

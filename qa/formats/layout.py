@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from statistics import median
 from typing import NamedTuple
 
-from qa.normalize import ends_sentence
+from qa.normalize import ends_sentence, joiner
 from qa.segment import DATE_HEADER, EDITOR, ORGAN, PAGE_LINE, PAPER
 
 HEADLINE = 1.6  # type at least this many times the body size is a headline
@@ -297,6 +297,13 @@ def _relocate_captions(elements: list[Element]) -> Iterator[Element]:
 
 
 def element_text(element: Element) -> str:
-    """A headline's lines joined into one line of text. A headline is broken where its phrases
-    meet, which a typeset line of text shows as a space."""
-    return " ".join(line.text.strip() for line in element.lines)
+    """A headline's lines joined into one line of text. A line that ends short of the widest
+    was broken on purpose, between two phrases, which one line of text shows as a space; a line
+    that ran the full width was broken where the width ran out, mid-phrase."""
+    widest = max(line.x1 - line.x0 for line in element.lines)
+    text = element.lines[0].text.strip()
+    for above, line in zip(element.lines, element.lines[1:], strict=False):
+        part = line.text.strip()
+        short = widest - (above.x1 - above.x0) > 1.5 * above.size
+        text += (" " if short else joiner(text, part)) + part
+    return text
