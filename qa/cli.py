@@ -340,3 +340,28 @@ def train_reader_(data, out, eval_limit, no_bf16, alpha, **options) -> None:
     best = state["best"]
     click.echo(f"trained {state['step']} steps in {state['seconds'] / 60:.1f} min; best reader "
                f"(step {best['step']}): {out / 'best'}")
+
+
+@main.command("calibrate-reader")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--eval-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True, help="SQuAD-format validation questions (never trained on).")
+@click.option("--limit", type=int, default=500, show_default=True, help="Questions used.")
+@answerer_option
+def calibrate_reader_(folder, eval_file, limit, answerer, reader_runtime) -> None:
+    """Fit the reader in FOLDER's confidence and abstention threshold on EVAL_FILE, asked with
+    and without each question's passage; writes them into FOLDER/reader.json."""
+    from qa.reader.e5 import E5Reader
+    from qa.train.calibrate import calibrate, collect, report
+
+    settings = _settings(reader_runtime=reader_runtime)
+    log = lambda msg: _echo(msg, err=True)  # noqa: E731
+    reader = E5Reader(folder, cache_dir=settings.cache_dir, device=settings.device,
+                      runtime=settings.reader_runtime, log=log)
+    records = collect(reader, eval_file, settings, limit, log)
+    runtime = calibrate(folder, records, eval_file)
+    c = runtime["calibration"]
+    for line in report(records, c["a"], c["b"]):
+        _echo(line)
+    _echo(f"calibrated on {len(records)} askings with {reader.runtime}: threshold "
+          f"{runtime['abstain_threshold']} in {folder / 'reader.json'}")

@@ -2,7 +2,8 @@
 
 `load_answerer` is the one place that names them: "rules" (`rules.RuleAnswerer`, no model),
 "reader" (the bundled trained reader, `e5.E5Reader`), "auto" (the reader when it can run, else
-the rules), or any Hugging Face extractive-QA model name or folder (`hf.HFReader`).
+the rules), a folder of a reader trained by `qa train-reader`, any Hugging Face extractive-QA
+model name or folder (`hf.HFReader`), or two of these joined by "+" (`ensemble.Ensemble`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from qa.reader.base import Answerer
+from qa.reader.bundle import CONFIG
 
 NAMES = ("auto", "reader", "rules")
 
@@ -24,10 +26,16 @@ def load_answerer(name: str, cache_dir: Path, device: str | None = None,
     torch) is what it reads with, `device` (cpu, cuda) where PyTorch runs; `log` hears about a
     first-use build.
     """
-    if name in ("rules", ""):
+    if "+" in name:  # two answerers as one, e.g. "reader+rules" (qa.reader.ensemble)
+        from qa.reader.ensemble import Ensemble
+
+        first, second = (load_answerer(part.strip(), cache_dir, device, runtime=runtime, log=log)
+                         for part in name.split("+", 1))
+        answerer: Answerer = Ensemble(first, second)
+    elif name in ("rules", ""):
         from qa.reader.rules import RuleAnswerer
 
-        answerer: Answerer = RuleAnswerer()
+        answerer = RuleAnswerer()
     elif name in ("auto", "reader"):
         from qa.reader.e5 import E5Reader, reader_available
 
@@ -39,6 +47,11 @@ def load_answerer(name: str, cache_dir: Path, device: str | None = None,
             answerer = RuleAnswerer()
         else:
             answerer = E5Reader(cache_dir=cache_dir, device=device, runtime=runtime, log=log)
+    elif (Path(name) / CONFIG).is_file():  # a reader folder: train-reader's OUT/best
+        from qa.reader.e5 import E5Reader
+
+        answerer = E5Reader(Path(name), cache_dir=cache_dir, device=device, runtime=runtime,
+                            log=log)
     else:
         from qa.reader.hf import HFReader
 

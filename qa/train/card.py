@@ -22,7 +22,9 @@ def reproduce_command(t: dict, runtime: dict) -> str:
         "--tokenization": t.get("tokenization", "sentencepiece"), "--seed": t["seed"],
         "--max-answer-tokens": runtime.get("max_answer_tokens"),
         "--retrieval-weight": runtime.get("retrieval_weight"),
-        "--abstain-threshold": runtime.get("abstain_threshold"),
+        # a calibrated threshold comes from calibrate-reader (below), not from training
+        "--abstain-threshold": None if runtime.get("calibration")
+        else runtime.get("abstain_threshold"),
         "--limit": t.get("limit"), "--eval-limit": t.get("eval_limit"),
         "--checkpoint-every": t.get("checkpoint_every"),
     }
@@ -36,8 +38,10 @@ def reproduce_command(t: dict, runtime: dict) -> str:
     return f"python -m qa train-reader {' '.join(t['data'])} {args}"
 
 
-def model_card(config: dict, history: list[dict] | None = None) -> str:
+def model_card(config: dict) -> str:
+    """The card for a reader, from its reader.json alone."""
     t, v, runtime = config["training"], config["validation"], config["runtime"]
+    history = config.get("history", [])
     scores = (f"EM {v['em']:.3f}, F1 {v['f1']:.3f} on {v['n']} questions of {t['eval_file']} "
               "with the gold passage") if v else "not validated"
     data = "\n".join(f"  - `{name}`: {LICENCES.get(name, 'licence: see its source')}"
@@ -70,5 +74,16 @@ piece of its own, so a span can start and end on any character).
 - Runtime (`reader.json`): windows of {runtime['max_length']} tokens, stride {runtime['stride']},
   spans of at most {runtime['max_answer_tokens']} tokens, retrieval weight
   {runtime['retrieval_weight']}, abstention threshold {runtime['abstain_threshold']}.
-- Reproduce: `{reproduce_command(t, runtime)}`
+- Reproduce: `{reproduce_command(t, runtime)}`{calibration_line(runtime)}
 {curve}"""
+
+
+def calibration_line(runtime: dict) -> str:
+    c = runtime.get("calibration")
+    if not c:
+        return "\n- Not calibrated: scores are softmax shares, not probabilities."
+    return (f"\n- Calibrated on {c['questions']} questions of {c['eval_file']}, each asked with "
+            f"and without its passage: P(right) = sigmoid({c['a']} logit(score) + {c['b']}), "
+            f"right meaning F1 >= {c['right_f1']}; answers below P = {c['min_confidence']} "
+            f"(score {runtime['abstain_threshold']}) are withheld. Reproduce: `python -m qa "
+            f"calibrate-reader OUT/best --eval-file {c['eval_file']} --limit {c['questions']}`")

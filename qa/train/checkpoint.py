@@ -125,9 +125,10 @@ def save_reader(folder: Path, model, cfg: TrainConfig, runtime: dict, record: di
                      **{k: record[k] for k in ("step", "total_steps", "epoch", "seconds",
                                                "examples", "windows")}},
         "validation": record["validation"],
+        "history": [h for h in history or [] if h.get("validation")],
     }
     (tmp / CONFIG).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
-    (tmp / "MODEL_CARD.md").write_text(model_card(config, history), "utf-8")
+    (tmp / "MODEL_CARD.md").write_text(model_card(config), "utf-8")
     for path in tmp.iterdir():
         path.chmod(0o644)  # safetensors writes 0600; the folder ships in the package
     _replace_dir(tmp, folder)

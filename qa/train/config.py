@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-def _hardware() -> str:
+def hardware() -> str:
+    """This machine's CPU and core count, for records of runs and benchmarks."""
     name = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -52,4 +53,4 @@ class TrainConfig:
     max_answer_tokens: int = 100  # characters, with chars tokenization
     retrieval_weight: float = 8.0
     abstain_threshold: float = 0.1
-    hardware: str = field(default_factory=_hardware)
+    hardware: str = field(default_factory=hardware)

@@ -158,7 +158,10 @@ class Trainer:
     def loss(self, batch: list[int]):
         torch, f = self.torch, self.features
         pad = self.tokenizer.pad_token_id
-        width = max(len(f.input_ids[i]) for i in batch)
+        # widths rounded up to a multiple of 32: a few shapes instead of hundreds, so the
+        # kernels' per-shape caches stay small (memory grew by GBs over a run otherwise)
+        longest = max(len(f.input_ids[i]) for i in batch)
+        width = min(-(-longest // 32) * 32, max(self.cfg.max_length, longest))
         ids = torch.full((len(batch), width), pad, dtype=torch.long)
         for row, i in enumerate(batch):
             ids[row, : len(f.input_ids[i])] = torch.tensor(f.input_ids[i])

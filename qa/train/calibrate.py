@@ -1,0 +1,131 @@
+"""Calibrate a reader's scores on validation questions: P(right | score) and its threshold.
+
+Questions are asked the way users ask them: retrieval over an index of the set's passages,
+the top k read. Each question is asked twice:
+
+- as it is (answerable when its passage is retrieved): right when the best span matches a gold
+  answer (F1 >= `RIGHT_F1`, CMRC style);
+- without its passage (the passage and any passage holding a gold answer are dropped from
+  the hits), so the archive does not hold the answer: any answer is wrong.
+
+Platt scaling (a logistic fit of "right" on the logit of the score) turns scores into
+probabilities; the threshold is the score at which answering stops being more likely right
+than wrong (`MIN_CONFIDENCE`). Both go into reader.json, so the reader owns them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from qa import metrics
+from qa.reader.bundle import CONFIG
+from qa.settings import Settings
+from qa.train.card import model_card
+
+RIGHT_F1 = 0.8
+MIN_CONFIDENCE = 0.5
+
+
+class Record(NamedTuple):
+    score: float  # the best span's score (0 when there was none)
+    right: bool
+    answerable: bool  # False: asked without its passage
+
+
+def fit_platt(scores: Sequence[float], right: Sequence[bool], steps: int = 50) -> tuple[float, float]:
+    """(a, b) of P(right) = sigmoid(a * logit(score) + b): Newton's method on the log loss."""
+    s = np.clip(np.asarray(scores, dtype=float), 1e-6, 1 - 1e-6)
+    x = np.log(s / (1 - s))
+    y = np.asarray(right, dtype=float)
+    X = np.stack([x, np.ones_like(x)], axis=1)
+    w = np.zeros(2)
+    ridge = 1e-2  # keeps the fit finite when right and wrong scores do not overlap
+    for _ in range(steps):
+        p = 0.5 * (1 + np.tanh(0.5 * (X @ w)))  # the sigmoid, without overflow
+        grad = X.T @ (p - y) + ridge * w
+        hess = X.T @ (X * (p * (1 - p))[:, None]) + ridge * np.eye(2)
+        w -= np.linalg.solve(hess, grad)
+    return float(w[0]), float(w[1])
+
+
+def threshold_for(a: float, b: float, confidence: float = MIN_CONFIDENCE) -> float:
+    """The score whose calibrated probability is `confidence`."""
+    if a <= 0:
+        return 1.0  # scores say nothing: withhold everything rather than guess
+    z = (math.log(confidence / (1 - confidence)) - b) / a
+    return 1 / (1 + math.exp(-z))
+
+
+def collect(answerer, dataset: Path, settings: Settings, limit: int | None,
+            log: Callable[[str], None] = print) -> list[Record]:
+    """Ask every question of a SQuAD file with and without its passage; one record each."""
+    from qa.embed import load_embedder
+    from qa.evaluate import load_dataset, squad_archive
+    from qa.pipeline import Archive
+
+    _, items, contexts = load_dataset(dataset)
+    items = [it for it in items if it.answers and it.question.strip()][:limit]
+    records: list[Record] = []
+    with tempfile.TemporaryDirectory(prefix="qa-calibrate-") as tmp:
+        embedder = load_embedder(settings, "index")
+        index_dir, ids = squad_archive(contexts, Path(tmp), embedder, settings)
+        archive = Archive.open(settings.with_(index_dir=index_dir), answerer=answerer)
+        k = settings.k
+        for n, item in enumerate(items, 1):
+            hits = archive.retriever.search(item.question, k + 5)
+            gold = ids[int(item.gold)]
+            spans = answerer.extract(item.question, [h.paragraph.text for h in hits[:k]],
+                                     [h.score for h in hits[:k]])
+            best = spans[0] if spans else None
+            right = best is not None and metrics.f1(best.text, item.answers) >= RIGHT_F1
+            records.append(Record(best.score if best else 0.0, right, True))
+            other = [h for h in hits if h.article.id != gold
+                     and not any(a in h.paragraph.text for a in item.answers)][:k]
+            spans = answerer.extract(item.question, [h.paragraph.text for h in other],
+                                     [h.score for h in other])
+            records.append(Record(spans[0].score if spans else 0.0, False, False))
+            if n % 100 == 0:
+                log(f"calibration: {n}/{len(items)} questions")
+    return records
+
+
+def report(records: Sequence[Record], a: float, b: float) -> list[str]:
+    """A table of what each threshold would do on the records."""
+    answerable = [r for r in records if r.answerable]
+    unanswerable = [r for r in records if not r.answerable]
+    lines = ["| threshold | P(right) there | answered (answerable) | right of those | "
+             "answered (no passage) |", "|---:|---:|---:|---:|---:|"]
+    for t in (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, threshold_for(a, b)):
+        kept = [r for r in answerable if r.score >= t]
+        lines.append(
+            f"| {t:.3f} | {_sigmoid(a, b, t):.2f} | {len(kept) / max(len(answerable), 1):.3f} | "
+            f"{sum(r.right for r in kept) / max(len(kept), 1):.3f} | "
+            f"{sum(r.score >= t for r in unanswerable) / max(len(unanswerable), 1):.3f} |")
+    return lines
+
+
+def _sigmoid(a: float, b: float, score: float) -> float:
+    s = min(max(score, 1e-6), 1 - 1e-6)
+    return 1 / (1 + math.exp(-(a * math.log(s / (1 - s)) + b)))
+
+
+def calibrate(folder: Path, records: Sequence[Record], dataset: Path) -> dict:
+    """Fit, then write the calibration and threshold into the reader's reader.json (and its
+    model card); returns the new runtime settings."""
+    a, b = fit_platt([r.score for r in records], [r.right for r in records])
+    threshold = round(threshold_for(a, b), 4)
+    config = json.loads((folder / CONFIG).read_text("utf-8"))
+    config["runtime"]["abstain_threshold"] = threshold
+    config["runtime"]["calibration"] = {
+        "a": round(a, 4), "b": round(b, 4), "questions": sum(r.answerable for r in records),
+        "eval_file": Path(dataset).name, "right_f1": RIGHT_F1, "min_confidence": MIN_CONFIDENCE}
+    (folder / CONFIG).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    (folder / "MODEL_CARD.md").write_text(model_card(config), "utf-8")
+    return config["runtime"]

@@ -1,0 +1,100 @@
+"""Calibrating a reader's scores, and answerers combined by their calibrated probabilities."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from qa.reader.bundle import READER_DIR
+from qa.reader.ensemble import Ensemble, agree
+from qa.settings import Settings
+from qa.train.calibrate import Record, calibrate, collect, fit_platt, threshold_for
+from qa.types import Span
+
+
+class Stub:
+    """An answerer that finds a fixed text in the passages, with a fixed score."""
+
+    def __init__(self, name: str, answers: dict[str, tuple[str, float]], scale: float = 1.0):
+        self.name, self.answers, self.scale_by = name, answers, scale
+        self.threshold, self.scale = 0.5, "stub"
+
+    def confidence(self, score: float) -> float:
+        return min(1.0, score * self.scale_by)
+
+    def extract(self, question, passages, retrieval_scores=None, contexts=None):
+        text, score = self.answers.get(question, ("", 0.0))
+        for p, passage in enumerate(passages):
+            i = passage.find(text) if text else -1
+            if i >= 0:
+                return [Span(p, i, i + len(text), text, 0, len(passage), score)]
+        return []
+
+
+def test_platt_fit_recovers_a_known_calibration():
+    rng = np.random.default_rng(0)
+    scores = rng.uniform(0.01, 0.99, 4000)
+    logit = np.log(scores / (1 - scores))
+    right = rng.uniform(size=4000) < 1 / (1 + np.exp(-(2.0 * logit - 1.0)))
+    a, b = fit_platt(scores, right)
+    assert a == pytest.approx(2.0, abs=0.2) and b == pytest.approx(-1.0, abs=0.2)
+    t = threshold_for(a, b, 0.5)
+    assert 1 / (1 + np.exp(-(a * np.log(t / (1 - t)) + b))) == pytest.approx(0.5)
+    assert threshold_for(-1.0, 0.0) == 1.0  # scores that do not predict: withhold all
+
+
+def test_calibration_is_written_into_the_reader(tmp_path):
+    folder = tmp_path / "reader"
+    shutil.copytree(READER_DIR, folder)
+    records = [Record(s, s > 0.4, True) for s in np.linspace(0.05, 0.95, 40)]
+    records += [Record(s, False, False) for s in np.linspace(0.02, 0.3, 40)]
+    runtime = calibrate(folder, records, tmp_path / "trial.json")
+    config = json.loads((folder / "reader.json").read_text())
+    assert config["runtime"] == runtime and runtime["calibration"]["questions"] == 40
+    assert 0.3 < runtime["abstain_threshold"] < 0.5  # between the wrong and the right scores
+    assert "calibrate-reader" in (folder / "MODEL_CARD.md").read_text()
+
+
+def test_collect_asks_with_and_without_the_passage(tmp_path):
+    squad = {"data": [
+        {"title": "煤矿", "paragraphs": [{"context": "平沟煤矿矿长邢永亮介绍了余热利用的改造过程。",
+                                        "qas": [{"id": "1", "question": "谁是平沟煤矿的矿长？",
+                                                 "answers": [{"text": "邢永亮", "answer_start": 6}]}]}]},
+        {"title": "基站", "paragraphs": [{"context": "通辽市今年新建5G基站1207个，基本实现全覆盖。",
+                                        "qas": [{"id": "2", "question": "通辽今年新建几个基站？",
+                                                 "answers": [{"text": "1207个", "answer_start": 11}]}]}]},
+    ]}
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(squad, ensure_ascii=False), "utf-8")
+    stub = Stub("stub", {"谁是平沟煤矿的矿长？": ("邢永亮", 0.9), "通辽今年新建几个基站？": ("5G", 0.7)})
+    records = collect(stub, path, Settings(model="fake"), None, log=lambda _: None)
+    assert len(records) == 4
+    assert [r.answerable for r in records] == [True, False, True, False]
+    assert records[0] == Record(0.9, True, True)  # the right name
+    assert records[2].right is False  # "5G" is not the count asked for
+    assert records[1].score == 0.0  # without its passage nothing holds the name
+
+
+def test_ensemble_raises_agreement_and_keeps_disagreement():
+    passage = "通辽市今年新建5G基站1207个，基本实现主城区全覆盖。"
+    q = "通辽今年新建了多少个5G基站？"
+    both = Ensemble(Stub("a", {q: ("1207个", 0.6)}), Stub("b", {q: ("1207", 0.5)}))
+    spans = both.extract(q, [passage])
+    assert spans[0].text in ("1207个", "1207")
+    assert spans[0].score == pytest.approx(1 - 0.4 * 0.5)  # independent evidence combined
+    apart = Ensemble(Stub("a", {q: ("1207个", 0.6)}), Stub("b", {q: ("主城区", 0.5)}))
+    spans = apart.extract(q, [passage])
+    assert [(s.text, round(s.score, 2)) for s in spans] == [("1207个", 0.6), ("主城区", 0.5)]
+    assert both.name == "a + b" and both.confidence(0.7) == 0.7
+
+
+def test_agreement_means_the_same_answer_not_a_sentence_around_it():
+    def span(a, b):
+        return Span(0, a, b, "x" * (b - a), 0, 40, 0.5)
+
+    assert agree(span(10, 14), span(10, 15))  # 1207 / 1207个
+    assert not agree(span(10, 14), span(0, 30))  # a sentence that contains it
+    assert not agree(span(10, 14), Span(1, 10, 14, "xxxx", 0, 40, 0.5))  # another passage
