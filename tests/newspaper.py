@@ -295,19 +295,28 @@ def _plain(text: str, tolerance: float) -> str:
 
 
 def _find(sentence: str, paragraph: str, tolerance: float) -> int:
-    """Where `sentence` starts in `paragraph` (exactly, or but for `tolerance`), else -1."""
+    """Where `sentence` starts in `paragraph` (exactly, or but for `tolerance`), else -1.
+
+    Approximately: a stretch of the paragraph that starts (or ends) where a few characters of
+    the sentence's start (or end) are found, and matches it but for that share of characters.
+    """
     squashed = re.sub(r"\s+", "", paragraph)
     exact = squashed.find(sentence)
     if exact >= 0 or not tolerance:
         return exact
     from difflib import SequenceMatcher
 
-    blocks = [b for b in SequenceMatcher(None, sentence, squashed, autojunk=False).get_matching_blocks()
-              if b.size]
-    if not blocks or sum(b.size for b in blocks) < (1 - tolerance) * len(sentence):
-        return -1
-    span = blocks[-1].b + blocks[-1].size - blocks[0].b
-    return blocks[0].b if span <= (1 + tolerance) * len(sentence) + 2 else -1
+    n, probe = len(sentence), min(4, len(sentence))
+    starts = {m.start() for k in range(0, 6, 2) for m in re.finditer(re.escape(sentence[k:k + probe]),
+                                                                     squashed)}
+    starts |= {m.end() - n for m in re.finditer(re.escape(sentence[-probe:]), squashed)}
+    for start in sorted(s for s in starts if s >= 0):
+        window = squashed[start : start + n + 2]
+        matched = sum(b.size for b in SequenceMatcher(None, sentence, window, autojunk=False)
+                      .get_matching_blocks())
+        if matched >= (1 - tolerance) * n:
+            return start
+    return -1
 
 
 def cer(truth: str, text: str, fold: bool = True) -> float:

@@ -27,6 +27,7 @@ from qa.segment import DATE_HEADER, EDITOR, ORGAN, PAGE_LINE, PAPER
 HEADLINE = 1.6  # type at least this many times the body size is a headline
 SUBHEAD = 1.2  # larger than the body, smaller than a headline: sub-headline or intertitle
 SMALL = 0.9  # smaller than the body: caption type
+HEIGHT_SLACK = 1.15  # a line's size may exceed what its height says by this much (OCR boxes vary)
 HEADER_BAND = 0.15  # the page header sits in this top share of the page
 GUTTER_EMS = 0.4  # narrowest gap between two columns
 TRIM_EMS = 0.5  # line ends trimmed by this much when looking for gutters
@@ -69,6 +70,7 @@ def analyse(lines: list[Line], page_height: float) -> Layout:
     if not lines:
         return Layout((), (), 0.0)
     size = body_size(lines)
+    lines = _capped(lines, size)
     header = _header(lines, page_height, size)
     rest = [line for line in lines if line not in header]
     leaves = _cut(rest, size, _line_gap(rest, size))
@@ -77,14 +79,27 @@ def analyse(lines: list[Line], page_height: float) -> Layout:
                   size)
 
 
+def _capped(lines: list[Line], size: float) -> list[Line]:
+    """Sizes above the body's held to what the line's height allows. OCR gauges type by the
+    pitch of its characters, which justification spreads in a narrow column; a line set larger
+    is also taller. (For a text layer size and height are one measure: nothing changes.)"""
+    height = _weighted_median([(ln.y1 - ln.y0, len(ln.text)) for ln in lines])
+    return [ln._replace(size=max(size, min(ln.size, HEIGHT_SLACK * (ln.y1 - ln.y0) * size / height)))
+            if ln.size > size and height > 0 else ln for ln in lines]
+
+
 def body_size(lines: list[Line]) -> float:
     """The size of most of the text: the median size weighted by characters."""
-    weighted = sorted((line.size, len(line.text)) for line in lines)
+    return _weighted_median([(line.size, len(line.text)) for line in lines])
+
+
+def _weighted_median(pairs: list[tuple[float, int]]) -> float:
+    weighted = sorted(pairs)
     half, seen = sum(n for _, n in weighted) / 2, 0
-    for size, n in weighted:
+    for value, n in weighted:
         seen += n
         if seen >= half:
-            return size
+            return value
     return weighted[-1][0]
 
 

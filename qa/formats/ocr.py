@@ -1,16 +1,17 @@
 """Scanned pages through RapidOCR: PP-OCRv4 detection and recognition models bundled in the
 `rapidocr-onnxruntime` wheel, run with onnxruntime on the CPU, nothing downloaded.
 
-Each detected line keeps its box and recognition confidence. A scan turned by a degree or two
-is straightened for layout: the skew is the median slant of the wide line boxes, and every box
-is rotated back around the page centre, so columns and gaps line up again.
+A scan turned by a degree or two is straightened first: the skew is the angle at which the
+rows of ink line up best (projection profile of a small copy), and the page is turned back by
+it, so printed rules run straight (they are then painted out: a column rule reads as 丨 and
+joins the lines beside it), columns and gaps line up, and the recognizer reads level lines.
+Each detected line keeps its box (on the straightened page) and recognition confidence.
 """
 
 from __future__ import annotations
 
 import math
 from functools import lru_cache
-from statistics import median
 
 from qa.errors import ReadError
 from qa.formats.layout import Line
@@ -18,6 +19,7 @@ from qa.formats.layout import Line
 DETECT_WIDTH = 1800  # pixels across the page that line detection looks at (narrower joins columns)
 MIN_CONFIDENCE = 0.5  # RapidOCR's own cut: lines read with less confidence are noise
 SPLIT_PITCHES = 1.8  # characters this far apart inside a detected line have a gutter between them
+MAX_SKEW = 5.0  # degrees searched either way for the page's skew
 
 
 @lru_cache(maxsize=2)
@@ -33,7 +35,8 @@ def engine(threads: int):
 
 
 def recognise(image, threads: int = -1) -> tuple[list[Line], float]:
-    """Lines of a page image (PIL), straightened, and the skew in degrees.
+    """Lines of a page image (PIL) on the straightened page, and the skew in degrees (positive:
+    the lines run down to the right).
 
     Lines are found on the page scaled to `DETECT_WIDTH` pixels across (a page's type is still
     large enough there, and detection costs grow with the pixels) and read at full resolution.
@@ -42,27 +45,48 @@ def recognise(image, threads: int = -1) -> tuple[list[Line], float]:
     from PIL import Image
 
     ocr = engine(threads)
-    gray = _without_rules(np.asarray(image.convert("L")))
-    page = np.repeat(gray[:, :, None], 3, axis=2)  # the models read three channels
+    gray = image.convert("L")
+    skew = skew_of(np.asarray(gray))
+    if skew:
+        gray = gray.rotate(skew, resample=Image.BICUBIC, fillcolor=255)
+    clean = _without_rules(np.asarray(gray))
+    page = np.repeat(clean[:, :, None], 3, axis=2)  # the models read three channels
     scale = min(1.0, DETECT_WIDTH / max(image.width, 1))
     small = page if scale == 1.0 else np.asarray(Image.fromarray(page).resize(
         (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR))
     boxes, _ = ocr.text_det(small)
     if boxes is None or not len(boxes):
-        return [], 0.0
+        return [], skew
     boxes = (np.asarray(boxes, dtype=np.float32) / scale).astype(np.float32)
     crops = ocr.get_crop_img_list(page, boxes)
     read, _ = ocr.text_rec(crops, True)  # with each character's position along its line
-    skew = _skew(boxes.tolist())
-    cx, cy = image.width / 2, image.height / 2
     lines = []
     for box, (text, score, where) in zip(boxes.tolist(), read, strict=True):
         if float(score) < MIN_CONFIDENCE or not text.strip():
             continue
-        xs, ys = zip(*(_rotate(x, y, cx, cy, -skew) for x, y in box), strict=True)
+        xs, ys = zip(*box, strict=True)
         lines += _pieces(text, _centres(text, where), min(xs), min(ys), max(xs), max(ys),
                          round(float(score), 4))
     return lines, skew
+
+
+def skew_of(gray) -> float:
+    """The page's skew in degrees (0.0 for a straight page): the angle that makes the rows of
+    ink sharpest, searched on a copy about 600 pixels across, coarse then fine."""
+    import numpy as np
+    from PIL import Image
+
+    step = max(1, gray.shape[1] // 600)
+    ink = Image.fromarray(((gray[::step, ::step] < 160) * 255).astype(np.uint8))
+
+    def sharpness(angle: float) -> float:
+        rows = np.asarray(ink.rotate(angle, resample=Image.NEAREST), dtype=np.float32).sum(axis=1)
+        return float(np.square(np.diff(rows)).sum())
+
+    best = max(np.arange(-MAX_SKEW, MAX_SKEW + 0.01, 0.5), key=sharpness)
+    best = max(np.arange(best - 0.5, best + 0.51, 0.1), key=sharpness)
+    best = max(np.arange(best - 0.1, best + 0.11, 0.02), key=sharpness)
+    return round(float(best), 2) if abs(best) >= 0.1 else 0.0
 
 
 def _centres(text: str, where) -> list[float] | None:
@@ -133,17 +157,6 @@ def _without_rules(gray):
     cleaned = gray.copy()
     cleaned[rules > 0] = 255
     return cleaned
-
-
-def _skew(boxes: list) -> float:
-    """The median slant of the top edges of wide boxes, in degrees (clockwise positive)."""
-    angles = []
-    for box in boxes:
-        (x0, y0), (x1, y1) = box[0], box[1]
-        height = math.dist(box[1], box[2])
-        if x1 - x0 > 4 * max(height, 1.0):
-            angles.append(math.degrees(math.atan2(y1 - y0, x1 - x0)))
-    return round(median(angles), 3) if len(angles) >= 3 else 0.0
 
 
 def _rotate(x: float, y: float, cx: float, cy: float, degrees: float) -> tuple[float, float]:
