@@ -127,3 +127,24 @@ def test_a_headline_broken_where_the_width_ran_out_joins_without_a_space():
     full = Line("习近平对政法工作作出重要指示强调坚持党的绝对领导忠诚履职担", 40, 40, 40 + 30 * HEAD, 40 + HEAD, HEAD)
     rest = Line("当作为", 40 + 13.5 * HEAD, 70, 40 + 16.5 * HEAD, 70 + HEAD, HEAD)
     assert element_text(Element("head", (full, rest), 1)) == full.text + rest.text
+
+
+def ocr_line(x: float, y: float, text: str) -> Line:
+    """A line as OCR gives it: a box around the characters, each character's edges."""
+    edges = tuple(x + i * BODY for i in range(len(text) + 1))
+    return Line(text, x, y, edges[-1], y + BODY, BODY, False, 0.98, edges)
+
+
+def test_an_ocr_line_joined_across_a_gutter_is_cut_apart():
+    """The detector joined the first lines of two columns and read the gutter as a comma."""
+    left = [TEXT[i * 15 : i * 15 + 15] for i in range(5)]
+    right = [TEXT[100 + i * 15 : 115 + i * 15] for i in range(5)]
+    x2 = 40 + 15 * BODY + GUTTER
+    joined = ocr_line(40, 40, left[0] + "，" + right[0])
+    joined = joined._replace(edges=(*joined.edges[:16], *(x2 + i * BODY for i in range(16))),
+                             x1=x2 + 15 * BODY)  # the comma fills the gutter
+    lines = [joined] + [ocr_line(x, 40 + i * PITCH, col[i]) for i in range(1, 5)
+                        for x, col in ((40, left), (x2, right))]
+    layout = analyse(lines, 2000.0)
+    read = [line.text for e in layout.elements for line in e.lines]
+    assert read == left + right

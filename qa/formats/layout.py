@@ -70,7 +70,7 @@ def analyse(lines: list[Line], page_height: float) -> Layout:
     if not lines:
         return Layout((), (), 0.0)
     size = body_size(lines)
-    lines = _capped(lines, size)
+    lines = _split_at_gutters(_capped(lines, size), size)
     header = _header(lines, page_height, size)
     rest = [line for line in lines if line not in header]
     leaves = _cut(rest, size, _line_gap(rest, size))
@@ -86,6 +86,45 @@ def _capped(lines: list[Line], size: float) -> list[Line]:
     height = _weighted_median([(ln.y1 - ln.y0, len(ln.text)) for ln in lines])
     return [ln._replace(size=max(size, min(ln.size, HEIGHT_SLACK * (ln.y1 - ln.y0) * size / height)))
             if ln.size > size and height > 0 else ln for ln in lines]
+
+
+def _split_at_gutters(lines: list[Line], size: float) -> list[Line]:
+    """OCR lines that run across a gutter, cut in two. The detector can join the lines of two
+    columns (and the recognizer read the gutter as a comma); the lines just above and below,
+    which end and start on either side of the gutter, show where it runs."""
+    out = []
+    for line in lines:
+        cut = _gutter_in(line, lines, size) if len(line.edges) == len(line.text) + 1 else None
+        out += [line] if cut is None else _cut_line(line, *cut)
+    return out
+
+
+def _gutter_in(line: Line, lines: list[Line], size: float) -> tuple[float, float] | None:
+    """(end, start): a gutter inside `line`, where neighbours end and the next column starts."""
+    near = [o for o in lines if o is not line and abs(o.y0 - line.y0) < 4 * size
+            and o.size < SUBHEAD * size and o.x0 < line.x1 and o.x1 > line.x0]
+    ends = sorted(o.x1 for o in near if line.x0 + 3 * size < o.x1 < line.x1 - 3 * size)
+    for end in ends:
+        stop = [o.x1 for o in near if abs(o.x1 - end) < 0.5 * size]
+        starts = [o.x0 for o in near if 0.3 * size < o.x0 - end < 2.5 * size]
+        if len(stop) >= 2 and len(starts) >= 2 and not any(
+                o.x0 < end and o.x1 > min(starts) for o in near):
+            return max(stop), min(starts)
+    return None
+
+
+def _cut_line(line: Line, end: float, start: float) -> list[Line]:
+    """`line` as the part left of `end` and the part right of `start` (what lies between, a
+    gutter, is dropped)."""
+    centres = [(a + b) / 2 for a, b in zip(line.edges, line.edges[1:], strict=False)]
+    parts = []
+    for keep in (lambda c: c < end, lambda c: c > start):
+        chosen = [i for i, c in enumerate(centres) if keep(c)]
+        if chosen:
+            a, b = chosen[0], chosen[-1] + 1
+            edges = line.edges[a : b + 1]
+            parts.append(line._replace(text=line.text[a:b], x0=edges[0], x1=edges[-1], edges=edges))
+    return [p for p in parts if p.text.strip()] or [line]
 
 
 def body_size(lines: list[Line]) -> float:
