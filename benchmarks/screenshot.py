@@ -27,7 +27,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with (
         running_app(args.index_dir, args.corpus) as (url, _),
-        browser_page(url, width=1440, height=960) as page,
+        browser_page(url, width=1440, height=960, details=False) as page,
     ):
         ask_in_browser(page, args.question)
         page.evaluate("window.scrollTo(0, 0)")

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from qa.types import Citation, Hit, Span
 
+# Citation roles that hold an answer (see Citation.role); the others are related passages.
+EVIDENCE_ROLES = ("answer", "agrees", "timeline")
 
-def citation(rank: int, hit: Hit, span: Span | None = None) -> Citation:
-    """Cite `hit` at `rank`; with `span`, the answer's offsets in its paragraph."""
+
+def is_evidence(c: Citation) -> bool:
+    """Whether the cited passage holds an answer (rather than being only related)."""
+    return c.role in EVIDENCE_ROLES
+
+
+def citation(rank: int, hit: Hit, span: Span | None = None, role: str = "related") -> Citation:
+    """Cite `hit` at `rank` in `role` (see Citation.role); with `span`, the answer's offsets in
+    its paragraph."""
     a, p = hit.article, hit.paragraph
     return Citation(
         rank=rank, article_id=a.id, newspaper=a.newspaper, date=a.date, page=a.page,
         title=a.title, paragraph_index=p.index, passage=p.text,
         answer_start=span.start if span else None, answer_end=span.end if span else None,
         source=p.source, line_start=p.line_start, line_end=p.line_end, score=hit.score,
+        role=role,
     )
 
 

@@ -183,10 +183,15 @@ def hit_json(h) -> dict:
 def answer_json(answer, archive) -> dict:
     from dataclasses import asdict
 
+    probability = answer.confidence
     return {
         "question": answer.question, "answer": answer.text, "score": round(answer.score, 4),
         "abstained": answer.abstained, "citations": [asdict(c) for c in answer.citations],
         "answerer": {"name": archive.answerer.name, "threshold": archive.threshold},
+        "confidence": {"probability": None if probability is None else round(probability, 4),
+                       "level": answer.level, "agreeing": answer.agreeing},
+        "timeline": [asdict(d) for d in answer.timeline],
+        "searched": asdict(answer.searched) if answer.searched else None,
     }
 
 
@@ -210,14 +215,43 @@ def ask(question, k, as_json, answerer, reader_runtime, index_dir, date_from, da
     if as_json:
         click.echo(json_text(answer_json(answer, archive), indent=2))
         return
-    if answer.abstained:
-        _echo("在档案中没有找到答案 (not found in the archive). Closest passages:")
-    else:
-        c = answer.citations[0]
-        _echo(f"{answer.text}    (score {answer.score:.2f})")
-        _echo(f"  {c.passage[:c.answer_start]}【{answer.text}】{c.passage[c.answer_end:]}")
+    for line in answer_lines(answer):
+        _echo(line)
     for c in answer.citations:
-        _echo(f"[{c.rank}] {format_citation(c)}  {c.source}:{c.line_start}-{c.line_end}")
+        _echo(f"[{c.rank}] {format_citation(c)}  {c.source}:{c.line_start}-{c.line_end}"
+              + ("" if answer.abstained or c.role == "answer" else f"  ({ROLE_LABELS[c.role]})"))
+
+
+ROLE_LABELS = {"agrees": "同样的答案 same answer", "timeline": "另一日期 another date",
+               "related": "相关 related"}
+
+
+def answer_lines(answer) -> list[str]:
+    """`qa ask` for people: the answer with its confidence (a guess said as one), answers by
+    date, or what was searched and what to try."""
+    from qa.explain import hints, searched_text
+    from qa.support import describe
+
+    if answer.abstained:
+        lines = ["在档案中没有找到答案 (not found in the archive)."]
+        if answer.searched:
+            lines.append(searched_text(answer.searched))
+        return [*lines, *(f"  - {h}" for h in hints(answer)), "Closest passages:"]
+    level = describe(answer.level, answer.confidence, answer.agreeing)
+    if answer.timeline:
+        lines = ["不同日期的报道给出了不同的答案 (different dates, different answers):"]
+        lines += [f"  {d.date}  {d.text}  ({describe(d.level, d.confidence)}) [{d.rank}]"
+                  for d in answer.timeline]
+    elif answer.level == "low":
+        lines = [f"可能是 (possibly) {answer.text}    ({level}: check the source)"]
+    else:
+        lines = [f"{answer.text}    ({level})"]
+    c = answer.citations[0]
+    lines.append(f"  {c.passage[:c.answer_start]}【{c.passage[c.answer_start:c.answer_end]}】"
+                 f"{c.passage[c.answer_end:]}")
+    if answer.agreeing >= 2:
+        lines.append(f"  {answer.agreeing} 篇报道一致 ({answer.agreeing} reports agree)")
+    return lines
 
 
 @main.command()
@@ -253,13 +287,16 @@ def serve(host, port, index_dir, corpus, auth, insecure_no_auth, answerer, reade
 @click.option("-k", type=int, help="Passages to read per question [5].")
 @answerer_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object with the metrics.")
-def eval_(dataset, index_dir, limit, k, answerer, reader_runtime, as_json) -> None:
+@click.option("--predictions", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write every question's answer here (JSON lines).")
+def eval_(dataset, index_dir, limit, k, answerer, reader_runtime, as_json, predictions) -> None:
     """Evaluate on DATASET: SQuAD-format JSON (open retrieval over its contexts) or seed JSONL."""
     from qa.evaluate import format_table, run
 
     settings = _settings(index_dir=index_dir, k=k, answerer=answerer,
                          reader_runtime=reader_runtime)
-    summary = run(dataset, settings, limit, log=lambda msg: click.echo(msg, err=True))
+    summary = run(dataset, settings, limit, log=lambda msg: click.echo(msg, err=True),
+                  predictions=predictions)
     if as_json:
         click.echo(json_text(summary, indent=2))
     else:

@@ -136,8 +136,10 @@ def squad_archive(contexts: list[Context], folder: Path, embedder: Embedder,
 
 
 def run(path: Path, settings: Settings, limit: int | None = None,
-        embedder: Embedder | None = None, log: Callable[[str], None] = lambda _: None) -> dict:
-    """Evaluate on a dataset file; returns the metrics as a dict (see `summarise`)."""
+        embedder: Embedder | None = None, log: Callable[[str], None] = lambda _: None,
+        predictions: Path | None = None) -> dict:
+    """Evaluate on a dataset file; returns the metrics as a dict (see `summarise`). With
+    `predictions`, every question's answer is also written there, one JSON object a line."""
     kind, items, contexts = load_dataset(path)
     items = items[:limit] if limit else items
     if kind == "squad":
@@ -156,7 +158,22 @@ def run(path: Path, settings: Settings, limit: int | None = None,
             lambda it, h: bool(it.gold) and _squash(it.gold) in _squash(h.paragraph.text),
             settings.k,
         )
+    if predictions:
+        write_predictions(results, predictions)
     return summarise(kind, results, settings.k)
+
+
+def write_predictions(results: list[Result], path: Path) -> None:
+    """One line per question: what was asked, what is right, what was answered, and how."""
+    with open(path, "w", encoding="utf-8") as f:
+        for r in results:
+            f.write(json.dumps({
+                "id": r.item.id, "question": r.item.question, "type": r.item.type,
+                "gold": r.item.answers, "answer": r.answer.text, "score": round(r.answer.score, 4),
+                "abstained": r.answer.abstained, "gold_rank": r.gold_rank,
+                "em": metrics.exact_match(r.answer.text or "", r.item.answers),
+                "f1": round(metrics.f1(r.answer.text or "", r.item.answers), 4),
+                "ms": round(1000 * r.seconds, 1)}, ensure_ascii=False) + "\n")
 
 
 def summarise(kind: str, results: list[Result], k: int) -> dict:

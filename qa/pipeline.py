@@ -5,16 +5,19 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from qa.cite import citation
 from qa.embed import Embedder, load_embedder
 from qa.errors import QueryError
+from qa.explain import searched
 from qa.reader import Answerer, load_answerer
 from qa.retrieve import Filters, Retriever
 from qa.settings import Settings
 from qa.store import Store, current_version
+from qa.support import agreeing, level, timeline
 from qa.text import clean_text
-from qa.types import Answer, Hit
+from qa.types import Answer, Dated, Hit, Span
 
 # A follow-up leans on the previous question: it points back (那/这/它/其…, "what about"),
 # or is too short to stand alone.
@@ -105,23 +108,55 @@ class Archive:
         """
         q = check_question(question, self.settings.max_question_chars)
         k = k or self.settings.k
-        hits = self.retriever.search(retrieval_query(q, history), max(k, depth or 0), filters)
-        return self.answer(q, hits, k)
+        query = retrieval_query(q, history)
+        retriever = self.retriever  # one version for the whole question, even if refreshed
+        hits = retriever.search(query, max(k, depth or 0), filters)
+        answer = self.answer(q, hits, k)
+        return replace(answer, searched=searched(retriever.store, query, filters,
+                                                 min(k, len(hits))))
 
     def answer(self, question: str, hits: Sequence[Hit], k: int | None = None) -> Answer:
-        """The best-supported span in the first `k` hits, cited, or an abstention citing them."""
+        """The best-supported span in the first `k` hits, cited with the passages that agree
+        (and, when dated passages differ, with its timeline), or an abstention citing them."""
         everything = tuple(hits)
         hits = everything[: k or len(everything)]
-        spans = self.answerer.extract(
-            question, [h.paragraph.text for h in hits], [h.score for h in hits],
-            [f"{h.article.newspaper or ''} {h.article.title or ''}" for h in hits],
-        )
+        spans = self._extract(question, hits, range(len(hits)))
         best = spans[0] if spans else None
+        name = self.answerer.name
         if best is None or best.score < self.threshold:
             cites = tuple(citation(r, h) for r, h in enumerate(hits, 1))
-            return Answer(question, None, best.score if best else 0.0, True, cites, everything)
-        ranked = [hits[best.passage_index]] + [
-            h for i, h in enumerate(hits) if i != best.passage_index
-        ]
-        cites = tuple(citation(r, h, best if r == 1 else None) for r, h in enumerate(ranked, 1))
-        return Answer(question, best.text, best.score, False, cites, everything)
+            return Answer(question, None, best.score if best else 0.0, True, cites, everything,
+                          answerer=name)
+        passages = [h.paragraph.text for h in hits]
+        same = agreeing(best, spans, passages, self.threshold,
+                        lambda which: self._extract(question, hits, which))
+        dated = timeline(best, spans, [h.article.date for h in hits],
+                         [h.article.id for h in hits], self.threshold)
+        held = {best.passage_index: (best, "answer")}
+        held.update((i, (s, "agrees")) for i, s in sorted(same.items()))
+        for s in dated:
+            held.setdefault(s.passage_index, (s, "timeline"))
+        order = [*held, *(i for i in range(len(hits)) if i not in held)]
+        cites = tuple(citation(r, hits[i], *held.get(i, (None, "related")))
+                      for r, i in enumerate(order, 1))
+        rank = {i: r for r, i in enumerate(order, 1)}
+        articles = len({hits[i].article.id for i in (best.passage_index, *same)})
+        probability = self.answerer.confidence(best.score)
+        entries = []
+        for s in dated:
+            p = self.answerer.confidence(s.score)
+            entries.append(Dated(hits[s.passage_index].article.date or "", s.text,
+                                 rank[s.passage_index], p, level(p)))
+        return Answer(question, best.text, best.score, False, cites, everything,
+                      confidence=probability, level=level(probability, articles),
+                      agreeing=articles, timeline=tuple(entries), answerer=name)
+
+    def _extract(self, question: str, hits: Sequence[Hit], which: Sequence[int]) -> list[Span]:
+        """The answerer's spans in the passages of `hits` numbered `which`, best first, with
+        `passage_index` numbering `hits`."""
+        chosen = list(which)
+        spans = self.answerer.extract(
+            question, [hits[i].paragraph.text for i in chosen], [hits[i].score for i in chosen],
+            [f"{hits[i].article.newspaper or ''} {hits[i].article.title or ''}" for i in chosen],
+        )
+        return [replace(s, passage_index=chosen[s.passage_index]) for s in spans]

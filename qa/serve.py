@@ -59,6 +59,12 @@ def check_binding(host: str, auth: tuple[str, str] | None, insecure_no_auth: boo
     )
 
 
+def uploads_allowed(host: str, auth: tuple[str, str] | None) -> bool:
+    """Whether the app takes pages from the browser: on loopback, or beyond it with a login
+    (never with --insecure-no-auth)."""
+    return auth is not None or is_loopback(host)
+
+
 def is_loopback(host: str) -> bool:
     """Whether `host` only listens on this machine (127.0.0.0/8, ::1, localhost)."""
     if host.strip().lower() == "localhost":
@@ -133,7 +139,9 @@ def serve(settings: Settings, auth: tuple[str, str] | None = None,
         sys.meta_path.insert(0, _NoGradioStubs())
     from qa.web import build_ui, launch
 
-    demo = build_ui(archive.get, settings, warm_up=True)
+    # Pages are added from the browser only where a stranger cannot reach the app unseen.
+    demo = build_ui(archive.get, settings, warm_up=True,
+                    allow_uploads=uploads_allowed(settings.host, auth))
     try:
         launch(demo, settings, auth=auth, prevent_thread_lock=True, quiet=True)
     except OSError as exc:  # e.g. the port is taken

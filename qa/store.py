@@ -27,6 +27,7 @@ import threading
 import time
 import uuid
 from contextlib import suppress
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -297,6 +298,12 @@ class Store:
         """The SHA-256 the source file had when it was indexed."""
         rows = self._query("SELECT sha256 FROM files WHERE source = ?", (source,))
         return rows[0][0] if rows else None
+
+    @cached_property
+    def article_numbers(self) -> np.ndarray:
+        """Paragraph id -> a number per article (0, 1, …): counts the articles behind a mask."""
+        rows = self._query("SELECT article_id FROM paragraphs ORDER BY id")
+        return np.unique(np.array([r[0] for r in rows], dtype=str), return_inverse=True)[1]
 
     def newspaper_names(self) -> list[str]:
         rows = self._query("SELECT DISTINCT newspaper FROM articles WHERE newspaper IS NOT NULL")

@@ -110,6 +110,35 @@ class Citation:
     line_start: int
     line_end: int
     score: float
+    # "answer": the passage the answer was read from; "agrees": another passage that gives
+    # the same answer; "timeline": a dated passage that gives another answer; "related":
+    # retrieved and read, but it does not hold the answer.
+    role: str = "related"
+
+
+@dataclass(frozen=True)
+class Dated:
+    """One entry of an answer over time: what a passage of that date says, and its citation."""
+
+    date: str  # ISO yyyy-mm-dd
+    text: str
+    rank: int  # of the citation that holds it
+    confidence: float  # probability that it is right
+    level: str  # "high" | "medium" | "low"
+
+
+@dataclass(frozen=True)
+class Searched:
+    """What a question searched: the text, the filters, and how many articles they let through."""
+
+    query: str  # the question, preceded by the previous one for a follow-up
+    date_from: str | None = None
+    date_to: str | None = None
+    newspaper: str | None = None
+    articles: int = 0  # articles in the index
+    admitted: int = 0  # articles the filters let through (all of them without filters)
+    undated: int = 0  # articles without a date that a date filter left out
+    read: int = 0  # passages the answerer read
 
 
 @dataclass(frozen=True)
@@ -124,3 +153,12 @@ class Answer:
     # What the answer was read from: the retrieved passages, best first (more than were read
     # when the caller asked for a deeper search, as `qa eval` does for recall@10).
     hits: tuple[Hit, ...] = field(default=(), repr=False, compare=False)
+    # The probability that the answer is right (the answerer's calibration of `score`) and its
+    # level, "high" | "medium" | "low", raised one step when other articles agree; None when
+    # abstaining.
+    confidence: float | None = None
+    level: str | None = None
+    agreeing: int = 0  # articles whose passages give this answer (the answer's own included)
+    timeline: tuple[Dated, ...] = ()  # different answers by date, newest first; () when none
+    searched: Searched | None = None
+    answerer: str = ""  # the answerer's name

@@ -10,10 +10,21 @@ from qa.cli import main
 from qa.embed import FakeEmbedder
 from qa.errors import QueryError
 from qa.evaluate import citation_violations
+from qa.explain import hints
 from qa.indexer import build_index
 from qa.pipeline import Archive, is_follow_up, retrieval_query
+from qa.retrieve import Filters
 from qa.settings import Settings
+from qa.support import level
 from qa.types import Citation
+from tests.archives import (
+    AGREEING_PAGES,
+    AGREEING_QUESTION,
+    TIMELINE_PAGES,
+    TIMELINE_QUESTION,
+    build,
+    open_archive,
+)
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
@@ -83,6 +94,65 @@ def test_sql_and_html_are_just_text(archive):
     assert archive.ask(ASKED[0][0]).text == ASKED[0][1]
 
 
+# The example: the archive names 乌海's party secretary, not 通辽's.
+GUESS = "通辽市委书记是谁？"
+
+
+def test_every_answer_carries_its_calibrated_confidence(archive):
+    answer = archive.ask(ASKED[0][0])
+    assert answer.confidence == archive.answerer.confidence(answer.score)
+    assert answer.level == "high" and answer.agreeing == 1 and answer.answerer == "rules"
+    assert [c.role for c in answer.citations] == ["answer"] + ["related"] * 4
+    guess = archive.ask(GUESS)
+    assert not guess.abstained and guess.text == "唐毅" and guess.level == "low"
+    assert archive.ask("火星基地的氧气储量是多少立方米？").level is None
+
+
+def test_reports_of_the_same_answer_agree_and_raise_the_level(tmp_path):
+    archive = open_archive(build(tmp_path, AGREEING_PAGES))
+    answer = archive.ask(AGREEING_QUESTION)
+    assert answer.text == "12所" and answer.agreeing == 2
+    assert level(answer.confidence) == "medium" and answer.level == "high"
+    roles = {c.source.rsplit("/", 1)[-1]: c.role for c in answer.citations}
+    assert roles == {"a.md": "agrees", "b.md": "answer", "c.md": "related"} or roles == {
+        "a.md": "answer", "b.md": "agrees", "c.md": "related"}
+    assert citation_violations([answer]) == 0
+    for c in answer.citations[:2]:  # the agreeing passage is cited at its own answer
+        assert c.passage[c.answer_start : c.answer_end] == "12所"
+
+
+def test_dated_passages_with_different_figures_answer_with_a_timeline(tmp_path):
+    archive = open_archive(build(tmp_path, TIMELINE_PAGES, seeds=True))
+    answer = archive.ask(TIMELINE_QUESTION)
+    assert [(d.date, d.text) for d in answer.timeline] == [("2023-01-05", "4120个"),
+                                                           ("2022-01-06", "2860个")]
+    for d in answer.timeline:
+        c = answer.citations[d.rank - 1]
+        assert c.date == d.date and c.passage[c.answer_start : c.answer_end] == d.text
+        assert c.role in ("answer", "timeline") and d.level in ("high", "medium", "low")
+    assert answer.text == answer.timeline[0].text == "4120个"  # the better-scored one here
+
+
+def test_an_abstention_says_what_the_filters_left_out(archive):
+    answer = archive.ask("乌海市今年的降雨量是多少毫米？", filters=Filters("2022-01-01", None))
+    s = answer.searched
+    assert answer.abstained and s.date_from == "2022-01-01" and s.read == len(answer.citations)
+    count = lambda sql: archive.store.db.execute(sql).fetchone()[0]  # noqa: E731
+    assert s.articles == count("SELECT count(*) FROM articles")
+    assert s.admitted == count("SELECT count(*) FROM articles WHERE date >= '2022-01-01'") > 0
+    assert s.undated == count("SELECT count(*) FROM articles WHERE date IS NULL") > 0
+    assert s.admitted + s.undated == s.articles  # only page 003 has a date, 2022-11-22
+    assert any("没有日期" in h for h in hints(answer))
+    unfiltered = archive.ask("乌海市今年的降雨量是多少毫米？").searched
+    assert unfiltered.admitted == unfiltered.articles and unfiltered.undated == 0
+
+
+def test_an_english_question_to_the_rules_is_told_to_ask_in_chinese(archive):
+    answer = archive.ask("How many villages did Tongliao choose for rural revitalization?")
+    assert answer.abstained and any("中文" in h for h in hints(answer))
+    assert not any("中文" in h for h in hints(archive.ask("乌海市今年的降雨量是多少毫米？")))
+
+
 def test_follow_up_uses_previous_question():
     first = "乌海市2023年要实施几个重点项目？"
     assert is_follow_up("那新建项目有多少个？")
@@ -103,13 +173,32 @@ def test_cli_ask_json_schema(settings, monkeypatch):
                                        str(settings.index_dir)])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert set(data) == {"question", "answer", "score", "abstained", "citations", "answerer"}
+    assert set(data) == {"question", "answer", "score", "abstained", "citations", "answerer",
+                         "confidence", "timeline", "searched"}
     assert data["answerer"] == {"name": "rules", "threshold": 0.125}
     assert set(data["citations"][0]) == {
         "rank", "article_id", "newspaper", "date", "page", "title", "paragraph_index", "passage",
-        "answer_start", "answer_end", "source", "line_start", "line_end", "score"}
+        "answer_start", "answer_end", "source", "line_start", "line_end", "score", "role"}
     c = data["citations"][0]
     assert c["passage"][c["answer_start"] : c["answer_end"]] == data["answer"]
+    assert c["role"] == "answer" and {x["role"] for x in data["citations"][1:]} <= {
+        "agrees", "timeline", "related"}
+    assert data["confidence"] == {"probability": data["score"], "level": "high", "agreeing": 1}
+    assert data["timeline"] == []
+    assert set(data["searched"]) == {"query", "date_from", "date_to", "newspaper", "articles",
+                                     "admitted", "undated", "read"}
+
+
+def test_cli_says_a_guess_is_a_guess_and_what_was_searched(settings, monkeypatch):
+    monkeypatch.setenv("QA_MODEL", "fake")
+    run = CliRunner().invoke
+    guess = run(main, ["ask", GUESS, "--index-dir", str(settings.index_dir)])
+    assert guess.exit_code == 0 and guess.output.startswith("可能是 (possibly) 唐毅")
+    assert "可信度 低" in guess.output
+    none = run(main, ["ask", "乌海市今年的降雨量是多少毫米？", "--date-from", "2022-01-01",
+                      "--index-dir", str(settings.index_dir)])
+    assert none.exit_code == 0 and "没有找到答案" in none.output
+    assert "篇没有日期的文章被日期筛选排除" in none.output and "去掉起止日期" in none.output
 
 
 def test_cli_reports_errors_without_traceback(settings, monkeypatch, tmp_path):

@@ -60,15 +60,20 @@ def test_an_empty_question_counts_as_withheld(tmp_path, monkeypatch):
     assert out["questions"] == 4 and out["abstained"] == 1 and out["em"] == 0.75
 
 
-def test_eval_json_on_a_tiny_squad_archive(squad_file, monkeypatch):
+def test_eval_json_on_a_tiny_squad_archive(squad_file, monkeypatch, tmp_path):
     monkeypatch.setenv("QA_MODEL", "fake")
-    result = CliRunner().invoke(main, ["eval", str(squad_file), "--json", "--answerer", "rules"])
+    written = tmp_path / "predictions.jsonl"
+    result = CliRunner().invoke(main, ["eval", str(squad_file), "--json", "--answerer", "rules",
+                                       "--predictions", str(written)])
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert out["dataset"] == "squad" and out["questions"] == 3
     assert out["recall@1"] == 1.0 and out["citation_invariant_violations"] == 0
     assert out["em"] == 1.0 and out["f1"] == 1.0 and out["abstained"] == 0
     assert out["by_type"]["factoid"]["questions"] == 3
+    rows = [json.loads(line) for line in written.read_text("utf-8").splitlines()]
+    assert [r["id"] for r in rows] == ["q1", "q2", "q3"]
+    assert all(r["answer"] in r["gold"] and r["em"] == 1.0 and r["gold_rank"] == 1 for r in rows)
 
 
 def test_seed_jsonl_rows_and_their_errors(tmp_path):

@@ -1,19 +1,19 @@
-"""HTML and Markdown for the web app, from answers, citations and articles (pure functions).
+"""What every part of the web page's text shares (pure functions): escaping, marking a span,
+excerpts, the search controls and the messages people see.
 
 Every piece of archive text is escaped before it becomes HTML or Markdown; offsets are checked
-before a span is marked.
+before a span is marked. `reply` writes the chat's answers, `inspector` the passage panel and
+`details` the experts' fold.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
 
-from qa.cite import format_citation, page_label
 from qa.errors import QueryError
 from qa.retrieve import Filters
-from qa.types import Answer, Article, Citation
+from qa.types import Citation
 
 NOT_FOUND = "在档案中没有找到答案"
 ALL_PAPERS = "全部报纸 All papers"
@@ -70,105 +70,11 @@ def around(c: Citation, width: int = CONTEXT_CHARS) -> tuple[str, str, str]:
     return before, text[c.answer_start : c.answer_end], after
 
 
-def reply_markdown(answer: Answer) -> str:
-    """The chat reply: the answer span in bold with its context and numbered citations, or
-    the abstention with the nearest passages."""
-    if answer.abstained:
-        lines = [f"**{NOT_FOUND}**（No answer in the archive）", ""]
-        if answer.citations:
-            lines.append("最接近的段落 Nearest passages：")
-        for c in answer.citations:
-            lines.append(f"{c.rank}. {escape_markdown(format_citation(c))}")
-            lines.append(f"   > {escape_markdown(opening(c.passage))}")
-        return "\n".join(lines)
-    before, span, after = around(answer.citations[0])
-    lines = [
-        f"**{escape_markdown(answer.text or '')}**",
-        "",
-        f"> {escape_markdown(before)}**{escape_markdown(span)}**{escape_markdown(after)}",
-        "",
-        "出处 Citations：",
-    ]
-    lines += [f"{c.rank}. {escape_markdown(format_citation(c))}" for c in answer.citations]
-    return "\n".join(lines)
-
-
-def citation_label(c: Citation) -> str:
-    return f"[{c.rank}] {format_citation(c)}"
-
-
-def _as_cited(c: Citation, note: str) -> str:
-    """The passage as it was when cited, for when the index has changed since."""
-    body = highlight(c.passage, c.answer_start, c.answer_end)
-    return f'<p class="qa-note">{note} (as cited):</p><p class="qa-para qa-cited">{body}</p>'
-
-
-def article_html(article: Article | None, citation: Citation | None = None) -> str:
-    """The whole article as HTML, the cited paragraph marked and its answer span in <mark>.
-
-    When the index was rebuilt since the answer and the article is gone or its paragraph
-    changed, the passage as it was cited is shown instead of a highlight in the wrong place.
-    """
-    if article is None:
-        if citation is None:
-            return '<p class="qa-note">找不到这篇文章 (article not found)</p>'
-        note = "这篇文章已不在当前索引中（索引已更新）；以下是引用时的段落"
-        return f'<div class="qa-article">{_as_cited(citation, note)}</div>'
-    cited = citation if citation and citation.article_id == article.id else None
-    meta = [
-        f"《{article.newspaper}》" if article.newspaper else None,
-        article.date,
-        page_label(article.page),
-        article.section,
-        article.byline,
-    ]
-    parts = [
-        '<div class="qa-article"><header class="qa-head">',
-        f"<h3>{html.escape(article.title or '（无标题 untitled）')}</h3>",
-    ]
-    if article.subtitle:
-        parts.append(f'<p class="qa-subtitle">{html.escape(article.subtitle)}</p>')
-    meta_line = " · ".join(html.escape(m) for m in meta if m)
-    parts.append(f'<p class="qa-meta">{meta_line}</p></header>')
-    found = False
-    for p in article.paragraphs:
-        number = f'<span class="qa-pno">{p.index + 1}</span>'
-        if cited and p.index == cited.paragraph_index and p.text == cited.passage:
-            found = True
-            body = highlight(p.text, cited.answer_start, cited.answer_end)
-            css = "qa-para qa-cited"
-        else:
-            body, css = html.escape(p.text), "qa-para"
-        parts.append(f'<p class="{css}" data-paragraph="{p.index}">{number}{body}</p>')
-    if cited and not found:
-        parts.append(_as_cited(cited, "引用的段落在索引更新后已改变；引用时的原文"))
-    parts.append("</div>")
-    return "\n".join(parts)
-
-
-def sources_html(answer: Answer, seconds: float) -> str:
-    """Every retrieved passage with its retrieval score, so a reader can see why."""
-    verdict = "abstained" if answer.abstained else f"answer score {answer.score:.3f}"
-    rows = []
-    for c in answer.citations:
-        before, span, after = around(c, EXCERPT_CHARS // 2)
-        text = html.escape(before) + (f"<mark>{html.escape(span)}</mark>" if span else "")
-        rows.append(
-            f"<tr><td>{c.rank}</td><td>{html.escape(format_citation(c))}</td>"
-            f"<td>{c.score:.4f}</td><td>{text}{html.escape(after)}</td></tr>"
-        )
-    return (
-        f"<p>{len(answer.citations)} 段 passages · {verdict} · {seconds:.2f} s</p>"
-        '<table class="qa-sources"><thead><tr><th>#</th><th>出处 Citation</th>'
-        "<th>检索分 Score</th><th>段落 Passage</th></tr></thead><tbody>"
-        + "".join(rows)
-        + "</tbody></table>"
-    )
-
-
-def neighbour_choices(articles: Sequence[Article]) -> list[tuple[str, str]]:
-    """Dropdown choices (label, article id) for the articles on one page, in page order."""
-    return [(f"{i}. {a.title or '（无标题 untitled）'}", a.id) for i, a in enumerate(articles, 1)]
+def excerpt_html(c: Citation, width: int = EXCERPT_CHARS // 2) -> str:
+    """The cited passage around its answer as HTML, the answer in <mark>."""
+    before, span, after = around(c, width)
+    marked = f"<mark>{html.escape(span)}</mark>" if span else ""
+    return f"{html.escape(before)}{marked}{html.escape(after)}"
 
 
 def parse_filters(date_from: str, date_to: str, newspaper: str | None) -> Filters:
@@ -177,16 +83,28 @@ def parse_filters(date_from: str, date_to: str, newspaper: str | None) -> Filter
     for label, value in (("起始日期", date_from), ("结束日期", date_to)):
         value = (value or "").strip()
         if value and not DATE.fullmatch(value):
-            raise QueryError(f"{label}应为 YYYY-MM-DD 格式 (date must be YYYY-MM-DD): {value!r}")
+            raise QueryError(bilingual(f"{label}应为 YYYY-MM-DD 格式：{value!r}",
+                                       "dates are written YYYY-MM-DD"))
         dates.append(value or None)
     if dates[0] and dates[1] and dates[0] > dates[1]:
-        raise QueryError("起始日期晚于结束日期 (date_from is after date_to)")
+        raise QueryError(bilingual("起始日期晚于结束日期", "the start date is after the end date"))
     paper = None if not newspaper or newspaper == ALL_PAPERS else newspaper
     return Filters(dates[0], dates[1], paper)
 
 
+def bilingual(chinese: str, english: str) -> str:
+    """A message as people see it everywhere in the app: Chinese first, English after."""
+    return f"{chinese}（{english}）"
+
+
 def refusal(exc: QueryError, max_chars: int, question: str) -> str:
     """A polite message for a question that cannot be asked."""
-    if len(question.strip()) > max_chars:
-        return f"问题太长了（{len(question.strip())} 字），请缩短到 {max_chars} 字以内再问。"
-    return f"无法提问：{exc}"
+    text = question.strip()
+    if len(text) > max_chars:
+        return bilingual(f"问题太长了（{len(text)} 字），请缩短到 {max_chars} 字以内再问",
+                         f"the question is {len(text)} characters long; the limit is {max_chars}")
+    if not text:
+        return bilingual("请先输入问题", "the question is empty")
+    if not any(ch.isalnum() for ch in text):
+        return bilingual("问题里没有文字", "the question has no words in it")
+    return bilingual("无法提问", str(exc))

@@ -1,0 +1,103 @@
+"""How far an answer can be trusted: its confidence level, the other passages that give the
+same answer, and the different answers that dated passages give over time.
+
+Everything here works on an answerer's spans (`Span.passage_index` indexes the passages read)
+and the probability `Answerer.confidence(score)` gives; it reads no index.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from qa.lexical import fold
+from qa.types import Span
+
+# Levels on the probability that the answer is right (the answerer's own calibration): at
+# HIGH or above more likely right than not; below MEDIUM a guess, shown as "可能是…".
+HIGH = 0.5
+MEDIUM = 0.3
+LEVELS = ("low", "medium", "high")
+LEVEL_NAMES = {"high": "高", "medium": "中", "low": "低"}
+# A dated answer joins a timeline when it scores at least this share of the best answer.
+TIMELINE_SHARE = 0.5
+TIMELINE_MAX = 6
+
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def level(probability: float, agreeing: int = 1) -> str:
+    """"high", "medium" or "low" for a probability; agreement of two or more articles raises
+    it one step (their passages were read on their own and gave the same answer)."""
+    step = 2 if probability >= HIGH else 1 if probability >= MEDIUM else 0
+    if agreeing >= 2:
+        step = min(step + 1, 2)
+    return LEVELS[step]
+
+
+def describe(level_: str, probability: float, agreeing: int = 1) -> str:
+    """A level as people read it: 可信度 高 · 62%. When articles agree, the probability (one
+    passage's) is a floor: 可信度 高 · ≥31%."""
+    floor = "≥" if agreeing >= 2 else ""
+    return f"可信度 {LEVEL_NAMES[level_]} · {floor}{round(100 * probability)}%"
+
+
+def answer_key(text: str) -> str:
+    """What two answers must share to be the same: folded text without spaces or punctuation
+    (「34家」 and "34 家" agree; 34家 and 35家 do not)."""
+    return _NOT_WORD.sub("", fold(text))
+
+
+def agreeing(best: Span, spans: Sequence[Span], passages: Sequence[str], threshold: float,
+             reread: Callable[[list[int]], list[Span]]) -> dict[int, Span]:
+    """Other passages that give the best span's answer: passage index -> its span there.
+
+    A passage agrees when the answerer, reading it, picks the same answer with a score of at
+    least `threshold` (merely containing the words is not enough: a name in a byline is no
+    evidence). Passages that hold the words but were not read closely (`spans` has no span of
+    theirs with the answer) are read again with `reread(passage indices)`.
+    """
+    key = answer_key(best.text)
+    found: dict[int, Span] = {}
+
+    def take(candidates: Sequence[Span]) -> None:
+        for s in candidates:  # best first: the first span of a passage is its best
+            if (s.passage_index != best.passage_index and s.passage_index not in found
+                    and s.score >= threshold and answer_key(s.text) == key):
+                found[s.passage_index] = s
+
+    take(spans)
+    unread = [i for i, text in enumerate(passages)
+              if i != best.passage_index and i not in found and key and key in answer_key(text)]
+    if unread:
+        take(reread(unread))
+    return found
+
+
+def timeline(best: Span, spans: Sequence[Span], dates: Sequence[str | None],
+             articles: Sequence[str], threshold: float) -> list[Span]:
+    """The best span of each dated article, newest first, when those give different answers
+    (a figure that changes from year to year); [] when they all agree or only one is dated.
+
+    A span counts when it scores at least TIMELINE_SHARE of the best span (and `threshold`)
+    and answers in the same kind (a figure for a figure); the best span must be dated.
+    """
+    if not dates[best.passage_index]:
+        return []
+    floor = max(threshold, TIMELINE_SHARE * best.score)
+    figure = _has_digit(best.text)
+    per_article: dict[str, Span] = {}
+    for s in spans:  # best first
+        article = articles[s.passage_index]
+        if (dates[s.passage_index] and article not in per_article and s.score >= floor
+                and _has_digit(s.text) == figure):
+            per_article[article] = s
+    chosen = sorted(per_article.values(), key=lambda s: (dates[s.passage_index], s.score),
+                    reverse=True)[:TIMELINE_MAX]
+    if len({answer_key(s.text) for s in chosen}) < 2:
+        return []
+    return chosen
+
+
+def _has_digit(text: str) -> bool:
+    return any(ch.isdigit() or ch in "零〇一二三四五六七八九十百千万亿两" for ch in text)

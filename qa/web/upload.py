@@ -1,0 +1,273 @@
+"""Pages added from the browser: checked, copied into a folder the app owns (`uploads/` in
+the corpus folder), and indexed in the background into a new index version, which the running
+app answers from as soon as it is published.
+
+Only files inside Gradio's own upload folder are read (never a path the browser named), and
+they are deleted once copied. Nothing here imports Gradio: the page polls `Job.progress`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import logging
+import os
+import re
+import shutil
+import stat
+import threading
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from qa.embed import Embedder
+from qa.errors import QAError
+from qa.ingest import SUFFIXES, ingest_file
+from qa.pipeline import Archive
+from qa.settings import Settings
+from qa.web.render import bilingual
+
+log = logging.getLogger(__name__)
+UPLOADS = "uploads"  # under settings.corpus_dir
+EMBED_STEP = 16  # passages embedded between two questions' turns at the engine
+_UNSAFE = re.compile(r"[^\w\-]+")
+
+
+OFF = bilingual("这个服务对外开放且没有设登录，不接受上传",
+                "uploads are off: the app is reachable beyond this machine without --auth")
+
+
+class UploadRefused(QAError):
+    """Files cannot be added now (uploads off, a batch still running, nothing chosen)."""
+
+
+@dataclass
+class Progress:
+    """Where a batch of uploads stands; written by the job's thread, read by the page."""
+
+    stage: str = "checking"  # checking | reading | embedding | done | failed
+    done: int = 0  # paragraphs embedded
+    total: int = 0  # paragraphs to embed
+    added: list[str] = field(default_factory=list)  # "name (n 篇文章, m 段)"
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (name, why)
+    message: str = ""
+
+    @property
+    def finished(self) -> bool:
+        return self.stage in ("done", "failed")
+
+
+class Job:
+    """One batch of uploads being indexed in a thread of its own."""
+
+    def __init__(self, progress: Progress, work: Callable[[Progress], None] | None = None):
+        self.progress = progress
+        self._thread = threading.Thread(target=work, args=(progress,), name="add-to-archive",
+                                        daemon=True) if work else None
+        if self._thread:
+            self._thread.start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the batch to finish (at most `timeout` seconds); whether it has."""
+        if self._thread:
+            self._thread.join(timeout)
+        return self.progress.finished
+
+
+class Library:
+    """Adds uploaded files to the archive; one batch at a time."""
+
+    def __init__(self, settings: Settings, archive: Callable[[], Archive], lock: threading.Lock,
+                 allowed: bool):
+        self.settings, self.archive, self.lock, self.allowed = settings, archive, lock, allowed
+        self.folder = settings.corpus_dir / UPLOADS
+        self.job: Job | None = None
+        self._starting = threading.Lock()
+
+    @property
+    def limit_bytes(self) -> int:
+        return self.settings.max_upload_mb * 1024 * 1024
+
+    def add(self, paths: Sequence[str | os.PathLike], upload_root: Path) -> Job:
+        """Check and copy the uploaded files at `paths` (only files inside `upload_root`, which
+        are then deleted), and index the copies in the background; UploadRefused when
+        uploads are off, a batch is still running or no file was given."""
+        if not self.allowed:
+            raise UploadRefused(OFF)
+        if not paths:
+            raise UploadRefused(bilingual("请先选择要加入的文件", "choose files to add first"))
+        with self._starting:
+            if self.job and not self.job.progress.finished:
+                raise UploadRefused(bilingual("上一批文件还在加入档案，请稍候",
+                                              "the previous files are still being added"))
+            progress = Progress()
+            copied = [c for p in paths if (c := self._take(Path(p), upload_root, progress))]
+            if not copied:
+                progress.stage = "failed"
+                progress.message = bilingual("没有可以加入的文件", "no file was added")
+                self.job = Job(progress)
+            else:
+                self.job = Job(progress, lambda pr: self._index(copied, pr))
+            return self.job
+
+    def _take(self, path: Path, root: Path, progress: Progress) -> Path | None:
+        """Copy one uploaded file into the uploads folder, or note why not; the upload is
+        deleted either way (when it is Gradio's)."""
+        name = safe_name(path.name)
+        try:
+            real = path.resolve(strict=True)
+            if not real.is_relative_to(root.resolve()):
+                progress.skipped.append((name, "不是通过本页上传的文件"))
+                return None
+            why = self._problem(real, name)
+            if why:
+                progress.skipped.append((name, why))
+                return None
+            self.folder.mkdir(parents=True, exist_ok=True)
+            target = self._place(real, name)
+            if target is None:
+                progress.skipped.append((name, "档案里已有同样的文件"))
+                return None
+            shutil.copyfile(real, target)
+            return target
+        except OSError as exc:
+            progress.skipped.append((name, f"无法读取（{exc.strerror or exc}）"))
+            return None
+        finally:
+            if _inside(path, root):
+                path.unlink(missing_ok=True)
+
+    def _problem(self, path: Path, name: str) -> str | None:
+        info = path.lstat()
+        if not stat.S_ISREG(info.st_mode):
+            return "不是普通文件"
+        if not name.lower().endswith(SUFFIXES):
+            return f"不支持这种格式，可以上传 {' '.join(SUFFIXES)}"
+        if info.st_size > self.limit_bytes:
+            return f"超过 {self.settings.max_upload_mb} MB 的上限"
+        if info.st_size == 0:
+            return "是空文件"
+        return None
+
+    def _place(self, source: Path, name: str) -> Path | None:
+        """A new path in the uploads folder for `source`; None when the same bytes are there."""
+        digest = _sha256(source)
+        stem, suffix = os.path.splitext(name)
+        for n in range(1, 1000):
+            target = self.folder / (name if n == 1 else f"{stem}-{n}{suffix}")
+            if not target.exists():
+                return target
+            if _sha256(target) == digest:
+                return None
+        raise OSError(f"too many files named {name}")
+
+    def _index(self, files: list[Path], progress: Progress) -> None:
+        """Read the copies, then build a new index version with them and switch to it."""
+        from qa.indexer import build_index  # the build side, only when pages are added
+
+        try:
+            progress.stage = "reading"
+            files = [f for f in files if self._readable(f, progress)]
+            if not files:
+                progress.stage = "failed"
+                progress.message = bilingual("没有读出任何文章", "no article could be read")
+                return
+            archive = self.archive()
+            progress.stage = "embedding"
+            embedder = SharedEmbedder(archive.embedder, self.lock,
+                                      lambda n: setattr(progress, "done", progress.done + n))
+            build_index([self.folder], self.settings.index_dir, embedder, settings=self.settings,
+                        batch_size=self.settings.batch_size, progress=False, log=lambda _: None)
+        except Exception as exc:  # noqa: BLE001 - the page must hear that the batch ended
+            if not isinstance(exc, QAError):
+                log.exception("adding %s failed", [f.name for f in files])
+            for f in files:
+                f.unlink(missing_ok=True)
+            why = str(exc) if isinstance(exc, QAError) else "internal error; see the server log"
+            progress.stage, progress.message = "failed", bilingual("没能加入档案", why)
+            return
+        with suppress(QAError):  # a bad index on disk: the next question reports and retries
+            archive.refresh()
+        progress.stage = "done"
+        progress.message = bilingual("已加入档案，现在可以提问了", "added: ask away")
+
+    def _readable(self, path: Path, progress: Progress) -> bool:
+        result = ingest_file(path, settings=self.settings)
+        paragraphs = sum(len(a.paragraphs) for a in result.articles)
+        if result.error or not paragraphs:
+            path.unlink(missing_ok=True)
+            progress.skipped.append((path.name, f"读不出文章：{result.error or '没有正文'}"))
+            return False
+        progress.total += paragraphs
+        progress.added.append(f"{path.name}（{len(result.articles)} 篇文章，{paragraphs} 段）")
+        return True
+
+
+class SharedEmbedder(Embedder):
+    """The app's query embedder lent to a build: EMBED_STEP passages at a time, each step
+    holding the lock questions hold, so questions asked meanwhile wait at most one step."""
+
+    def __init__(self, inner: Embedder, lock: threading.Lock, step: Callable[[int], None]):
+        self.inner, self.lock, self.step = inner, lock, step
+        self.name, self.dim, self.runtime = inner.name, inner.dim, inner.runtime
+        self.batch_size = EMBED_STEP
+
+    def info(self) -> dict:
+        return self.inner.info()
+
+    def _embed(self, texts: list[str], kind: str) -> np.ndarray:
+        with self.lock:
+            if kind == "query":
+                return self.inner.embed_queries(texts)
+            vectors = self.inner.embed_passages(texts)
+        self.step(len(texts))
+        return vectors
+
+
+def safe_name(name: str) -> str:
+    """A file name that is safe to create: the last path part, letters (any script), digits,
+    - and _ kept, the suffix lower-cased."""
+    stem, dot, suffix = os.path.basename(name.replace("\\", "/")).rpartition(".")
+    if not dot:
+        stem, suffix = suffix, ""
+    stem = _UNSAFE.sub("_", stem).strip("._")[:80] or "upload"
+    suffix = _UNSAFE.sub("", suffix.lower())[:10]
+    return f"{stem}.{suffix}" if suffix else stem
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        return os.path.realpath(path).startswith(os.path.realpath(root) + os.sep)
+    except OSError:
+        return False
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+STAGES = {"checking": "正在检查文件", "reading": "正在读取文章", "embedding": "正在建立索引",
+          "done": "完成", "failed": "没有完成"}
+
+
+def progress_html(p: Progress) -> str:
+    """The upload panel's progress: a bar while indexing, then what was added and skipped."""
+    parts = [f'<div class="qa-progress" data-stage="{p.stage}">']
+    if not p.finished:
+        value = f' value="{p.done}" max="{max(p.total, 1)}"' if p.stage == "embedding" else ""
+        count = f" {p.done}/{p.total} 段" if p.stage == "embedding" else ""
+        parts.append(f'<progress{value}></progress><p>{STAGES[p.stage]}{count}…</p>')
+    elif p.message:
+        parts.append(f'<p class="qa-{p.stage}">{html.escape(p.message)}</p>')
+    if p.added:
+        parts.append("<p>加入的文件 Added：</p><ul>"
+                     + "".join(f"<li>{html.escape(a)}</li>" for a in p.added) + "</ul>")
+    if p.skipped:
+        parts.append("<p>没有加入 Skipped：</p><ul>" + "".join(
+            f"<li>{html.escape(n)}：{html.escape(why)}</li>" for n, why in p.skipped) + "</ul>")
+    parts.append("</div>")
+    return "".join(parts)
