@@ -135,7 +135,7 @@ def test_a_pdf_page_without_text_layer_is_read_by_ocr(printed, pdf_result, tmp_p
 def test_a_whole_scanned_page(printed, specs, tmp_path):
     scan(printed, 0, 200, -1.0, 8, seed=3).save(tmp_path / "page.png")
     result = ingest_file(tmp_path / "page.png")
-    got = recovery(specs[0], result.articles)
+    got = recovery(specs[0], result.articles, tolerance=0.1)  # OCR: a few characters may be off
     assert got.in_order >= 0.9 * got.sentences and got.headlines_exact >= got.headlines - 2
     assert {(a.date, a.page) for a in result.articles} == {("2022-11-22", "3")}
 
