@@ -118,6 +118,11 @@ def index(paths, index_dir, model, rebuild, quiet, follow_links) -> None:
             f"removed {len(report.removed)}, unchanged {report.unchanged} files; "
             f"{report.paragraphs} paragraphs in {settings.index_dir} ({report.seconds:.1f} s)"
         )
+    if report.pages:
+        click.echo(f"{report.pages} pages of PDFs and scans read, {len(report.slow_pages)} taking "
+                   f"over {settings.slow_page_seconds:g} s")
+    for source, page, seconds in report.slow_pages:
+        click.echo(f"slow page: {source} page {page}: {seconds:.1f} s", err=True)
     for source, why in report.failed:
         _echo(f"skipped {source}: {why}", err=True)
     for source, warning in report.warnings:

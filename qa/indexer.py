@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from tqdm import tqdm
 
 from qa import __version__
 from qa import vectors as vectors_
@@ -38,6 +39,7 @@ from qa.store import (
     check_embedder,
     complete_versions,
     current_version,
+    line_row,
     new_version,
     publish,
 )
@@ -57,6 +59,8 @@ class IndexReport(NamedTuple):
     paragraphs: int
     version: Path | None  # None when nothing changed
     seconds: float
+    pages: int = 0  # pages of PDFs and scans read
+    slow_pages: tuple[tuple[str, int, float], ...] = ()  # (source, page, seconds) above the limit
 
 
 def content_hash(text: str) -> str:
@@ -199,10 +203,17 @@ def _write(plan: _Plan, folder: Path, embedder, identity, settings, batch_size,
         _copy_unchanged(db, old, keep)
 
         failed, warnings, added, updated = list(plan.unreadable), [], [], []
-        for source in sorted(plan.changed):
+        pages, slow = 0, []
+        bar = tqdm(sorted(plan.changed), desc="reading", unit="file", disable=not progress)
+        for source in bar:
             path, sha, size = plan.found[source]
             result = ingest_file(path, source, settings)
             warnings += [(source, w) for w in result.warnings]
+            pages += len(result.pages)
+            slow += [(source, p.number, p.seconds) for p in result.pages
+                     if p.seconds > settings.slow_page_seconds]
+            if result.pages:
+                bar.set_postfix(pages=pages, slow=len(slow), refresh=False)
             if result.error:
                 failed.append((source, result.error))
                 if source in old_files:  # keep the last good copy of a file that now fails
@@ -233,7 +244,8 @@ def _write(plan: _Plan, folder: Path, embedder, identity, settings, batch_size,
                                       "sentence-transformers", "torch").items() if v}},
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
-    return IndexReport(added, updated, plan.removed, len(keep), failed, warnings, n, folder, 0.0)
+    return IndexReport(added, updated, plan.removed, len(keep), failed, warnings, n, folder, 0.0,
+                       pages, tuple(slow))
 
 
 def source_prefix(path: Path) -> str:
@@ -253,6 +265,8 @@ def _copy_unchanged(db: sqlite3.Connection, old: Path | None, sources: list[str]
     kept = "WHERE source IN (SELECT source FROM keep)"
     db.execute(f"INSERT INTO files SELECT * FROM old.files {kept}")
     db.execute(f"INSERT INTO articles SELECT * FROM old.articles {kept}")
+    db.execute(f"INSERT INTO pages SELECT * FROM old.pages {kept}")
+    db.execute(f"INSERT INTO lines SELECT * FROM old.lines {kept}")
     db.execute(
         "INSERT INTO carried SELECT ? + row_number() OVER (ORDER BY id) - 1, id "
         f"FROM old.paragraphs {kept}",
@@ -275,6 +289,11 @@ def _insert_file(db: sqlite3.Connection, result: FileResult, sha: str, size: int
         (result.source, sha, size, result.encoding, len(result.articles),
          json.dumps(result.warnings, ensure_ascii=False)),
     )
+    db.executemany("INSERT INTO pages VALUES (?,?,?,?,?,?,?,?)",
+                   [(result.source, p.number, p.width, p.height, p.label, int(p.ocr), p.skew,
+                     p.seconds) for p in result.pages])
+    db.executemany("INSERT INTO lines VALUES (?,?,?,?,?,?,?,?,?,?)",
+                   [line_row(result.source, box) for box in result.lines])
     next_id = db.execute("SELECT count(*) FROM paragraphs").fetchone()[0]
     for ordinal, article in enumerate(result.articles):
         _insert_article(db, article, ordinal)
@@ -322,8 +341,6 @@ def _write_vectors(db, folder, old, n, embedder, batch_size, progress) -> np.nda
             vectors[block[:, 0]] = old_vectors[block[:, 1]]
     todo = n - len(carried)
     if todo:
-        from tqdm import tqdm
-
         bar = tqdm(total=todo, desc="embedding", unit="para", disable=not progress)
         rows = db.execute(
             "SELECT id, text FROM paragraphs WHERE id NOT IN (SELECT new_id FROM carried) ORDER BY id")

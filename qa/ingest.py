@@ -15,12 +15,14 @@ import os
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
 from qa.errors import QAError, ReadError
 from qa.files import Found, read_bytes, source_name, walk
+from qa.formats import SUFFIXES as LAYOUT_SUFFIXES
+from qa.formats import Document, read_layout
 from qa.normalize import fix_spaces_mapped, seam, split_long
 from qa.read import (
     MARKDOWN_SUFFIXES,
@@ -37,13 +39,14 @@ from qa.read import (
 from qa.segment import Meta, Story, segment
 from qa.settings import Settings
 from qa.text import clean_text
-from qa.types import Article, Paragraph
+from qa.types import Article, LineBox, PageInfo, Paragraph
 
 CATALOG = "catalog.csv"
 CATALOG_MAX_BYTES = 64 * 1024 * 1024
 MIN_PARAGRAPH_CHARS = 8  # letters and digits; shorter fragments are merged into a neighbour
 _FILE_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})[-_.]?(\d{2})[-_.]?(\d{2})(?!\d)")
 _TEXT_DATE = re.compile(r"((?:19|20)\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
+ALL_SUFFIXES = SUFFIXES + LAYOUT_SUFFIXES
 
 
 @dataclass
@@ -52,11 +55,13 @@ class FileResult:
     articles: list[Article] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
-    encoding: str | None = None
+    encoding: str | None = None  # or how a PDF, scan or web page was read (pdf, ocr, html)
+    pages: list[PageInfo] = field(default_factory=list)  # pages of a PDF or scan
+    lines: list[LineBox] = field(default_factory=list)  # their printed lines, by line number
 
 
 def _wanted(name: str) -> bool:
-    return name.lower().endswith(SUFFIXES) and name != CATALOG
+    return name.lower().endswith(ALL_SUFFIXES) and name != CATALOG
 
 
 def iter_files(paths: Iterable[Path], follow_links: bool = False) -> Iterator[Found]:
@@ -78,8 +83,11 @@ def ingest_file(path: Path, source: str | None = None, settings: Settings | None
     result = FileResult(source or source_name(path))
     try:
         suffix = path.suffix.lower()
-        if suffix not in SUFFIXES:
-            raise ReadError(f"unsupported file type {suffix or '(none)'}: expected {', '.join(SUFFIXES)}")
+        if suffix not in ALL_SUFFIXES:
+            raise ReadError(f"unsupported file type {suffix or '(none)'}: expected {', '.join(ALL_SUFFIXES)}")
+        if suffix in LAYOUT_SUFFIXES:
+            result.articles = _layout_articles(read_layout(path, settings), path, result, settings)
+            return result
         text, result.encoding, replaced = read_file(path, settings.max_file_bytes,
                                                     settings.read_timeout_s)
         if replaced:
@@ -101,6 +109,37 @@ def ingest_file(path: Path, source: str | None = None, settings: Settings | None
     except (OSError, ValueError, RecursionError) as exc:  # never a traceback for one bad file
         result.error, result.articles = f"cannot ingest: {exc}", []
     return result
+
+
+def _layout_articles(document: Document, path: Path, result: FileResult,
+                     settings: Settings) -> list[Article]:
+    """Articles of a PDF, scan or web page, page by page; paragraphs keep their line boxes."""
+    result.encoding = document.kind
+    result.lines = [line for p in document.pages for line in p.lines]
+    sidecar = _sidecar(path, result.warnings)
+    if len(document.pages) > 1:  # each page of the file is its own page of the paper
+        sidecar = {k: v for k, v in sidecar.items() if k != "page"}
+    articles: list[Article] = []
+    metas = []
+    for page in document.pages:
+        found = segment(page.rows, markdown=True, guess_headlines=False)
+        header = Meta(*(a or b for a, b in zip(astuple(page.meta), astuple(found.meta), strict=True)))
+        meta = _merge_meta(sidecar, header, path)
+        if meta.page is None and len(document.pages) > 1:
+            meta.page = str(page.info.number)
+        metas.append(meta)
+        if page.info is not None:
+            result.pages.append(page.info._replace(label=meta.page))
+        boxes = {b.line: b for b in page.lines if b.line in page.body_lines}
+        for story in found.stories:
+            if pieces := _paragraph_pieces(story.paragraphs, settings.max_paragraph_chars):
+                article = _article(story, pieces, meta, result.source, len(articles))
+                paragraphs = tuple(replace(p, boxes=tuple(boxes[n] for n in range(
+                    p.line_start, p.line_end + 1) if n in boxes)) for p in article.paragraphs)
+                articles.append(replace(article, byline=article.byline or page.byline,
+                                        paragraphs=paragraphs))
+    result.warnings += _meta_warnings(metas[0] if metas else Meta(), articles)
+    return articles
 
 
 def article_id(source: str, ordinal: int) -> str:
@@ -308,9 +347,16 @@ def article_json(article: Article) -> dict:
         "id": article.id, "source": article.source, "newspaper": article.newspaper,
         "date": article.date, "page": article.page, "section": article.section,
         "title": article.title, "subtitle": article.subtitle, "byline": article.byline,
-        "paragraphs": [{"index": p.index, "text": p.text, "line_start": p.line_start,
-                        "line_end": p.line_end} for p in article.paragraphs],
+        "paragraphs": [_paragraph_json(p) for p in article.paragraphs],
     }
+
+
+def _paragraph_json(p: Paragraph) -> dict:
+    out = {"index": p.index, "text": p.text, "line_start": p.line_start, "line_end": p.line_end}
+    if p.boxes:  # a PDF or scan: the page and the lines' boxes (fractions of the page)
+        out["page"] = p.boxes[0].page
+        out["boxes"] = [[b.x0, b.y0, b.x1, b.y1] for b in p.boxes]
+    return out
 
 
 def format_report(result: FileResult) -> str:
@@ -319,6 +365,10 @@ def format_report(result: FileResult) -> str:
         return f"{result.source}\n  skipped: {result.error}\n"
     n_par = sum(len(a.paragraphs) for a in result.articles)
     lines = [f"{result.source}  [{result.encoding}]  {len(result.articles)} articles, {n_par} paragraphs"]
+    if result.pages:
+        ocr = sum(p.ocr for p in result.pages)
+        lines.append(f"  pages: {len(result.pages)} ({ocr} by OCR), "
+                     f"{sum(p.seconds for p in result.pages):.1f} s")
     if result.articles:
         a = result.articles[0]
         lines.append(f"  newspaper: {a.newspaper or '?'}   date: {a.date or '?'}   "

@@ -84,12 +84,25 @@ class Page:
     stories: list[Story]
 
 
-def segment(rows: list[Row], markdown: bool) -> Page:
-    """Stories of one page, in reading order, with the metadata its furniture gave away."""
+def segment(rows: list[Row], markdown: bool, guess_headlines: bool = True) -> Page:
+    """Stories of one page, in reading order, with the metadata its furniture gave away.
+
+    Without `guess_headlines`, only rows with a level are headlines (a laid-out page, whose
+    headlines are known from their type size), never short lines guessed from their text.
+    """
     meta = Meta()
     rows, sections = _strip_furniture(rows, meta, markdown)
-    items = _items(rows, markdown, sections)
+    items = _items(rows, markdown, sections, guess_headlines)
     return Page(meta, _stories(items, markdown))
+
+
+def read_header(texts: list[str]) -> Meta:
+    """Page metadata from the lines of a page header (masthead, date, 版次, editor lines)."""
+    meta = Meta()
+    for text in texts:
+        if text.strip():
+            _furniture(text.strip(), meta, markdown=False)
+    return meta
 
 
 # --- pass 1: furniture ---------------------------------------------------------------------
@@ -170,7 +183,7 @@ def _iso(y: str, m: str | None = None, d: str | None = None) -> str | None:
 
 # --- pass 2: items ---------------------------------------------------------------------------
 
-def _items(rows: list[Row], markdown: bool, section_level: int) -> list[Item]:
+def _items(rows: list[Row], markdown: bool, section_level: int, guess: bool = True) -> list[Item]:
     wrapped, width = _wrap_width(rows)
     items: list[Item] = []
     block: list[Row] = []
@@ -179,7 +192,7 @@ def _items(rows: list[Row], markdown: bool, section_level: int) -> list[Item]:
             block.append(row)
             continue
         if block:
-            items += _block_items(block, items, markdown, wrapped, width)
+            items += _block_items(block, items, markdown, wrapped, width, guess)
             block = []
         if row.level:
             kind = "section" if row.level == section_level else "head"
@@ -206,7 +219,7 @@ def _headline_like(rows: list[Row]) -> bool:
 
 
 def _block_items(block: list[Row], before: list[Item], markdown: bool, wrapped: bool,
-                 width: float) -> list[Item]:
+                 width: float, guess: bool = True) -> list[Item]:
     """Items of one block of consecutive non-blank rows: special rows first, then text runs."""
     after_heading = bool(before) and before[-1].level > 0
     if (after_heading and markdown and len(block) == 1
@@ -221,7 +234,7 @@ def _block_items(block: list[Row], before: list[Item], markdown: bool, wrapped: 
             text_rows.append(row)
             continue
         if text_rows:
-            out += _text_items(text_rows, wrapped, width, opens)
+            out += _text_items(text_rows, wrapped, width, opens, guess)
             text_rows, opens = [], False
         if special is None:
             break
@@ -253,14 +266,17 @@ def _special(row: Row) -> Item | None:
     return None
 
 
-def _text_items(rows: list[Row], wrapped: bool, width: float, opens: bool) -> list[Item]:
-    """A headline, or paragraphs (broken after a short line that ends a sentence)."""
+def _text_items(rows: list[Row], wrapped: bool, width: float, opens: bool,
+                guess: bool = True) -> list[Item]:
+    """A headline (when `guess`ing them), or paragraphs (broken after a short line that ends
+    a sentence)."""
     out: list[Item] = []
-    if (not opens and len(rows) > 1 and _headline_like(rows[:1]) and len(rows[0].text) <= 30
+    guessing = guess and not opens
+    if (guessing and len(rows) > 1 and _headline_like(rows[:1]) and len(rows[0].text) <= 30
             and rows[1].text[:1] in OPENING_QUOTE):
         out.append(Item("head", rows[:1], rows[0].text, adjacent=True))
         rows = rows[1:]
-    elif not opens and _headline_like(rows):  # a subtitle row (——访…) is its own headline
+    elif guessing and _headline_like(rows):  # a subtitle row (——访…) is its own headline
         cuts = [0] + [i for i, r in enumerate(rows) if i and SUBTITLE.match(r.text)] + [len(rows)]
         return [Item("head", rows[a:b], " ".join(r.text for r in rows[a:b]))
                 for a, b in zip(cuts, cuts[1:], strict=False)]

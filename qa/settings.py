@@ -45,6 +45,9 @@ class Settings:
     read_timeout_s: float = 30.0  # a file not read by then is skipped (a dead network mount)
     follow_links: bool = False  # follow symbolic links that lead out of the archive folder
     max_upload_mb: int = 1  # the web app's upload route; the app itself takes no files
+    ocr_dpi: int = 200  # PDF pages without a text layer are rendered at this resolution for OCR
+    ocr_threads: int = -1  # onnxruntime threads for OCR; -1: one per core
+    slow_page_seconds: float = 10.0  # pages that take longer to read are counted in the report
     # "rules"; "reader" (the bundled trained reader); "auto" (the reader when it can run, else
     # rules); or a Hugging Face extractive-QA model name/folder. Rules by default: the bundled
     # reader does not beat them yet (README, "The trained reader").

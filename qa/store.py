@@ -4,7 +4,8 @@
       CURRENT              name of the live version (replaced atomically)
       v-<time>-<rand>/
         manifest.json      embedder identity, FAISS type, counts, versions
-        archive.sqlite     files, articles, paragraphs (text, positions, hashes, BM25 terms)
+        archive.sqlite     files, articles, paragraphs (text, positions, hashes, BM25 terms),
+                           pages and line boxes of PDFs and scans
         vectors.npy        float32 (n, dim), row i = paragraph id i
         faiss.index        FAISS index over vectors.npy (inner product)
         bm25_*.npy/json    BM25 postings
@@ -34,9 +35,9 @@ import numpy as np
 from qa import vectors as vectors_
 from qa.bm25 import BM25
 from qa.errors import IndexError_
-from qa.types import Article, Paragraph
+from qa.types import Article, LineBox, PageInfo, Paragraph
 
-FORMAT = 1
+FORMAT = 2  # 2: pages and lines of PDFs and scans
 CURRENT = "CURRENT"
 KEEP_VERSIONS = 2
 _VERSION_NAME = re.compile(r"v-[\w-]{1,100}")
@@ -56,6 +57,14 @@ CREATE TABLE paragraphs (
     source TEXT NOT NULL, line_start INTEGER, line_end INTEGER, char_start INTEGER,
     char_end INTEGER, hash TEXT NOT NULL, terms TEXT NOT NULL
 );
+CREATE TABLE pages (
+    source TEXT NOT NULL, page INTEGER NOT NULL, width REAL, height REAL, label TEXT,
+    ocr INTEGER, skew REAL, seconds REAL, PRIMARY KEY (source, page)
+);
+CREATE TABLE lines (
+    source TEXT NOT NULL, line INTEGER NOT NULL, page INTEGER NOT NULL, x0 REAL, y0 REAL,
+    x1 REAL, y1 REAL, text TEXT, confidence REAL, edges TEXT, PRIMARY KEY (source, line)
+);
 CREATE INDEX paragraphs_article ON paragraphs(article_id, idx);
 CREATE INDEX paragraphs_source ON paragraphs(source);
 CREATE INDEX articles_source ON articles(source, ordinal);
@@ -71,6 +80,17 @@ def article_from_row(row, paragraphs: tuple[Paragraph, ...] = ()) -> Article:
 
 def paragraph_from_row(row) -> Paragraph:
     return Paragraph(*row)
+
+
+def line_row(source: str, box: LineBox) -> tuple:
+    """A `lines` row; character edges as space-separated fractions."""
+    return (source, box.line, box.page, box.x0, box.y0, box.x1, box.y1, box.text, box.confidence,
+            " ".join(f"{x:.5f}" for x in box.edges))
+
+
+def line_from_row(row) -> LineBox:
+    *head, edges = row
+    return LineBox(*head, edges=tuple(float(x) for x in edges.split()) if edges else ())
 
 
 def current_version(index_dir: Path) -> Path | None:
@@ -261,6 +281,23 @@ class Store:
             f"SELECT {ARTICLE_COLS} FROM articles WHERE source = ? ORDER BY ordinal", (source,)
         )
         return [article_from_row(r) for r in rows]
+
+    def page(self, source: str, number: int) -> PageInfo | None:
+        """A page of a PDF or scan, or None for a text source."""
+        rows = self._query("SELECT page, width, height, label, ocr, skew, seconds FROM pages "
+                           "WHERE source = ? AND page = ?", (source, number))
+        return PageInfo(*rows[0][:4], bool(rows[0][4]), *rows[0][5:]) if rows else None
+
+    def lines(self, source: str, first: int, last: int) -> list[LineBox]:
+        """The printed lines `first`..`last` of a PDF or scan (none for a text source)."""
+        return [line_from_row(r) for r in self._query(
+            "SELECT line, page, x0, y0, x1, y1, text, confidence, edges FROM lines "
+            "WHERE source = ? AND line BETWEEN ? AND ? ORDER BY line", (source, first, last))]
+
+    def file_hash(self, source: str) -> str | None:
+        """The SHA-256 the source file had when it was indexed."""
+        rows = self._query("SELECT sha256 FROM files WHERE source = ?", (source,))
+        return rows[0][0] if rows else None
 
     @cached_property
     def article_numbers(self) -> np.ndarray:

@@ -3,6 +3,34 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
+
+
+class LineBox(NamedTuple):
+    """A printed line of a page (PDF or scan): where it sits, as fractions of the page's width
+    and height from its top left corner, and what was read there."""
+
+    line: int  # 1-based line number in the file's text (the page's lines in reading order)
+    page: int  # 1-based page of the source file
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    text: str = ""
+    confidence: float | None = None  # OCR recognition confidence, None for a text layer
+    edges: tuple[float, ...] = ()  # each character's left edge, then the right end (fractions)
+
+
+class PageInfo(NamedTuple):
+    """A page of a PDF or a scanned image: what the inspector needs to draw it."""
+
+    number: int  # 1-based page of the source file
+    width: float  # in PDF points, or pixels for an image
+    height: float
+    label: str | None = None  # the page of the paper it is (版次), when known
+    ocr: bool = False  # read by OCR (no text layer)
+    skew: float = 0.0  # degrees the scan is turned; boxes are given for the straightened page
+    seconds: float = 0.0  # time taken to read it
 
 
 @dataclass(frozen=True)
@@ -17,6 +45,7 @@ class Paragraph:
     line_end: int  # 1-based, inclusive
     char_start: int = 0  # offsets into the decoded source text
     char_end: int = 0
+    boxes: tuple[LineBox, ...] = ()  # the printed lines it was read from (PDF and scans)
 
 
 @dataclass(frozen=True)

@@ -139,7 +139,7 @@ def test_bad_files_are_reported_and_skipped(tmp_path):
     (tmp_path / "d_undecodable.txt").write_bytes(b"\xff\xfe\xfd\x80\x81" * 50 + b"\xff")
     (tmp_path / "e_huge.txt").write_bytes("很长的一行".encode() * 150_000)  # ~2.2 MB, one line
     (tmp_path / "f_good.txt").write_text("乌海市召开会议，研究部署下一步工作。", "utf-8")
-    (tmp_path / "notes.pdf").write_bytes(b"%PDF")  # not an archive format: not walked
+    (tmp_path / "notes.docx").write_bytes(b"PK")  # not an archive format: not walked
     results = list(ingest_paths([tmp_path], Settings(max_file_mb=1)))
     errors = {Path(r.source).name: r.error for r in results}
     assert list(errors) == ["a_empty.txt", "b_binary.txt", "c_blank.md", "d_undecodable.txt",

@@ -65,7 +65,8 @@ def test_files_are_refused_with_their_reasons(served, tmp_path):
         outside,
         link,
         uploaded(uploads, "big.md", b"#" * (1024 * 1024 + 1)),
-        uploaded(uploads, "page.pdf", b"%PDF-1.4"),
+        uploaded(uploads, "page.docx", b"PK"),
+        uploaded(uploads, "page.pdf", b"%PDF-1.4"),  # a PDF, but a broken one
         uploaded(uploads, "empty.txt", b""),
         uploaded(uploads, "binary.txt", b"\x00\x01\x02" * 100),
     ]
@@ -73,8 +74,8 @@ def test_files_are_refused_with_their_reasons(served, tmp_path):
     assert job.wait() and job.progress.stage == "failed"
     why = dict(job.progress.skipped)
     assert why["secret.md"] == "不是通过本页上传的文件" and why["link.md"] == "不是通过本页上传的文件"
-    assert "1 MB" in why["big.md"] and "不支持" in why["page.pdf"] and why["empty.txt"] == "是空文件"
-    assert why["binary.txt"].startswith("读不出文章")
+    assert "1 MB" in why["big.md"] and "不支持" in why["page.docx"] and why["empty.txt"] == "是空文件"
+    assert why["binary.txt"].startswith("读不出文章") and why["page.pdf"].startswith("读不出文章")
     assert outside.read_text("utf-8") == NEW_PAGE  # a file outside is never touched
     assert not any(f.exists() for f in files[2:])  # Gradio's uploads are cleaned up
     assert not list((settings.corpus_dir / "uploads").glob("*"))  # nothing kept

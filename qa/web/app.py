@@ -19,9 +19,10 @@ from qa.errors import QAError, QueryError
 from qa.pipeline import Archive
 from qa.settings import Settings
 from qa.text import clean_text
-from qa.types import Citation
+from qa.types import Article, Citation
 from qa.web.details import archive_line, details_html
 from qa.web.inspector import answer_block, article_html, citation_list_html, neighbour_choices
+from qa.web.page import page_html, page_view
 from qa.web.render import (
     ALL_PAPERS,
     MAX_K,
@@ -167,7 +168,8 @@ class ChatApp:
             _warn(bilingual("无法打开文章", str(exc)))
             return gr.skip()
         index = _index(current, citations)
-        return article_html(article, citations[index] if index is not None else None)
+        cited = citations[index] if index is not None else None
+        return self._article(self.archive(), article, cited)
 
     def _show(self, archive: Archive, citations: list[Citation], index: int) -> tuple:
         """The answer's citation list with `index` open, its article, and the page's others."""
@@ -178,7 +180,24 @@ class ChatApp:
         page = archive.store.page_articles(article.source) if article else []
         neighbours = gr.update(choices=neighbour_choices(page),
                                value=c.article_id if article else None)
-        return listing, article_html(article, c), neighbours
+        return listing, self._article(archive, article, c), neighbours
+
+    def _article(self, archive: Archive, article: Article | None, cited: Citation | None) -> str:
+        """The article's text, and beside it, for a PDF or scan, its printed page with the
+        cited paragraph (or the article's first) and the answer boxed (qa.web.page)."""
+        text = article_html(article, cited)
+        if article is None or not article.paragraphs:
+            return text
+        cited = cited if cited is not None and cited.article_id == article.id else None
+        paragraph = next((p for p in article.paragraphs
+                          if cited and p.index == cited.paragraph_index), article.paragraphs[0])
+        try:
+            view = page_view(archive.store, paragraph, cited, self.settings.max_file_bytes,
+                             self.settings.read_timeout_s)
+        except (QAError, OSError, ValueError):  # a page that cannot be drawn leaves the text
+            log.warning("cannot draw the page of %s", paragraph.source, exc_info=True)
+            return text
+        return page_html(view) + text if view.image is not None or view.caption else text
 
     def status(self) -> tuple:
         """On page load and after pages were added: newspapers for the filter, the line

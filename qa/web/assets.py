@@ -11,6 +11,13 @@ NARROW = 760
 CSS = f"""
 #inspector {{ max-height: 62vh; overflow-y: auto !important; }}
 .qa-article {{ font-family: "Noto Serif CJK SC", "Noto Sans CJK SC", serif; line-height: 1.8; }}
+.qa-page {{ float: right; width: 45%; margin: 0 0 .6em .8em; }}
+.qa-page summary {{ list-style: none; cursor: zoom-in; }}
+.qa-page summary::-webkit-details-marker {{ display: none; }}
+.qa-page img {{ width: 100%; height: auto; border: 1px solid var(--border-color-primary); }}
+.qa-page-large {{ position: fixed; top: 4vh; left: 2vw; width: min(1000px, 58vw); max-height: 92vh;
+                  overflow: auto; z-index: 1000; box-shadow: 0 4px 24px rgba(0, 0, 0, .35); }}
+.qa-page figcaption {{ color: var(--body-text-color-subdued); font-size: .85em; margin-top: .3em; }}
 .qa-head {{ position: sticky; top: 0; z-index: 1; display: flow-root; padding: .3em 0 .3em;
   background: var(--background-fill-primary); border-bottom: 1px solid var(--border-color-primary); }}
 .qa-article h3 {{ margin: 0 0 .2em; font-size: 1.35em; }}

@@ -25,7 +25,7 @@ import numpy as np
 
 from qa.embed import Embedder
 from qa.errors import QAError
-from qa.ingest import SUFFIXES, ingest_file
+from qa.ingest import ALL_SUFFIXES, ingest_file
 from qa.pipeline import Archive
 from qa.settings import Settings
 from qa.web.render import bilingual
@@ -144,8 +144,8 @@ class Library:
         info = path.lstat()
         if not stat.S_ISREG(info.st_mode):
             return "不是普通文件"
-        if not name.lower().endswith(SUFFIXES):
-            return f"不支持这种格式，可以上传 {' '.join(SUFFIXES)}"
+        if not name.lower().endswith(ALL_SUFFIXES):
+            return f"不支持这种格式，可以上传 {' '.join(ALL_SUFFIXES)}"
         if info.st_size > self.limit_bytes:
             return f"超过 {self.settings.max_upload_mb} MB 的上限"
         if info.st_size == 0:

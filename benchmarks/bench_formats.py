@@ -1,0 +1,181 @@
+"""Archive formats measured on pages made from real text (tests/newspaper.py).
+
+The seed pages (corpus/*.txt) and a few xwlb transcripts are laid out as e-paper pages and
+printed to PDF by headless Chromium; the seed PDFs are rasterized at 200 dpi as scans, some
+turned by a degree or so with noise. Then:
+
+- text-layer PDFs: source sentences found whole in one paragraph and in order, headlines
+  exact, and reading speed (CPU time per page, one core: pdfium and the layout are single
+  threaded);
+- scans: character error rate against the PDF's text layer (the same page), sentences whole
+  (up to 10% OCR errors) and in order, headlines (spaces and character widths aside), seconds
+  per page as `qa index` measured them;
+- with --eval: the seed questions answered (`qa eval --answerer rules`) from indexes of the
+  text files, the PDFs and the scans.
+
+    python benchmarks/bench_formats.py --out /tmp/bench-formats --xwlb 3 \\
+        --eval ../shared/eval/seed_qa_public.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from qa.files import source_name  # noqa: E402
+from qa.ingest import ingest_file  # noqa: E402
+from tests.newspaper import (  # noqa: E402
+    cer,
+    markdown_spec,
+    print_pdf,
+    recovery,
+    scan,
+    seed_spec,
+)
+
+SCANS = [(0.0, 0.0), (1.2, 10.0), (0.0, 6.0), (-1.5, 12.0), (0.0, 0.0)]  # (skew, noise) per seed
+
+
+def build(out: Path, xwlb: int, xwlb_dir: Path) -> tuple[dict[str, object], dict[str, Path]]:
+    """Print the pages (once); their specs by file stem, and the PDF of each seed page."""
+    (out / "pdf").mkdir(parents=True, exist_ok=True)
+    specs: dict[str, object] = {}
+    pdfs: dict[str, Path] = {}
+    for path in sorted((ROOT / "corpus").glob("*.txt")):
+        specs[path.stem] = seed_spec(path)
+        pdfs[path.stem] = out / "pdf" / f"{path.stem}.pdf"
+    days = sorted(xwlb_dir.glob("*.md"))
+    for day in days[:: max(1, len(days) // xwlb)][:xwlb] if xwlb else []:
+        specs[f"xwlb_{day.stem}"] = markdown_spec(day, 6)
+        pdfs[f"xwlb_{day.stem}"] = out / "pdf" / f"xwlb_{day.stem}.pdf"
+    for stem, pdf in pdfs.items():
+        if not pdf.exists():
+            print_pdf([specs[stem]], pdf)
+    return specs, pdfs
+
+
+def bench_pdfs(specs, pdfs, repeat: int = 3) -> None:
+    print("\nText-layer PDFs (pdfium text layer, layout, segmentation; CPU time, one core)")
+    print(f"| {'page':<24} | sentences | whole | in order | headlines exact | ms/page (CPU) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    total, cpu, pages = None, 0.0, 0
+    ingest_file(next(iter(pdfs.values())))  # load pdfium and the fonts once
+    for stem, pdf in pdfs.items():
+        start = time.process_time()
+        for _ in range(repeat):
+            result = ingest_file(pdf)
+        seconds = (time.process_time() - start) / repeat
+        got = recovery(specs[stem], result.articles)
+        total = got if total is None else total + got
+        cpu, pages = cpu + seconds, pages + len(result.pages)
+        print(f"| {stem:<24} | {got.sentences} | {got.whole / got.sentences:.1%} | "
+              f"{got.in_order / got.sentences:.1%} | {got.headlines_exact}/{got.headlines} | "
+              f"{1000 * seconds / len(result.pages):.0f} |")
+    print(f"| **all {pages} pages** | {total.sentences} | {total.whole / total.sentences:.1%} | "
+          f"{total.in_order / total.sentences:.1%} | {total.headlines_exact}/{total.headlines} | "
+          f"{1000 * cpu / pages:.0f} ({pages / cpu:.1f} pages/s) |")
+
+
+def make_scans(out: Path, pdfs: dict[str, Path], count: int) -> dict[str, Path]:
+    (out / "scan").mkdir(exist_ok=True)
+    scans = {}
+    for (stem, pdf), (skew, noise) in zip(list(pdfs.items())[:count], SCANS, strict=False):
+        path = out / "scan" / f"{stem}.{'jpg' if noise else 'png'}"
+        if not path.exists():
+            image = scan(pdf, 0, 200, skew, noise, seed=len(scans))
+            image.save(path, quality=90) if noise else image.save(path)
+        scans[stem] = path
+    return scans
+
+
+def index(paths: list[Path], index_dir: Path) -> float:
+    """`qa index` in a fresh process; its wall time."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "qa", "index", *map(str, paths), "--index-dir",
+                    str(index_dir), "--quiet"], check=True, cwd=ROOT)
+    return time.perf_counter() - start
+
+
+def stored(index_dir: Path, source: str):
+    """Articles, lines and pages of one source as the index holds them."""
+    version = (index_dir / (index_dir / "CURRENT").read_text().strip()) / "archive.sqlite"
+    db = sqlite3.connect(version)
+    articles = []
+    for aid, title in db.execute("SELECT id, title FROM articles WHERE source = ? ORDER BY ordinal",
+                                 (source,)):
+        paragraphs = [SimpleNamespace(text=t) for (t,) in db.execute(
+            "SELECT text FROM paragraphs WHERE article_id = ? ORDER BY idx", (aid,))]
+        articles.append(SimpleNamespace(title=title, paragraphs=paragraphs))
+    lines = [t for (t,) in db.execute("SELECT text FROM lines WHERE source = ? ORDER BY line", (source,))]
+    seconds = [s for (s,) in db.execute("SELECT seconds FROM pages WHERE source = ?", (source,))]
+    db.close()
+    return articles, lines, seconds
+
+
+def bench_scans(specs, pdfs, scans: dict[str, Path], index_dir: Path) -> None:
+    wall = index(list(scans.values()), index_dir)
+    print(f"\nScans at 200 dpi through RapidOCR (`qa index` of {len(scans)} pages: {wall:.0f} s wall, "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    print("| page | skew, noise | CER (width folded) | CER (raw) | sentences whole | in order | "
+          "headlines | s/page |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for (stem, path), (skew, noise) in zip(scans.items(), SCANS, strict=False):
+        truth = "".join(line.text for line in ingest_file(pdfs[stem]).lines)
+        articles, lines, seconds = stored(index_dir, source_name(path))
+        got = recovery(specs[stem], articles, tolerance=0.1)
+        text = "".join(lines)
+        print(f"| {stem} | {skew:+.1f}°, σ={noise:.0f} | {cer(truth, text):.2%} | "
+              f"{cer(truth, text, fold=False):.2%} | {got.whole / got.sentences:.1%} | "
+              f"{got.in_order / got.sentences:.1%} | {got.headlines_exact}/{got.headlines} | "
+              f"{sum(seconds):.0f} |")
+
+
+def evaluate(dataset: Path, indexes: dict[str, Path]) -> None:
+    print(f"\nSeed questions ({dataset.name}, `qa eval --answerer rules`)")
+    print("| archive | questions | EM | F1 | gold passage R@5 | abstained |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, index_dir in indexes.items():
+        out = subprocess.run([sys.executable, "-m", "qa", "eval", str(dataset), "--index-dir",
+                              str(index_dir), "--answerer", "rules", "--json"], check=True,
+                             capture_output=True, text=True, cwd=ROOT)
+        s = json.loads(out.stdout)
+        print(f"| {name} | {s['questions']} | {s['em']:.3f} | {s['f1']:.3f} | {s['recall@5']:.3f} | "
+              f"{s['abstained']} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("/tmp/bench-formats"))
+    parser.add_argument("--xwlb", type=int, default=3, help="xwlb days laid out as pages")
+    parser.add_argument("--xwlb-dir", type=Path, default=ROOT.parent / "shared" / "corpora" / "xwlb")
+    parser.add_argument("--scans", type=int, default=5, help="seed pages scanned and OCR'd")
+    parser.add_argument("--eval", type=Path, help="seed questions (JSONL) to answer from each version")
+    args = parser.parse_args()
+    args.out = args.out.resolve()
+    args.eval = args.eval.resolve() if args.eval else None
+    os.chdir(ROOT)  # source names in the indexes are given from here
+    specs, pdfs = build(args.out, args.xwlb, args.xwlb_dir.resolve())
+    bench_pdfs(specs, pdfs)
+    seeds = {stem: pdf for stem, pdf in pdfs.items() if not stem.startswith("xwlb")}
+    scans = make_scans(args.out, seeds, args.scans)
+    if scans:
+        bench_scans(specs, pdfs, scans, args.out / "index-scan")
+    if args.eval:
+        index([ROOT / "corpus"], args.out / "index-text")
+        index(list(seeds.values()), args.out / "index-pdf")
+        evaluate(args.eval, {"text files (corpus/)": args.out / "index-text",
+                             "PDFs": args.out / "index-pdf", "scans": args.out / "index-scan"})
+
+
+if __name__ == "__main__":
+    main()

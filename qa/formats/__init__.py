@@ -1,0 +1,107 @@
+"""Archive formats with a layout: e-paper PDFs, scanned pages (OCR), saved web pages.
+
+`read_layout` turns one file into `Page`s (see qa.formats.pages): PDF pages with a text layer
+are read from it (qa.formats.pdf), pages without one and image files through OCR
+(qa.formats.ocr); both go through the same layout analysis (qa.formats.layout). A saved web
+page gives its article body and metadata (qa.formats.html). Bad files raise ReadError.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+from qa.errors import ReadError
+from qa.files import read_bytes
+from qa.formats.pages import Document, Text, build_page
+from qa.settings import Settings
+from qa.types import PageInfo
+
+PDF_SUFFIXES = (".pdf",)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+HTML_SUFFIXES = (".html", ".htm")
+SUFFIXES = PDF_SUFFIXES + IMAGE_SUFFIXES + HTML_SUFFIXES
+__all__ = ["SUFFIXES", "Document", "read_layout"]
+
+
+def read_layout(path: Path, settings: Settings) -> Document:
+    """The pages of a PDF, image or web page file; ReadError when it cannot be read.
+
+    The file is read like every archive file (qa.files: a regular file only, within the size
+    and time limits) and parsed from those bytes.
+    """
+    data = read_bytes(path, settings.max_file_bytes, settings.read_timeout_s)
+    if not data:
+        raise ReadError("no text: the file is empty")
+    suffix = path.suffix.lower()
+    if suffix in PDF_SUFFIXES:
+        return _pdf(data, settings)
+    if suffix in IMAGE_SUFFIXES:
+        return _image(data, settings)
+    from qa.formats.html import read_html
+
+    return read_html(data)
+
+
+def _pdf(data: bytes, settings: Settings) -> Document:
+    from qa.formats import pdf
+    from qa.formats.layout import analyse
+
+    doc = pdf.open_pdf(data)
+    text, pages, scanned = Text(), [], 0
+    try:
+        for number in range(1, len(doc) + 1):
+            start = time.perf_counter()
+            page = doc[number - 1]
+            width, height = page.get_size()
+            lines, skew, ocr = pdf.text_lines(page), 0.0, False
+            if not pdf.has_text_layer(lines):  # a scan inside a PDF
+                image = pdf.render(page, settings.ocr_dpi, grayscale=True)
+                lines, skew = _recognise(image, settings)
+                scale = 72 / settings.ocr_dpi  # back to PDF points
+                lines = [line._replace(x0=line.x0 * scale, y0=line.y0 * scale, x1=line.x1 * scale,
+                                       y1=line.y1 * scale, size=line.size * scale) for line in lines]
+                ocr = True
+                scanned += 1
+            page.close()
+            layout = analyse(lines, height)
+            info = PageInfo(number, width, height, None, ocr, skew, time.perf_counter() - start)
+            pages.append(build_page(layout, info, text))
+    finally:
+        doc.close()
+    kind = "pdf" if not scanned else "ocr" if scanned == len(pages) else "pdf+ocr"
+    return _checked(Document(pages, text.value(), kind))
+
+
+def _image(data: bytes, settings: Settings) -> Document:
+    from PIL import Image, UnidentifiedImageError
+
+    from qa.formats.layout import analyse
+
+    start = time.perf_counter()
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            pages_in = getattr(image, "n_frames", 1)
+            page = image.convert("L")
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise ReadError(f"not a readable image ({exc})") from exc
+    if pages_in > 1:
+        raise ReadError("multi-page images are not read: save each page as its own file")
+    lines, skew = _recognise(page, settings)
+    text = Text()
+    info = PageInfo(1, page.width, page.height, None, True, skew, time.perf_counter() - start)
+    return _checked(Document([build_page(analyse(lines, page.height), info, text)], text.value(), "ocr"))
+
+
+def _recognise(image, settings: Settings):
+    from qa.formats.ocr import recognise
+
+    return recognise(image, settings.ocr_threads)
+
+
+def _checked(document: Document) -> Document:
+    if not document.text.strip():
+        raise ReadError("no text found on the page (blank, or not a page of text)")
+    return document

@@ -1,0 +1,167 @@
+"""PDF pages through pdfium (pypdfium2): text-layer lines with boxes and type sizes, and page images.
+
+Characters come with their loose boxes: the font's full height, so every character of a line
+shares one box height, which is the line's type size in page units. They are grouped into
+lines: a line runs along
+one baseline and ends where the gap to the next character is wider than a column gutter
+(`GAP_EMS`), which also splits the fields of a page header set far apart on one row.
+Coordinates are PDF points with the origin at the top left of the page.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Iterator
+
+from qa.errors import ReadError
+from qa.formats.layout import Line
+
+GAP_EMS = 1.0  # a wider gap between characters on one baseline ends the line
+SPACE_EMS = 0.3  # an edge gap this wide beside a CJK character is a space
+LATIN_SPACE_EMS = 0.18  # between Latin letters or digits
+WIDER_EMS = 0.12  # two CJK characters this much further apart than usual have a space between
+MIN_TEXT_CHARS = 20  # fewer characters in the text layer: the page is a scan
+
+
+def open_pdf(data: bytes):
+    """The pypdfium2 document of a PDF file's bytes, or ReadError naming what is wrong."""
+    import pypdfium2 as pdfium
+
+    try:
+        return pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        raise ReadError(f"not a readable PDF ({exc})") from exc
+
+
+class _Char:
+    __slots__ = ("ch", "x0", "y0", "x1", "y1", "index")
+
+    def __init__(self, ch, x0, y0, x1, y1, index):
+        self.ch, self.x0, self.y0, self.x1, self.y1, self.index = ch, x0, y0, x1, y1, index
+
+
+def _chars(textpage, height: float) -> list[_Char]:
+    """The page's characters in content order. Generated characters (the spaces and line breaks
+    pdfium infers, which have no width) are dropped: spaces are put back from the gaps."""
+    import pypdfium2.raw as raw
+
+    n = raw.FPDFText_CountChars(textpage)
+    if n <= 0:
+        return []
+    buffer = ctypes.create_string_buffer((n + 1) * 2)
+    raw.FPDFText_GetText(textpage, 0, n, ctypes.cast(buffer, ctypes.POINTER(ctypes.c_ushort)))
+    text = buffer.raw[: n * 2].decode("utf-16-le", errors="replace")
+    rect = raw.FS_RECTF()
+    loose = raw.FPDFText_GetLooseCharBox
+    out: list[_Char] = []
+    for i, ch in enumerate(text):
+        if ch.isspace() or not loose(textpage, i, rect) or rect.right <= rect.left:
+            continue
+        y0, y1 = height - rect.top, height - rect.bottom
+        prev = out[-1] if out else None
+        if prev is not None and y1 - y0 < 0.5 * (prev.y1 - prev.y0) and (
+                prev.y0 <= (y0 + y1) / 2 <= prev.y1):  # 一, — may get a tight box: borrow the line's
+            y0, y1 = prev.y0, prev.y1
+        out.append(_Char(ch, rect.left, y0, rect.right, y1, i))
+    return out
+
+
+def _runs(chars: list[_Char]) -> Iterator[list[_Char]]:
+    """Consecutive characters on one baseline, moving right, without a gutter between them."""
+    run: list[_Char] = []
+    for c in chars:
+        if run:
+            last = run[-1]
+            h = max(last.y1 - last.y0, c.y1 - c.y0, 1e-3)
+            same_line = abs((c.y0 + c.y1) - (last.y0 + last.y1)) / 2 < 0.4 * h
+            gap = c.x0 - last.x1
+            if not same_line or gap < -0.7 * h or gap > GAP_EMS * h:
+                yield run
+                run = []
+        run.append(c)
+    if run:
+        yield run
+
+
+def _line(chars: list[_Char], textpage) -> Line:
+    """A Line from characters sorted left to right: text, box, per-character edges, size, weight.
+
+    Spaces are put back where the gap says so. Boxes of narrow glyphs (日, 1) hug the ink, so
+    edge gaps mislead: between two wide characters (CJK, or punctuation set full width) the
+    distance of their centres is compared with the line's usual one (which includes any
+    justification); elsewhere the edge gap must be about a Latin space's width.
+    """
+    import pypdfium2.raw as raw
+
+    heights = sorted(c.y1 - c.y0 for c in chars)
+    em = heights[len(heights) // 2]
+    wide = [c.ch >= "\u2e80" or c.x1 - c.x0 >= 0.7 * em for c in chars]
+    centres = [(c.x0 + c.x1) / 2 for c in chars]
+    pairs = range(len(chars) - 1)
+    pitches = sorted(centres[i + 1] - centres[i] for i in pairs if wide[i] and wide[i + 1])
+    pitch = pitches[len(pitches) // 4] if pitches else em
+    text, edges = [chars[0].ch], [chars[0].x0]
+    for i in pairs:
+        a, b = chars[i], chars[i + 1]
+        if wide[i] and wide[i + 1]:
+            spaced = centres[i + 1] - centres[i] - pitch > WIDER_EMS * em
+        else:
+            spaced = b.x0 - a.x1 > (SPACE_EMS if wide[i] or wide[i + 1] else LATIN_SPACE_EMS) * em
+        if spaced:
+            text.append(" ")
+            edges.append(a.x1)
+        text.append(b.ch)
+        edges.append(b.x0)
+    edges.append(chars[-1].x1)
+    bold = raw.FPDFText_GetFontWeight(textpage, chars[len(chars) // 2].index) >= 600
+    return Line("".join(text), min(c.x0 for c in chars), min(c.y0 for c in chars),
+                max(c.x1 for c in chars), max(c.y1 for c in chars), em, bold, None, tuple(edges))
+
+
+def _merge(runs: list[list[_Char]]) -> list[list[_Char]]:
+    """Join runs that continue one another on the same baseline (a producer may write a line
+    in several pieces, e.g. one per font)."""
+    runs = sorted(runs, key=lambda r: (r[0].x0, r[0].y0))
+    lines: list[list[_Char]] = []
+    open_ends: dict[int, list[int]] = {}  # rounded baseline -> indexes of lines ending there
+    for run in runs:
+        first = run[0]
+        h = max(first.y1 - first.y0, 1e-3)
+        key = round(first.y1 / (0.5 * h))
+        target = None
+        for k in (key - 1, key, key + 1):
+            for i in open_ends.get(k, ()):
+                last = lines[i][-1]
+                if (abs(last.y1 - first.y1) < 0.3 * h
+                        and -0.7 * h <= first.x0 - last.x1 <= GAP_EMS * h):
+                    target = i
+                    break
+            if target is not None:
+                break
+        if target is None:
+            lines.append(list(run))
+            target = len(lines) - 1
+        else:
+            lines[target] += run
+        open_ends.setdefault(key, []).append(target)
+    return lines
+
+
+def text_lines(page) -> list[Line]:
+    """Lines of a pypdfium2 page's text layer, in content order."""
+    width, height = page.get_size()
+    textpage = page.get_textpage()
+    try:
+        runs = list(_runs(_chars(textpage, height)))
+        return [_line(sorted(chars, key=lambda c: c.x0), textpage) for chars in _merge(runs)]
+    finally:
+        textpage.close()
+
+
+def has_text_layer(lines: list[Line]) -> bool:
+    return sum(len(line.text) for line in lines) >= MIN_TEXT_CHARS
+
+
+def render(page, dpi: float, grayscale: bool = False):
+    """A pypdfium2 page as a PIL image at `dpi`."""
+    return page.render(scale=dpi / 72, grayscale=grayscale).to_pil()
