@@ -63,16 +63,15 @@ def test_onnx_logits_match_pytorch(fp32, cache_dir):
 
 
 def test_int8_reads_the_same_spans(fp32, int8):
+    """int8 keeps a confident answer; an unsure one stays on the same words, its edges may move."""
     assert fp32.runtime == "onnx fp32" and int8.runtime == "onnx int8"
-    """int8 keeps a confident answer; an unsure one may swap with a close second."""
     for question, passage in ASKED:
         a, b = fp32.extract(question, [passage]), int8.extract(question, [passage])
         assert a and b and passage[b[0].start : b[0].end] == b[0].text
-        places = [(s.start, s.end) for s in a]
         if a[0].score >= 0.3:
-            assert (b[0].start, b[0].end) == places[0]
-        else:
-            assert (b[0].start, b[0].end) in places[:3]
+            assert (b[0].start, b[0].end) == (a[0].start, a[0].end)
+        else:  # overlaps fp32's choice
+            assert b[0].start < a[0].end and a[0].start < b[0].end
 
 
 def test_the_reader_answers_through_onnx(int8):
