@@ -11,7 +11,7 @@ import pytest
 from qa.reader.bundle import READER_DIR
 from qa.reader.ensemble import Ensemble, agree
 from qa.settings import Settings
-from qa.train.calibrate import Record, calibrate, collect, fit_platt, threshold_for
+from qa.train.calibrate import Record, calibrate, collect, fit_platt, is_right, threshold_for
 from qa.types import Span
 
 
@@ -98,3 +98,12 @@ def test_agreement_means_the_same_answer_not_a_sentence_around_it():
     assert agree(span(10, 14), span(10, 15))  # 1207 / 1207个
     assert not agree(span(10, 14), span(0, 30))  # a sentence that contains it
     assert not agree(span(10, 14), Span(1, 10, 14, "xxxx", 0, 40, 0.5))  # another passage
+
+
+def test_a_part_of_a_long_gold_answer_is_right():
+    clause = ["莫斯科公国在1303年控制了这座城镇"]
+    assert is_right("1303年", clause)  # the fact asked for, said briefly
+    assert is_right("莫斯科公国在1303年控制了这座城镇。", clause)
+    assert not is_right("年", clause)  # too little to say anything
+    assert not is_right("1304年", clause)
+    assert not is_right("", clause)
