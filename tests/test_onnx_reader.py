@@ -83,6 +83,24 @@ def test_the_reader_answers_through_onnx(int8):
     assert spans[0].score >= int8.threshold
 
 
+def test_windows_read_again_come_from_memory(int8, monkeypatch):
+    """Rereading a passage for the same question (as the pipeline does to find agreeing
+    passages) reuses its windows' logits: no model run, the same spans as a fresh read."""
+    question, passage = ASKED[1]
+    other = around(page("004"), "5G", 10, 200)
+    int8.extract(question, [passage, other])
+    runs: list = []
+    inner = int8.logits
+    monkeypatch.setattr(int8, "logits", lambda windows: runs.append(windows) or inner(windows))
+    again = int8.extract(question, [other])
+    assert not runs
+    int8._recent.clear()
+    fresh = int8.extract(question, [other])
+    assert len(runs) == 1 and len(runs[0].owners) >= 1
+    assert [(s.start, s.end, round(s.score, 5)) for s in again] == \
+        [(s.start, s.end, round(s.score, 5)) for s in fresh]
+
+
 def test_a_corrupt_or_incomplete_cache_is_rebuilt(int8, cache_dir):
     folder = int8.logits.folder
     (folder / "reader.onnx").write_bytes(b"not a model")

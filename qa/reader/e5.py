@@ -15,19 +15,24 @@ position: its start + end logit competes with the spans (see `qa.reader.hf.decod
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from qa.errors import INSTALL_HINT, ModelError
 from qa.reader.base import best_first, complete_count, platt
 from qa.reader.bundle import ADAPTER_FILES, CONFIG, HEAD, READER_DIR, TOKENIZATIONS, read_config
 from qa.reader.hf import decode
-from qa.reader.windows import Windower
+from qa.reader.windows import Windower, Windows
 from qa.types import Span
 
 RUNTIMES = ("auto", "onnx", "torch")
+RECENT_WINDOWS = 256  # windows whose logits are kept for rereading
 NEEDS = {"onnx": ("onnx", "onnxruntime", "tokenizers", "safetensors"),
          "torch": ("torch", "transformers", "peft", "safetensors")}
 
@@ -104,6 +109,35 @@ class E5Reader:
         # Platt scaling fitted on validation questions: {"a": .., "b": ..} (none: the score)
         self.calibration: dict | None = config.get("calibration")
         self.top_n = 20
+        self._recent: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _logits(self, windows: Windows) -> tuple[np.ndarray, np.ndarray]:
+        """Start/end logits of `windows`, computing only windows not read lately: a window's
+        logits depend on its tokens alone, and the pipeline rereads passages of the same
+        question on their own to find the ones that agree (`qa.support.agreeing`)."""
+        lengths = windows.attention_mask.sum(axis=1).tolist()
+        keys = [windows.input_ids[r, :n].tobytes() for r, n in enumerate(lengths)]
+        with self._lock:
+            known = {r: self._recent[k] for r, k in enumerate(keys) if k in self._recent}
+        todo = [r for r in range(len(keys)) if r not in known]
+        if todo:
+            width = max(lengths[r] for r in todo)
+            part = windows._replace(input_ids=windows.input_ids[todo, :width],
+                                    attention_mask=windows.attention_mask[todo, :width])
+            s, e = self.logits(part)
+            for i, r in enumerate(todo):
+                known[r] = (s[i, : lengths[r]].copy(), e[i, : lengths[r]].copy())
+        starts = np.zeros(windows.input_ids.shape, np.float32)
+        ends = np.zeros_like(starts)
+        with self._lock:
+            for r, (s_r, e_r) in known.items():
+                starts[r, : len(s_r)], ends[r, : len(e_r)] = s_r, e_r
+                self._recent[keys[r]] = (s_r, e_r)
+                self._recent.move_to_end(keys[r])
+            while len(self._recent) > RECENT_WINDOWS:
+                self._recent.popitem(last=False)
+        return starts, ends
 
     def confidence(self, score: float) -> float:
         if not self.calibration:
@@ -119,7 +153,7 @@ class E5Reader:
         if not passages:
             return []
         windows = self.windower.batch(question, passages)
-        starts, ends = self.logits(windows)
+        starts, ends = self._logits(windows)
         spans = decode(windows, starts, ends, passages, retrieval_scores,
                        max_answer_tokens=self.max_answer_tokens, top_n=self.top_n,
                        retrieval_weight=self.retrieval_weight)
