@@ -139,15 +139,25 @@ def test_answer_location_and_folding():
     assert len(simplified("乾隆年間")) == len("乾隆年間")
 
 
-def test_counts_take_the_measure_word_asked_for():
-    text = "通辽新建5G基站1207个，这是她的第18个春节。"
+def test_numbers_keep_their_measure_word():
+    text = ("通辽新建5G基站1207个，这是她的第18个春节。日供气28000标立方米/小时，"
+            "悬赏1000万美元，很多人来了，於5月20日開幕，共3個。")
     span = lambda a, b: Span(0, a, b, text[a:b], 0, len(text), 0.5)  # noqa: E731
-    i = text.index("1207")
-    assert complete_count("新建了多少个5G基站？", text, span(i, i + 4)).text == "1207个"
-    assert complete_count("新建了多少支队伍？", text, span(i, i + 4)).text == "1207"
-    assert complete_count("谁建的？", text, span(i, i + 4)).text == "1207"
-    j = text.index("18个")
-    assert complete_count("是第几个春节？", text, span(j, j + 3)).text == "第18个"
+
+    def read(question: str, words: str, upto: int | None = None) -> str:
+        i = text.index(words)
+        return complete_count(question, text, span(i, i + (upto or len(words)))).text
+
+    assert read("新建了多少个5G基站？", "1207") == "1207个"
+    assert read("新建了多少个5G基站？", "1207个") == "1207个"
+    assert read("日供气多少？", "28000") == "28000标立方米/小时"
+    assert read("悬赏多少？", "1000万", 4) == "1000万美元"
+    assert read("是第几个春节？", "18个", 3) == "第18个"
+    assert read("是哪个春节？", "18个", 2) == "18个"  # 第 only when the question asks 第几
+    assert read("谁来了？", "很多") == "很多"  # no numeral, no unit
+    assert read("哪天開幕？", "5月20") == "5月20日"
+    assert read("共幾個？", "3") == "3個"
+    assert read("在哪建基站？", "通辽") == "通辽"
 
 
 def _squad(path: Path, questions: list[tuple[str, str, str | None]]) -> Path:
