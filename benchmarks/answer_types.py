@@ -14,7 +14,6 @@ how long they are against the gold answers, and EM/F1.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -22,19 +21,7 @@ from statistics import median
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from qa.lexical import fold_aligned  # noqa: E402
-from qa.reader.question import NUMBER, NUMERAL, PERSON, TIME, analyse, typed  # noqa: E402
-
-
-def fits(kind: str, text: str) -> bool:
-    folded = fold_aligned(text)
-    if kind == NUMBER:
-        return bool(NUMERAL.search(folded))
-    if kind == TIME:
-        return bool(typed(TIME, folded))
-    if kind == PERSON:
-        return not re.search(r"\d", folded) and len(text) <= 12
-    return True
+from qa.reader.question import analyse, fits  # noqa: E402
 
 
 def main(paths: list[Path]) -> None:
@@ -49,7 +36,7 @@ def main(paths: list[Path]) -> None:
                 by_kind[analyse(r["question"]).kind].append(r)
         for kind, rs in sorted(by_kind.items(), key=lambda x: -len(x[1])):
             answered = [r for r in rs if r["answer"]]
-            fit = sum(fits(kind, r["answer"]) for r in answered)
+            fit = sum(fits(r["question"], r["answer"]) for r in answered)
             length = median(len(r["answer"]) for r in answered) if answered else 0
             gold = median(min(len(g) for g in r["gold"]) for r in rs)
             print(f"| {path.stem} | {kind} | {len(rs)} | {len(answered)} | "

@@ -18,6 +18,7 @@ from qa.reader import load_answerer  # noqa: E402
 from qa.reader.base import complete_count  # noqa: E402
 from qa.reader.bundle import READER_DIR  # noqa: E402
 from qa.reader.e5 import E5Reader, reader_available  # noqa: E402
+from qa.reader.question import fits  # noqa: E402
 from qa.reader.rules import RuleAnswerer  # noqa: E402
 from qa.reader.torch_reader import load_encoder  # noqa: E402
 from qa.reader.windows import Windower  # noqa: E402
@@ -158,6 +159,16 @@ def test_numbers_keep_their_measure_word():
     assert read("哪天開幕？", "5月20") == "5月20日"
     assert read("共幾個？", "3") == "3個"
     assert read("在哪建基站？", "通辽") == "通辽"
+
+
+def test_an_answer_fits_the_kind_asked_for():
+    assert fits("帮扶了多少家企业？", "129家") and fits("帮扶了多少家企业？", "129家企业")
+    assert not fits("帮扶了多少家企业？", "7个") and not fits("帮扶了多少家企业？", "张三")
+    assert fits("建了多少个月？", "3个月") and fits("规模是多少？", "28000标立方米/小时")
+    assert fits("How many workers stayed?", "763名")
+    assert fits("谁是矿长？", "邢永亮") and not fits("谁是矿长？", "2023年")
+    assert fits("哪一年成立？", "1995年") and not fits("哪一年成立？", "北京")
+    assert fits("为什么要改革？", "因为效率太低")  # clauses are not checked
 
 
 def _squad(path: Path, questions: list[tuple[str, str, str | None]]) -> Path:

@@ -144,8 +144,15 @@ UNITS += "|萬元|億元|萬千瓦時|千瓦時|小時|分鐘|個月|萬|億|歲
 
 _NUMERAL = re.compile(r"[\d０-９零〇一二三四五六七八九十百千万亿两萬億兩]")
 _ENDS_IN_NUMBER = re.compile(r"[\d０-９零〇一二三四五六七八九十百千万亿两萬億兩余餘多]$")
+_ASKED_UNIT = re.compile(rf"(?:多少|几|幾)({UNITS})")
 _UNIT_AFTER = re.compile(rf"(?:{UNITS})(?:[/每](?:{UNITS}))?")
 _ASKED_ORDINAL = re.compile(r"第(?:多少|几|幾)")
+
+
+def asked_unit(question: str) -> str | None:
+    """The measure word a count question asks for: 多少家 -> 家, 第几个 -> 个; else None."""
+    m = _ASKED_UNIT.search(question)
+    return m.group(1) if m else None
 
 
 def complete_count(question: str, passage: str, span: Span) -> Span:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -25,13 +26,15 @@ from typing import Any
 import numpy as np
 
 from qa.errors import INSTALL_HINT, ModelError
-from qa.reader.base import best_first, complete_count, platt
+from qa.reader.base import asked_unit, best_first, complete_count, platt
 from qa.reader.bundle import ADAPTER_FILES, CONFIG, HEAD, READER_DIR, TOKENIZATIONS, read_config
 from qa.reader.hf import decode
+from qa.reader.question import analyse, fits
 from qa.reader.windows import Windower, Windows
 from qa.types import Span
 
 RUNTIMES = ("auto", "onnx", "torch")
+MISFIT = 0.5  # share of its score a span keeps when it is not the kind of answer asked for
 RECENT_WINDOWS = 256  # windows whose logits are kept for rereading
 NEEDS = {"onnx": ("onnx", "onnxruntime", "tokenizers", "safetensors"),
          "torch": ("torch", "transformers", "peft", "safetensors")}
@@ -148,8 +151,11 @@ class E5Reader:
         self, question: str, passages: Sequence[str],
         retrieval_scores: Sequence[float] | None = None, contexts: Sequence[str] | None = None,
     ) -> list[Span]:
-        """All passages (and their windows) in one batch; counts take the measure word the
-        question asks for (`complete_count`)."""
+        """All passages (and their windows) in one batch; numbers take their measure word
+        (`complete_count`), and when the question asks a count in a measure word ("多少家"),
+        a span that is not one (7个, a name) keeps MISFIT of its score. (Demoting every span of
+        another kind than asked, times for 什么时候 and names for 谁, lost 0.3 F1 points on
+        300 CMRC trial questions: 战国时代 is a time its date patterns miss.)"""
         if not passages:
             return []
         windows = self.windower.batch(question, passages)
@@ -157,4 +163,9 @@ class E5Reader:
         spans = decode(windows, starts, ends, passages, retrieval_scores,
                        max_answer_tokens=self.max_answer_tokens, top_n=self.top_n,
                        retrieval_weight=self.retrieval_weight)
-        return best_first(complete_count(question, passages[s.passage_index], s) for s in spans)
+        spans = [complete_count(question, passages[s.passage_index], s) for s in spans]
+        if asked_unit(question):
+            asked = analyse(question)
+            spans = [s if fits(asked, s.text) else replace(s, score=s.score * MISFIT)
+                     for s in spans]
+        return best_first(spans)

@@ -17,7 +17,7 @@ from functools import cache
 import jieba
 
 from qa.lexical import fold_aligned
-from qa.reader.base import LIGHT, PUNCT, UNITS
+from qa.reader.base import LIGHT, PUNCT, UNITS, asked_unit
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -263,3 +263,27 @@ def absent(q: Question, text: str) -> float:
     missing = sum(w for word, w in pairs
                   if word not in text and _ADMIN_SUFFIX.sub("", word) not in text)
     return missing / total if total else 0.0
+
+
+# --- does an answer fit the question --------------------------------------------------------
+
+_ENDING_UNIT = re.compile(rf"(?:{UNITS})$")
+
+
+def fits(question: Question | str, text: str) -> bool:
+    """Whether `text` is the kind of answer `question` asks for: a numeral for a number (with
+    the measure word asked, when it has one: not 7个 for 多少家), a date for a time, no digits
+    in a name. Other kinds are not checked."""
+    q = analyse(question) if isinstance(question, str) else question
+    folded = fold_aligned(text)
+    if q.kind == NUMBER:
+        if not NUMERAL.search(folded):
+            return False
+        unit, ending = asked_unit(q.text), _ENDING_UNIT.search(folded)
+        return not (unit and ending and not ending.group().endswith(unit)
+                    and unit not in folded)
+    if q.kind == TIME:
+        return bool(typed(TIME, folded))
+    if q.kind == PERSON:
+        return not re.search(r"\d", folded) and len(text) <= 12
+    return True
