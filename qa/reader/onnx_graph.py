@@ -87,8 +87,8 @@ def build_graph(model: E5S1, reader: Path, max_positions: int | None = None):
         return node("Add", [y, const(f"{name}.b", t[f"{name}.b"])], f"{name}.out") if bias else y
 
     def residual_norm(y: str, x: str, layer: int, short: str, norm: str) -> str:
-        """LayerNorm(y + bias + x). Plain ops: ONNX Runtime's fused SkipLayerNormalization
-        measured ~10% slower for the whole reader on this CPU."""
+        """LayerNorm(y + bias + x), in plain ops: ONNX Runtime's SkipLayerNormalization
+        measured slower on this CPU (see OnnxLogits._open)."""
         y = node("Add", [y, const(f"l{layer}.{short}.b", t[f"l{layer}.{short}.b"])],
                  f"l{layer}.{short}.out")
         y = node("Add", [y, x], f"l{layer}.{norm}.sum")
