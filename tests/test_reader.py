@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -207,3 +208,10 @@ def test_train_reader_smoke_and_resume(tmp_path, cache_dir):
     reader = E5Reader(best, cache_dir=cache_dir)
     spans = reader.extract("王凤英的丈夫是谁？", [around(text, "王凤英的丈夫赵林柱", 40, 60)])
     check(spans, [around(text, "王凤英的丈夫赵林柱", 40, 60)])
+
+    # a run continued from that reader records where it started, for its card
+    more = replace(cfg, out=tmp_path / "more", steps=1, resume=False, init_from=best)
+    train(more, cache_dir, log=logged.append)
+    continued = json.loads((tmp_path / "more" / "best" / "reader.json").read_text())
+    assert continued["parent"]["training"]["step"] == 3
+    assert "## Continued from" in (tmp_path / "more" / "best" / "MODEL_CARD.md").read_text()

@@ -38,6 +38,21 @@ def reproduce_command(t: dict, runtime: dict) -> str:
     return f"python -m qa train-reader {' '.join(t['data'])} {args}"
 
 
+def lineage(config: dict) -> str:
+    """The runs before this one, oldest last: what each started from and reached."""
+    lines, parent = [], config.get("parent")
+    while parent:
+        t, v = parent["training"], parent.get("validation") or {}
+        curve = ", ".join(f"{h['step']}: {h['validation']['f1']:.3f}"
+                          for h in parent.get("history", []) if h.get("validation"))
+        lines.append(f"- {t['step']} steps (lr {t['lr']}, {t['seconds'] / 60:.0f} minutes) on "
+                     f"{', '.join(dict.fromkeys(t['data']))}"
+                     + (f"; validation EM {v['em']:.3f}, F1 {v['f1']:.3f}" if v else "")
+                     + (f"; F1 by step: {curve}" if curve else ""))
+        parent = parent.get("parent")
+    return "\n## Continued from\n\n" + "\n".join(lines) + "\n" if lines else ""
+
+
 def model_card(config: dict) -> str:
     """The card for a reader, from its reader.json alone."""
     t, v, runtime = config["training"], config["validation"], config["runtime"]
@@ -75,7 +90,7 @@ piece of its own, so a span can start and end on any character).
   spans of at most {runtime['max_answer_tokens']} tokens, retrieval weight
   {runtime['retrieval_weight']}, abstention threshold {runtime['abstain_threshold']}.
 - Reproduce: `{reproduce_command(t, runtime)}`{calibration_line(runtime)}
-{curve}"""
+{curve}{lineage(config)}"""
 
 
 def calibration_line(runtime: dict) -> str:

@@ -103,6 +103,16 @@ def load_checkpoint(folder: Path, model, optimizer) -> dict:
     return state
 
 
+def parent_record(folder: Path) -> dict | None:
+    """What the reader a run started from was (its training, validation, curve and own
+    parent), so that a continued reader's card tells its whole history."""
+    try:
+        config = json.loads((folder / CONFIG).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return {k: config[k] for k in ("training", "validation", "history", "parent") if k in config}
+
+
 def save_reader(folder: Path, model, cfg: TrainConfig, runtime: dict, record: dict,
                 history: list[dict] | None = None) -> None:
     """The shippable reader: adapter, head, reader.json and a model card."""
@@ -127,6 +137,8 @@ def save_reader(folder: Path, model, cfg: TrainConfig, runtime: dict, record: di
         "validation": record["validation"],
         "history": [h for h in history or [] if h.get("validation")],
     }
+    if cfg.init_from:
+        config["parent"] = parent_record(Path(cfg.init_from))
     (tmp / CONFIG).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
     (tmp / "MODEL_CARD.md").write_text(model_card(config), "utf-8")
     for path in tmp.iterdir():
