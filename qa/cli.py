@@ -361,7 +361,8 @@ def export_model_(out_dir: Path) -> None:
 def train_reader_(data, out, eval_limit, no_bf16, alpha, **options) -> None:
     """Fine-tune the bundled encoder into a span reader (LoRA + head) on SQuAD-format DATA.
 
-    Ship it by copying OUT/best/ to qa/data/reader/.
+    A file named twice is seen twice as often. Ship the reader by copying OUT/best/ to
+    qa/data/reader/ after `qa calibrate-reader OUT/best`.
     """
     import os
 
