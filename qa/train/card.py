@@ -99,6 +99,8 @@ def calibration_line(runtime: dict) -> str:
         return "\n- Not calibrated: scores are softmax shares, not probabilities."
     return (f"\n- Calibrated on {c['questions']} questions of {c['eval_file']}, each asked with "
             f"and without its passage: P(right) = sigmoid({c['a']} logit(score) + {c['b']}), "
-            f"right meaning F1 >= {c['right_f1']}; answers below P = {c['min_confidence']} "
+            f"right meaning F1 >= {c['right_f1']}"
+            + (" or a part of a gold answer" if "part" in c.get("right", "") else "")
+            + f"; answers below P = {c['min_confidence']} "
             f"(score {runtime['abstain_threshold']}) are withheld. Reproduce: `python -m qa "
             f"calibrate-reader OUT/best --eval-file {c['eval_file']} --limit {c['questions']}`")
