@@ -270,18 +270,29 @@ def absent(q: Question, text: str) -> float:
 _ENDING_UNIT = re.compile(rf"(?:{UNITS})$")
 
 
+def asks_measure(question: Question | str) -> bool:
+    """Whether a question asks for a number in a known measure: a count in a measure word
+    (多少家), a share (比例, 增幅) or a quantity with its units (面积, 多久)."""
+    q = analyse(question) if isinstance(question, str) else question
+    return q.kind == NUMBER and bool(asked_unit(q.text) or SHARE.search(q.text) or wanted_unit(q))
+
+
 def fits(question: Question | str, text: str) -> bool:
-    """Whether `text` is the kind of answer `question` asks for: a numeral for a number (with
-    the measure word asked, when it has one: not 7个 for 多少家), a date for a time, no digits
-    in a name. Other kinds are not checked."""
+    """Whether `text` is the kind of answer `question` asks for: a numeral for a number, in the
+    measure asked for when there is one (not 7个 for 多少家, a percentage for 比例, a length in
+    米 for 多长), a date for a time, no digits in a name. Other kinds are not checked."""
     q = analyse(question) if isinstance(question, str) else question
     folded = fold_aligned(text)
     if q.kind == NUMBER:
         if not NUMERAL.search(folded):
             return False
+        if SHARE.search(q.text):
+            return bool(PERCENT.search(folded))
         unit, ending = asked_unit(q.text), _ENDING_UNIT.search(folded)
-        return not (unit and ending and not ending.group().endswith(unit)
-                    and unit not in folded)
+        if unit:
+            return not (ending and not ending.group().endswith(unit) and unit not in folded)
+        measure = wanted_unit(q)
+        return not (measure and ending and not measure.search(folded))
     if q.kind == TIME:
         return bool(typed(TIME, folded))
     if q.kind == PERSON:
