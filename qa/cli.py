@@ -385,8 +385,12 @@ def train_reader_(data, out, eval_limit, no_bf16, alpha, **options) -> None:
 @click.option("--eval-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               required=True, help="SQuAD-format validation questions (never trained on).")
 @click.option("--limit", type=int, default=500, show_default=True, help="Questions used.")
+@click.option("--unanswerable-share", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=0.5, show_default=True,
+              help="Share of asked questions the archive does not answer, as the fit weighs them.")
 @answerer_option
-def calibrate_reader_(folder, eval_file, limit, answerer, reader_runtime) -> None:
+def calibrate_reader_(folder, eval_file, limit, unanswerable_share, answerer,
+                      reader_runtime) -> None:
     """Fit the reader in FOLDER's confidence and abstention threshold on EVAL_FILE, asked with
     and without each question's passage; writes them into FOLDER/reader.json."""
     from qa.reader.e5 import E5Reader
@@ -397,7 +401,7 @@ def calibrate_reader_(folder, eval_file, limit, answerer, reader_runtime) -> Non
     reader = E5Reader(folder, cache_dir=settings.cache_dir, device=settings.device,
                       runtime=settings.reader_runtime, log=log)
     records = collect(reader, eval_file, settings, limit, log)
-    runtime = calibrate(folder, records, eval_file)
+    runtime = calibrate(folder, records, eval_file, unanswerable_share)
     c = runtime["calibration"]
     for line in report(records, c["a"], c["b"]):
         _echo(line)

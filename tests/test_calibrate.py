@@ -56,6 +56,10 @@ def test_calibration_is_written_into_the_reader(tmp_path):
     assert config["runtime"] == runtime and runtime["calibration"]["questions"] == 40
     assert 0.3 < runtime["abstain_threshold"] < 0.5  # between the wrong and the right scores
     assert "calibrate-reader" in (folder / "MODEL_CARD.md").read_text()
+    # fewer questions without an answer in the archive: a lower score is enough to answer
+    rare = calibrate(folder, records, tmp_path / "trial.json", unanswerable_share=0.1)
+    assert rare["abstain_threshold"] < runtime["abstain_threshold"]
+    assert rare["calibration"]["unanswerable_share"] == 0.1
 
 
 def test_collect_asks_with_and_without_the_passage(tmp_path):

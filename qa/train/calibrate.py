@@ -49,18 +49,21 @@ def is_right(prediction: str, answers: Sequence[str]) -> bool:
                                or any(core in metrics.remove_punctuation(a) for a in answers))
 
 
-def fit_platt(scores: Sequence[float], right: Sequence[bool], steps: int = 50) -> tuple[float, float]:
-    """(a, b) of P(right) = sigmoid(a * logit(score) + b): Newton's method on the log loss."""
+def fit_platt(scores: Sequence[float], right: Sequence[bool], steps: int = 50,
+              weights: Sequence[float] | None = None) -> tuple[float, float]:
+    """(a, b) of P(right) = sigmoid(a * logit(score) + b): Newton's method on the (weighted)
+    log loss."""
     s = np.clip(np.asarray(scores, dtype=float), 1e-6, 1 - 1e-6)
     x = np.log(s / (1 - s))
     y = np.asarray(right, dtype=float)
+    v = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
     X = np.stack([x, np.ones_like(x)], axis=1)
     w = np.zeros(2)
     ridge = 1e-2  # keeps the fit finite when right and wrong scores do not overlap
     for _ in range(steps):
         p = 0.5 * (1 + np.tanh(0.5 * (X @ w)))  # the sigmoid, without overflow
-        grad = X.T @ (p - y) + ridge * w
-        hess = X.T @ (X * (p * (1 - p))[:, None]) + ridge * np.eye(2)
+        grad = X.T @ (v * (p - y)) + ridge * w
+        hess = X.T @ (X * (v * p * (1 - p))[:, None]) + ridge * np.eye(2)
         w -= np.linalg.solve(hess, grad)
     return float(w[0]), float(w[1])
 
@@ -126,16 +129,33 @@ def _sigmoid(a: float, b: float, score: float) -> float:
     return 1 / (1 + math.exp(-(a * math.log(s / (1 - s)) + b)))
 
 
-def calibrate(folder: Path, records: Sequence[Record], dataset: Path) -> dict:
+def share_weights(records: Sequence[Record], unanswerable_share: float) -> list[float]:
+    """Weights that make the askings without their passage `unanswerable_share` of the whole
+    (collect asks half of them so): the share of questions users ask that the archive does not
+    answer decides how much a score must say before an answer is more likely right than not."""
+    if not 0 < unanswerable_share < 1:
+        raise ValueError(f"the unanswerable share must be between 0 and 1, not {unanswerable_share}")
+    n = len(records)
+    n_un = sum(not r.answerable for r in records)
+    if n_un in (0, n):
+        return [1.0] * n
+    return [n * unanswerable_share / n_un if not r.answerable
+            else n * (1 - unanswerable_share) / (n - n_un) for r in records]
+
+
+def calibrate(folder: Path, records: Sequence[Record], dataset: Path,
+              unanswerable_share: float = 0.5) -> dict:
     """Fit, then write the calibration and threshold into the reader's reader.json (and its
     model card); returns the new runtime settings."""
-    a, b = fit_platt([r.score for r in records], [r.right for r in records])
+    a, b = fit_platt([r.score for r in records], [r.right for r in records],
+                     weights=share_weights(records, unanswerable_share))
     threshold = round(threshold_for(a, b), 4)
     config = json.loads((folder / CONFIG).read_text("utf-8"))
     config["runtime"]["abstain_threshold"] = threshold
     config["runtime"]["calibration"] = {
         "a": round(a, 4), "b": round(b, 4), "questions": sum(r.answerable for r in records),
-        "eval_file": Path(dataset).name, "right_f1": RIGHT_F1, "right": "F1 or part of a gold answer", "min_confidence": MIN_CONFIDENCE}
+        "eval_file": Path(dataset).name, "right_f1": RIGHT_F1, "right": "F1 or part of a gold answer", "min_confidence": MIN_CONFIDENCE,
+        "unanswerable_share": unanswerable_share}
     (folder / CONFIG).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", "utf-8")
     (folder / "MODEL_CARD.md").write_text(model_card(config), "utf-8")
     return config["runtime"]
