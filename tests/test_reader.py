@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -217,3 +218,7 @@ def test_train_reader_smoke_and_resume(tmp_path, cache_dir):
     continued = json.loads((tmp_path / "more" / "best" / "reader.json").read_text())
     assert continued["parent"]["training"]["step"] == 3
     assert "## Continued from" in (tmp_path / "more" / "best" / "MODEL_CARD.md").read_text()
+    # shipped over the reader it started from, then resumed: its parent is still that reader
+    shutil.copytree(tmp_path / "more" / "best", best, dirs_exist_ok=True)
+    state = train(replace(more, steps=2, resume=True), cache_dir, log=logged.append)
+    assert state["step"] == 2 and state["parent"]["training"]["step"] == 3

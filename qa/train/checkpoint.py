@@ -114,8 +114,9 @@ def parent_record(folder: Path) -> dict | None:
 
 
 def save_reader(folder: Path, model, cfg: TrainConfig, runtime: dict, record: dict,
-                history: list[dict] | None = None) -> None:
-    """The shippable reader: adapter, head, reader.json and a model card."""
+                history: list[dict] | None = None, parent: dict | None = None) -> None:
+    """The shippable reader: adapter, head, reader.json and a model card; `parent` is the
+    `parent_record` of the reader the run started from."""
     from importlib.metadata import version
 
     tmp = folder.with_name(folder.name + ".tmp")
@@ -137,8 +138,8 @@ def save_reader(folder: Path, model, cfg: TrainConfig, runtime: dict, record: di
         "validation": record["validation"],
         "history": [h for h in history or [] if h.get("validation")],
     }
-    if cfg.init_from:
-        config["parent"] = parent_record(Path(cfg.init_from))
+    if parent:
+        config["parent"] = parent
     (tmp / CONFIG).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
     (tmp / "MODEL_CARD.md").write_text(model_card(config), "utf-8")
     for path in tmp.iterdir():

@@ -24,7 +24,13 @@ from qa import metrics
 from qa.errors import INSTALL_HINT, ModelError
 from qa.reader.e5 import E5Reader
 from qa.reader.torch_reader import load_encoder, span_model
-from qa.train.checkpoint import load_checkpoint, load_weights, save_checkpoint, save_reader
+from qa.train.checkpoint import (
+    load_checkpoint,
+    load_weights,
+    parent_record,
+    save_checkpoint,
+    save_reader,
+)
 from qa.train.config import TrainConfig
 from qa.train.data import Validation, load_training_data, load_validation
 from qa.train.features import balance, batches, featurize
@@ -147,6 +153,9 @@ class Trainer:
         if cfg.resume and self.ckpt.exists():
             self.state = load_checkpoint(self.ckpt, self.model, self.optimizer)
             log(f"resumed from {self.ckpt} at step {self.state['step']}")
+        if "parent" not in self.state:
+            # read once, when the run starts: by a resume, init_from may hold this run's reader
+            self.state["parent"] = parent_record(Path(cfg.init_from)) if cfg.init_from else None
         self.reader: E5Reader | None = None
 
     def lr(self, step: int) -> float:
@@ -211,7 +220,7 @@ class Trainer:
             state["best"] = record
             save_reader(self.out / "best", self.model, cfg, runtime_settings(cfg), {
                 **record, "total_steps": self.total, "examples": len(self.examples),
-                "windows": len(self.features.starts)}, state["history"])
+                "windows": len(self.features.starts)}, state["history"], state["parent"])
             self.log(f"best reader so far -> {self.out / 'best'}")
 
     def run(self) -> dict[str, Any]:
