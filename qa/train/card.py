@@ -97,10 +97,13 @@ def calibration_line(runtime: dict) -> str:
     c = runtime.get("calibration")
     if not c:
         return "\n- Not calibrated: scores are softmax shares, not probabilities."
+    share = c.get("unanswerable_share", 0.5)
     return (f"\n- Calibrated on {c['questions']} questions of {c['eval_file']}, each asked with "
-            f"and without its passage: P(right) = sigmoid({c['a']} logit(score) + {c['b']}), "
+            f"and without its passage, the passage-less askings weighed as {share:g} of all: "
+            f"P(right) = sigmoid({c['a']} logit(score) + {c['b']}), "
             f"right meaning F1 >= {c['right_f1']}"
             + (" or a part of a gold answer" if "part" in c.get("right", "") else "")
             + f"; answers below P = {c['min_confidence']} "
             f"(score {runtime['abstain_threshold']}) are withheld. Reproduce: `python -m qa "
-            f"calibrate-reader OUT/best --eval-file {c['eval_file']} --limit {c['questions']}`")
+            f"calibrate-reader OUT/best --eval-file {c['eval_file']} --limit {c['questions']} "
+            f"--unanswerable-share {share:g}`")
