@@ -46,8 +46,9 @@ def answerer_option(f):
                           "when installed, else torch].")(f)
     return click.option(
         "--answerer",
-        help="rules [default], reader (the bundled trained reader), auto, or a Hugging Face "
-             "extractive-QA model name/folder (QA_ANSWERER).")(f)
+        help="auto [default: the trained reader with the rules as a second opinion when it "
+             "can run, else the rules], reader, rules, a train-reader folder, a Hugging Face "
+             "extractive-QA model name/folder, or two joined by + (QA_ANSWERER).")(f)
 
 
 follow_links_option = click.option(

@@ -48,10 +48,11 @@ class Settings:
     ocr_dpi: int = 200  # PDF pages without a text layer are rendered at this resolution for OCR
     ocr_threads: int = -1  # onnxruntime threads for OCR; -1: one per core
     slow_page_seconds: float = 10.0  # pages that take longer to read are counted in the report
-    # "rules"; "reader" (the bundled trained reader); "auto" (the reader when it can run, else
-    # rules); or a Hugging Face extractive-QA model name/folder. Rules by default: the bundled
-    # reader does not beat them yet (README, "The trained reader").
-    answerer: str = "rules"
+    # "auto" (the bundled trained reader with the rules as a second opinion, "reader+rules",
+    # when the reader can run, else the rules); "reader" (the reader alone); "rules"; a folder
+    # made by `qa train-reader`; a Hugging Face extractive-QA model name/folder; or two of these
+    # joined by "+". Why auto: README, "How it was trained, and where it stands".
+    answerer: str = "auto"
     # What the trained reader runs on: "onnx" (ONNX Runtime, default install), "torch"
     # (PyTorch, the st extra) or "auto" (onnx when installed, else torch).
     reader_runtime: str = "auto"

@@ -191,6 +191,7 @@ def test_cli_ask_json_schema(settings, monkeypatch):
 
 def test_cli_says_a_guess_is_a_guess_and_what_was_searched(settings, monkeypatch):
     monkeypatch.setenv("QA_MODEL", "fake")
+    monkeypatch.setenv("QA_ANSWERER", "rules")  # its guess is the rules' low-confidence one
     run = CliRunner().invoke
     guess = run(main, ["ask", GUESS, "--index-dir", str(settings.index_dir)])
     assert guess.exit_code == 0 and guess.output.startswith("可能是 (possibly) 唐毅")

@@ -20,6 +20,7 @@ from qa.reader import load_answerer  # noqa: E402
 from qa.reader.base import complete_count  # noqa: E402
 from qa.reader.bundle import READER_DIR  # noqa: E402
 from qa.reader.e5 import E5Reader, reader_available  # noqa: E402
+from qa.reader.ensemble import Ensemble  # noqa: E402
 from qa.reader.question import fits  # noqa: E402
 from qa.reader.rules import RuleAnswerer  # noqa: E402
 from qa.reader.torch_reader import load_encoder  # noqa: E402
@@ -69,8 +70,11 @@ def test_shipped_reader_answers_a_seed_question(shipped):
 
 def test_load_answerer_names(cache_dir):
     assert isinstance(load_answerer("rules", cache_dir), RuleAnswerer)
-    reader = load_answerer("auto", cache_dir, runtime="torch")  # it ships, with its threshold
+    reader = load_answerer("reader", cache_dir, runtime="torch")  # it ships, with its threshold
     assert isinstance(reader, E5Reader) and reader.runtime.startswith("torch")
+    default = load_answerer("auto", cache_dir, runtime="torch")  # the rules as second opinion
+    assert isinstance(default, Ensemble) and isinstance(default.first, E5Reader)
+    assert isinstance(default.second, RuleAnswerer) and default.threshold == 0.5
     runtime = json.loads((READER_DIR / "reader.json").read_text())["runtime"]
     assert reader.threshold == runtime["abstain_threshold"]
     with pytest.raises(ModelError, match="train-reader"):

@@ -1,9 +1,10 @@
 """Readers: find the answer span in retrieved passages, or say there is none.
 
 `load_answerer` is the one place that names them: "rules" (`rules.RuleAnswerer`, no model),
-"reader" (the bundled trained reader, `e5.E5Reader`), "auto" (the reader when it can run, else
-the rules), a folder of a reader trained by `qa train-reader`, any Hugging Face extractive-QA
-model name or folder (`hf.HFReader`), or two of these joined by "+" (`ensemble.Ensemble`).
+"reader" (the bundled trained reader, `e5.E5Reader`), "auto" (the default: the reader with the
+rules as a second opinion, "reader+rules", when the reader can run, else the rules), a folder
+of a reader trained by `qa train-reader`, any Hugging Face extractive-QA model name or folder
+(`hf.HFReader`), or two of these joined by "+" (`ensemble.Ensemble`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def load_answerer(name: str, cache_dir: Path, device: str | None = None,
             log("the trained reader cannot run here (pip install onnxruntime, or the st extra "
                 "for PyTorch): answering with the rules")
             answerer = RuleAnswerer()
+        elif name == "auto":
+            return load_answerer("reader+rules", cache_dir, device, threshold, runtime, log)
         else:
             answerer = E5Reader(cache_dir=cache_dir, device=device, runtime=runtime, log=log)
     elif (Path(name) / CONFIG).is_file():  # a reader folder: train-reader's OUT/best
