@@ -395,7 +395,7 @@ def calibrate_reader_(folder, eval_file, limit, unanswerable_share, answerer,
     """Fit the reader in FOLDER's confidence and abstention threshold on EVAL_FILE, asked with
     and without each question's passage; writes them into FOLDER/reader.json."""
     from qa.reader.e5 import E5Reader
-    from qa.train.calibrate import calibrate, collect, report
+    from qa.train.calibrate import adjusted, calibrate, collect, report
 
     settings = _settings(reader_runtime=reader_runtime)
     log = lambda msg: _echo(msg, err=True)  # noqa: E731
@@ -404,7 +404,7 @@ def calibrate_reader_(folder, eval_file, limit, unanswerable_share, answerer,
     records = collect(reader, eval_file, settings, limit, log)
     runtime = calibrate(folder, records, eval_file, unanswerable_share)
     c = runtime["calibration"]
-    for line in report(records, c["a"], c["b"]):
+    for line in report(adjusted(records, c["absent"]), c["a"], c["b"]):
         _echo(line)
     _echo(f"calibrated on {len(records)} askings with {reader.runtime}: threshold "
           f"{runtime['abstain_threshold']} in {folder / 'reader.json'}")

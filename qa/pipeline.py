@@ -157,6 +157,6 @@ class Archive:
         chosen = list(which)
         spans = self.answerer.extract(
             question, [hits[i].paragraph.text for i in chosen], [hits[i].score for i in chosen],
-            [f"{hits[i].article.newspaper or ''} {hits[i].article.title or ''}" for i in chosen],
+            [hits[i].context for i in chosen],
         )
         return [replace(s, passage_index=chosen[s.passage_index]) for s in spans]

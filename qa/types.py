@@ -91,6 +91,11 @@ class Hit:
     lexical_score: float | None = None  # BM25
     copies: tuple[int, ...] = ()  # paragraph ids of near-duplicates collapsed into this hit
 
+    @property
+    def context(self) -> str:
+        """What frames the paragraph for an answerer: its paper and headline."""
+        return f"{self.article.newspaper or ''} {self.article.title or ''}"
+
 
 @dataclass(frozen=True)
 class Citation:

@@ -10,8 +10,17 @@ import pytest
 
 from qa.reader.bundle import READER_DIR
 from qa.reader.ensemble import Ensemble, agree
+from qa.reader.question import analyse, unmentioned
 from qa.settings import Settings
-from qa.train.calibrate import Record, calibrate, collect, fit_platt, is_right, threshold_for
+from qa.train.calibrate import (
+    Record,
+    adjusted,
+    calibrate,
+    collect,
+    fit_platt,
+    is_right,
+    threshold_for,
+)
 from qa.types import Span
 
 
@@ -39,11 +48,31 @@ def test_platt_fit_recovers_a_known_calibration():
     scores = rng.uniform(0.01, 0.99, 4000)
     logit = np.log(scores / (1 - scores))
     right = rng.uniform(size=4000) < 1 / (1 + np.exp(-(2.0 * logit - 1.0)))
-    a, b = fit_platt(scores, right)
-    assert a == pytest.approx(2.0, abs=0.2) and b == pytest.approx(-1.0, abs=0.2)
+    a, b, c = fit_platt(scores, right)
+    assert a == pytest.approx(2.0, abs=0.2) and b == pytest.approx(-1.0, abs=0.2) and c == 0.0
     t = threshold_for(a, b, 0.5)
     assert 1 / (1 + np.exp(-(a * np.log(t / (1 - t)) + b))) == pytest.approx(0.5)
     assert threshold_for(-1.0, 0.0) == 1.0  # scores that do not predict: withhold all
+
+
+def test_the_fit_weighs_what_the_passage_leaves_unmentioned():
+    rng = np.random.default_rng(1)
+    scores = rng.uniform(0.01, 0.99, 4000)
+    missing = rng.uniform(0, 1, 4000)
+    logit = np.log(scores / (1 - scores))
+    right = rng.uniform(size=4000) < 1 / (1 + np.exp(-(1.5 * logit - 3.0 * missing + 0.5)))
+    a, b, c = fit_platt(scores, right, missing=list(missing))
+    assert (a, b, c) == (pytest.approx(1.5, abs=0.2), pytest.approx(0.5, abs=0.2),
+                         pytest.approx(-3.0, abs=0.4))
+
+
+def test_unmentioned_words_count_chinese_words_only():
+    q = analyse("通辽市委书记是谁？")
+    wuhai = "11月7日晚，市委书记唐毅主持召开市应对新冠肺炎疫情工作领导小组会议。"
+    assert unmentioned(q, wuhai, "乌海日报 会议召开") > 0.3  # it never names Tongliao
+    assert unmentioned(q, wuhai, "通辽日报 会议召开") == 0.0  # its paper does
+    assert unmentioned(analyse("通遼市委書記是誰？"), wuhai, "通辽日报") == 0.0  # folded script
+    assert unmentioned(analyse("Who is the party secretary of Tongliao?"), wuhai) == 0.0
 
 
 def test_calibration_is_written_into_the_reader(tmp_path):
@@ -60,6 +89,16 @@ def test_calibration_is_written_into_the_reader(tmp_path):
     rare = calibrate(folder, records, tmp_path / "trial.json", unanswerable_share=0.1)
     assert rare["abstain_threshold"] < runtime["abstain_threshold"]
     assert rare["calibration"]["unanswerable_share"] == 0.1
+    # wrong answers from passages that never mention what was asked about: such answers count
+    # against a span, and the reader is told how much (its logit per unmentioned share)
+    records = [Record(s, s > 0.4, True, 0.0) for s in np.linspace(0.05, 0.95, 40)]
+    records += [Record(s, False, False, 0.8) for s in np.linspace(0.3, 0.9, 40)]
+    weighed = calibrate(folder, records, tmp_path / "trial.json")
+    assert weighed["calibration"]["absent"] < -1
+    raw = [r.score for r in records]
+    assert [r.score for r in adjusted(records, 0.0)] == pytest.approx(raw)
+    assert all(a.score < r.score for a, r in zip(adjusted(records, -2.0), records, strict=True)
+               if r.missing)
 
 
 def test_collect_asks_with_and_without_the_passage(tmp_path):

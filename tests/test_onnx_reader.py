@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,12 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qa.embed import FakeEmbedder
 from qa.errors import ModelError
+from qa.indexer import build_index
+from qa.pipeline import Archive
 from qa.reader import load_answerer
 from qa.reader.bundle import READER_DIR
 from qa.reader.e5 import E5Reader, choose_runtime
+from qa.reader.ensemble import Ensemble
 from qa.reader.onnx_reader import MARKER
 from qa.reader.rules import RuleAnswerer
+from qa.settings import Settings
 from tests.seeds import page
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,6 +88,37 @@ def test_the_reader_answers_through_onnx(int8):
     spans = int8.extract(question, [passage, around(page("004"), "新建5G基站")], [0.9, 0.4])
     assert spans[0].text == "赵林柱" and spans[0].passage_index == 0
     assert spans[0].score >= int8.threshold
+
+
+def test_a_passage_that_never_names_what_was_asked_about_counts_against_its_answer(int8):
+    """Tongliao's party secretary asked of a Wuhai report: the reader finds a party secretary;
+    the calibrated weight on the words its passage and paper never mention lowers the score."""
+    assert int8.absent_weight < 0
+    passage = ("本报讯（记者杨勇）11月7日晚，市委书记唐毅主持召开市应对新冠肺炎疫情工作领导小组第32次"
+               "会议，传达国务院联防联控机制最新要求。")
+    question = "通辽市委书记是谁？"
+    elsewhere = int8.extract(question, [passage], [1.0], ["乌海日报 领导小组会议召开"])[0]
+    named = int8.extract(question, [passage], [1.0], ["通辽日报 领导小组会议召开"])[0]
+    assert elsewhere.text == named.text == "唐毅"
+    assert int8.confidence(elsewhere.score) < int8.confidence(named.score) - 0.1
+
+
+def test_the_default_answerer_over_the_seed_pages(int8, tmp_path):
+    """The default answerer (the reader with the rules) over the sample archive: our question
+    answered and cited; a made-up one (Tongliao's party secretary, where the page that names a
+    party secretary is Wuhai's) withheld, or at least far less sure."""
+    shutil.copytree(ROOT / "corpus", tmp_path / "corpus")
+    build_index([tmp_path / "corpus"], tmp_path / "index", FakeEmbedder(), progress=False,
+                log=lambda _: None)
+    settings = Settings(index_dir=tmp_path / "index", model="fake")
+    assert settings.answerer == "auto"
+    archive = Archive.open(settings, answerer=Ensemble(int8, RuleAnswerer()))
+    answer = archive.ask(ASKED[0][0])
+    assert not answer.abstained and answer.text == "赵林柱"
+    cited = answer.citations[0]
+    assert cited.passage[cited.answer_start : cited.answer_end] == answer.text
+    made_up = archive.ask("通辽市委书记是谁？")
+    assert made_up.abstained or made_up.confidence < answer.confidence - 0.2
 
 
 def test_windows_read_again_come_from_memory(int8, monkeypatch):

@@ -45,6 +45,11 @@ def platt(score: float, a: float, b: float) -> float:
     return 1 / (1 + math.exp(-z))
 
 
+def shift(score: float, by: float) -> float:
+    """The score whose logit is `score`'s plus `by`."""
+    return platt(score, 1.0, by)
+
+
 SENTENCE_END = "。！？!?；;\n"
 CLOSERS = "”’」』）)》\"'"
 CLAUSE_END = "，,、：:" + SENTENCE_END

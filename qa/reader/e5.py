@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 
 from qa.errors import INSTALL_HINT, ModelError
-from qa.reader.base import best_first, complete_count, platt
+from qa.reader.base import best_first, complete_count, platt, shift
 from qa.reader.bundle import ADAPTER_FILES, CONFIG, HEAD, READER_DIR, TOKENIZATIONS, read_config
 from qa.reader.hf import decode
-from qa.reader.question import analyse, asks_measure, fits
+from qa.reader.question import analyse, asks_measure, fits, unmentioned
 from qa.reader.windows import Windower, Windows
 from qa.types import Span
 
@@ -111,6 +111,9 @@ class E5Reader:
         self.threshold: float = config.get("abstain_threshold", 0.3)
         # Platt scaling fitted on validation questions: {"a": .., "b": ..} (none: the score)
         self.calibration: dict | None = config.get("calibration")
+        # added to a span's logit per share of the question's words its passage lacks
+        # (fitted with the calibration: qa.train.calibrate)
+        self.absent_weight: float = (self.calibration or {}).get("absent", 0.0)
         self.top_n = 20
         self._recent: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()
@@ -155,7 +158,10 @@ class E5Reader:
         (`complete_count`), and when the question asks a number in a known measure ("多少家",
         "比例", "多长"), a span that is not one (7个, 27个, a name) keeps MISFIT of its score. (Demoting every span of
         another kind than asked, times for 什么时候 and names for 谁, lost 0.3 F1 points on
-        300 CMRC trial questions: 战国时代 is a time its date patterns miss.)"""
+        300 CMRC trial questions: 战国时代 is a time its date patterns miss.) A span's logit
+        then moves by `absent_weight` times the share of the question's words that its passage
+        and `contexts` (paper, headline) never mention (`unmentioned`; fitted with the
+        calibration)."""
         if not passages:
             return []
         windows = self.windower.batch(question, passages)
@@ -167,5 +173,10 @@ class E5Reader:
         asked = analyse(question)
         if asks_measure(asked):
             spans = [s if fits(asked, s.text) else replace(s, score=s.score * MISFIT)
+                     for s in spans]
+        if self.absent_weight:  # what the question names and a passage never mentions
+            missing = [unmentioned(asked, p, contexts[i] if contexts and i < len(contexts) else "")
+                       for i, p in enumerate(passages)]
+            spans = [replace(s, score=shift(s.score, self.absent_weight * missing[s.passage_index]))
                      for s in spans]
         return best_first(spans)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import jieba
 
-from qa.lexical import fold_aligned
+from qa.lexical import fold, fold_aligned
 from qa.reader.base import LIGHT, PUNCT, UNITS, asked_unit
 
 jieba.setLogLevel(logging.WARNING)
@@ -57,6 +57,7 @@ _QUESTION_WORDS: list[tuple[re.Pattern[str], str]] = [
         (rf"{WHICH_N}|什么|哪个|哪些|哪一|啥|何|\bwhat\b|\bwhich\b", THING),
     ]
 ]
+_HAN_WORD = re.compile("[\u4e00-\u9fff]")
 _TRAILER = re.compile(r"[吗呢呀啊]*[？?。！!\s]*$")
 
 
@@ -263,6 +264,17 @@ def absent(q: Question, text: str) -> float:
     missing = sum(w for word, w in pairs
                   if word not in text and _ADMIN_SUFFIX.sub("", word) not in text)
     return missing / total if total else 0.0
+
+
+def unmentioned(q: Question, passage: str, context: str = "") -> float:
+    """`absent` over a passage and its context (headline, paper), counting the question's
+    Chinese words only: English words cannot be looked for in Chinese text, so an English
+    question gets 0."""
+    han = [(w, x) for w, x in zip(q.words, q.weights, strict=True) if _HAN_WORD.search(w)]
+    if not han:
+        return 0.0
+    words, weights = zip(*han, strict=True)
+    return absent(replace(q, words=words, weights=weights), fold(passage) + "\n" + fold(context))
 
 
 # --- does an answer fit the question --------------------------------------------------------

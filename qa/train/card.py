@@ -101,7 +101,10 @@ def calibration_line(runtime: dict) -> str:
     return (f"\n- Calibrated on {c['questions']} questions of {c['eval_file']}, each asked with "
             f"and without its passage, the passage-less askings weighed as {share:g} of all: "
             f"P(right) = sigmoid({c['a']} logit(score) + {c['b']}), "
-            f"right meaning F1 >= {c['right_f1']}"
+            + (f"the score's logit first moved by {c['absent']} × the share of the question's "
+               "(Chinese, IDF-weighted) words that the passage, its headline and its paper never "
+               "mention, " if c.get("absent") else "")
+            + f"right meaning F1 >= {c['right_f1']}"
             + (" or a part of a gold answer" if "part" in c.get("right", "") else "")
             + f"; answers below P = {c['min_confidence']} "
             f"(score {runtime['abstain_threshold']}) are withheld. Reproduce: `python -m qa "
