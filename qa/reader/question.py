@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, lru_cache
 
 import jieba
 
@@ -79,8 +79,10 @@ class Question:
         return _TRAILER.sub("", self.text[self.wh_end :])
 
 
+@lru_cache(maxsize=512)
 def analyse(question: str) -> Question:
-    """Answer type, question-word position and weighted content words of a question."""
+    """Answer type, question-word position and weighted content words of a question (kept for
+    the latest questions: every answerer, and every reread of a passage, asks it again)."""
     q = _TRAILER.sub("", fold_aligned(question.strip()))
     kind, ws, we = THING, len(q), len(q)
     for pattern, k in _QUESTION_WORDS:
