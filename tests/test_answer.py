@@ -213,3 +213,31 @@ def test_hf_reader_mechanics(tiny_reader):
     assert [s.score for s in spans] == sorted((s.score for s in spans), reverse=True)
     assert sum(s.score for s in spans) <= 1.0 + 1e-6
     assert reader.extract("王凤英的丈夫是谁？", []) == []
+
+
+def test_decode_scores_against_every_candidate_and_keeps_the_best_per_passage():
+    import math
+
+    import numpy as np
+
+    from qa.reader.hf import decode
+    from qa.reader.windows import Windows
+
+    passages = ["甲乙丙丁", "戊己庚"]
+    # token 0 is [CLS]; tokens 1.. are the passage's characters, one each
+    offsets = [[(0, 0), *((i, i + 1) for i in range(len(p)))] for p in passages]
+    windows = Windows(np.zeros((2, 5), np.int64), np.ones((2, 5), np.int64), [0, 1], offsets,
+                      [(1, 4), (1, 3)])
+    starts = np.array([[0.0, 3.0, 1.0, 0.0, 2.0], [1.0, 2.0, 0.0, 0.8, -9.0]], np.float32)
+    ends = np.array([[0.0, 0.0, 2.5, 1.0, 3.0], [0.5, 0.0, 1.0, 2.0, -9.0]], np.float32)
+    spans = decode(windows, starts, ends, passages, top_n=2, max_answer_tokens=10)
+    # window 0: starts 1 (3.0), 4 (2.0) x ends 4 (3.0), 2 (2.5): 甲乙丙丁 6, 甲乙 5.5, 丁 5
+    # window 1: starts 1 (2.0), 3 (0.8) x ends 3 (2.0), 2 (1.0): 戊己庚 4, 戊己 3, 庚 2.8
+    logits = {"甲乙丙丁": 6.0, "甲乙": 5.5, "丁": 5.0, "戊己庚": 4.0, "戊己": 3.0, "庚": 2.8}
+    null = 0.0  # the lower [CLS] start + end of the two windows
+    norm = math.exp(null) + sum(math.exp(v) for v in logits.values())
+    # 丁 and 庚 count in the softmax, but only the two best of each passage become spans
+    assert [(s.passage_index, s.text) for s in spans] == [
+        (0, "甲乙丙丁"), (0, "甲乙"), (1, "戊己庚"), (1, "戊己")]
+    for s in spans:
+        assert s.score == pytest.approx(math.exp(logits[s.text]) / norm, rel=1e-6)

@@ -27,10 +27,12 @@ def decode(windows: Windows, starts: np.ndarray, ends: np.ndarray, passages: Seq
     A span's logit is its start + end logit plus `retrieval_weight` times its passage's
     retrieval score relative to the best passage (so the top passage keeps its logit). The
     no-answer logit is the [CLS] start + end of the window that believes in an answer most.
+    Every pair of a window's `top_n` starts and ends counts in the softmax; the `top_n` best
+    of each passage become spans.
     """
     starts, ends = np.asarray(starts, dtype=np.float32), np.asarray(ends, dtype=np.float32)
     rel = relative(retrieval_scores, len(passages)) if retrieval_scores is not None else None
-    raw: list[tuple[float, int, int, int]] = []  # (logit, passage, start char, end char)
+    parts: list[tuple[np.ndarray, int, np.ndarray, np.ndarray]] = []  # logits, passage, a, b
     null = math.inf
     for f, p in enumerate(windows.owners):
         lo, hi = windows.context[f]
@@ -41,14 +43,14 @@ def decode(windows: Windows, starts: np.ndarray, ends: np.ndarray, passages: Seq
         n = min(top_n, hi - lo + 1)
         s_top = _top(starts[f, lo : hi + 1], n) + lo
         e_top = _top(ends[f, lo : hi + 1], n) + lo
-        offsets = windows.offsets[f]
-        for si in s_top.tolist():
-            for ei in e_top.tolist():
-                if si <= ei < si + max_answer_tokens:
-                    a, b = offsets[si][0], offsets[ei][1]
-                    if b > a:
-                        raw.append((float(starts[f, si] + ends[f, ei]) + bonus, p, a, b))
-    return _softmax_spans(raw, null, passages)
+        si, ei = np.meshgrid(s_top, e_top, indexing="ij")
+        si, ei = si.ravel(), ei.ravel()
+        offsets = np.asarray(windows.offsets[f])
+        a, b = offsets[si, 0], offsets[ei, 1]
+        ok = (si <= ei) & (ei < si + max_answer_tokens) & (b > a)
+        logits = (starts[f, si[ok]] + ends[f, ei[ok]]).astype(np.float64) + bonus
+        parts.append((logits, p, a[ok], b[ok]))
+    return _softmax_spans(parts, null, passages, top_n)
 
 
 def _top(values: np.ndarray, n: int) -> np.ndarray:
@@ -57,27 +59,40 @@ def _top(values: np.ndarray, n: int) -> np.ndarray:
     return idx[np.argsort(-values[idx], kind="stable")]
 
 
-def _softmax_spans(raw: list[tuple[float, int, int, int]], null: float,
-                   passages: Sequence[str]) -> list[Span]:
-    """Spans from (logit, passage, start, end), scored by their share of the softmax mass
-    over all candidates and the no-answer logit `null`; tidied, deduplicated, best first."""
-    if not raw:
+def _softmax_spans(parts: list[tuple[np.ndarray, int, np.ndarray, np.ndarray]], null: float,
+                   passages: Sequence[str], per_passage: int) -> list[Span]:
+    """Spans from (logits, passage, starts, ends), scored by their share of the softmax mass
+    over all candidates and the no-answer logit `null`; the `per_passage` best of each passage
+    tidied, deduplicated, best first."""
+    logits = np.concatenate([x[0] for x in parts]) if parts else np.empty(0)
+    if not len(logits):
         return []
-    top = max([x[0] for x in raw] + ([null] if null < math.inf else []))
-    norm = math.exp(null - top) if null < math.inf else 0.0
-    norm += sum(math.exp(x[0] - top) for x in raw)
+    top = max(float(logits.max()), null if null < math.inf else -math.inf)
+    norm = (math.exp(null - top) if null < math.inf else 0.0) + float(np.exp(logits - top).sum())
     out: list[Span] = []
-    bounds: dict[int, list[tuple[int, int]]] = {}
-    for logit, p, a, b in raw:
-        a, b = tidy(passages[p], a, b)
-        if b <= a:
-            continue
-        if p not in bounds:
-            bounds[p] = sentences(passages[p])
-        ss = next((s for s, e in bounds[p] if s <= a < e), a)
-        se = next((e for s, e in bounds[p] if s < b <= e), b)
-        out.append(Span(p, a, b, passages[p][a:b], ss, se, math.exp(logit - top) / norm))
+    for logit_p, p, a_p, b_p in _per_passage(parts, per_passage):
+        bounds = sentences(passages[p])
+        for logit, a, b in zip(logit_p.tolist(), a_p.tolist(), b_p.tolist(), strict=True):
+            a, b = tidy(passages[p], a, b)
+            if b <= a:
+                continue
+            ss = next((s for s, e in bounds if s <= a < e), a)
+            se = next((e for s, e in bounds if s < b <= e), b)
+            out.append(Span(p, a, b, passages[p][a:b], ss, se, math.exp(logit - top) / norm))
     return best_first(out)
+
+
+def _per_passage(parts: list[tuple[np.ndarray, int, np.ndarray, np.ndarray]], n: int
+                 ) -> list[tuple[np.ndarray, int, np.ndarray, np.ndarray]]:
+    """Each passage's `n` highest logits (over all its windows), with their character bounds."""
+    out = []
+    for p in dict.fromkeys(x[1] for x in parts):
+        mine = [x for x in parts if x[1] == p]
+        logits = np.concatenate([x[0] for x in mine])
+        a, b = np.concatenate([x[2] for x in mine]), np.concatenate([x[3] for x in mine])
+        keep = _top(logits, n) if len(logits) else np.empty(0, int)
+        out.append((logits[keep], p, a[keep], b[keep]))
+    return out
 
 
 class HFReader:
