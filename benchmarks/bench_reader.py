@@ -1,12 +1,11 @@
 """The trained reader on each runtime, side by side in one run: accuracy and latency.
 
     python benchmarks/bench_reader.py [--reader qa/data/reader] [--limit 300]
-        [--runtimes rules torch-fp32 torch-bf16 onnx-fp32 onnx-int8 onnx-int8-batch\n                    onnx-int8+rules]
+        [--runtimes rules torch-fp32 torch-bf16 onnx-fp32 onnx-int8 onnx-int8+rules]
 
 Every question is asked through `Archive.ask` (k = 5) of each answerer in turn, in a shuffled
-order per question, so that a busy machine slows them alike. `onnx-int8-batch` reads as the
-ONNX runtime did before: all windows in one run padded to the longest (now: one window a run,
-unpadded, a thread a core). Two archives:
+order per question, so that a busy machine slows them alike. `onnx-int8+rules` is the default
+answerer. Two archives:
 
 - CMRC 2018 trial: its passages indexed as articles (open retrieval, as `qa eval` does);
   EM/F1 over the answerable questions, the reader's own time and the whole `qa ask` time.
@@ -70,35 +69,12 @@ def answerers(names: list[str], reader: Path, cache_dir: Path) -> dict[str, Time
         if name == "rules":
             out[name] = Timed(RuleAnswerer())
             continue
-        runtime, precision, *batch = name.removesuffix("+rules").split("-")
+        runtime, precision = name.removesuffix("+rules").split("-")
         r = E5Reader(reader, cache_dir=cache_dir, runtime=runtime, precision=precision,
                      log=print)
-        if batch:  # onnx-int8-batch: every window in one run, padded to the longest
-            r.logits = OneBatch(r.logits)
-            r.name += ", one padded batch"
         # onnx-int8+rules: the default answerer (QA_ANSWERER=auto)
         out[name] = Timed(Ensemble(r, RuleAnswerer()) if name.endswith("+rules") else r)
     return out
-
-
-class OneBatch:
-    """ONNX Runtime logits the way they were read before: one run over all windows, padded
-    to the longest, on the session's threads (compare OnnxLogits.__call__)."""
-
-    def __init__(self, inner):
-        import onnxruntime as ort
-
-        self.inner, self.name, self.precision = inner, inner.name, inner.precision
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = min(os.cpu_count() or 1, 4)
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(inner.folder / "reader.onnx"), options,
-                                            providers=["CPUExecutionProvider"])
-
-    def __call__(self, windows):
-        logits = self.session.run(None, {"embeddings": self.inner.embed(windows.input_ids),
-                                         "attention_mask": windows.attention_mask})[0]
-        return logits[..., 0], logits[..., 1]
 
 
 def ask_all(questions, archives: dict[str, Archive], seed: int = 0) -> dict[str, list]:

