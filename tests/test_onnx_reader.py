@@ -13,12 +13,12 @@ import pytest
 from qa.embed import FakeEmbedder
 from qa.errors import ModelError
 from qa.indexer import build_index
+from qa.onnx_encoder import MARKER
 from qa.pipeline import Archive
 from qa.reader import load_answerer
 from qa.reader.bundle import READER_DIR
 from qa.reader.e5 import E5Reader, choose_runtime
 from qa.reader.ensemble import Ensemble
-from qa.reader.onnx_reader import MARKER
 from qa.reader.rules import RuleAnswerer
 from qa.settings import Settings
 from tests.seeds import page
@@ -141,7 +141,7 @@ def test_windows_read_again_come_from_memory(int8, monkeypatch):
 
 def test_a_corrupt_or_incomplete_cache_is_rebuilt(int8, cache_dir):
     folder = int8.logits.folder
-    (folder / "reader.onnx").write_bytes(b"not a model")
+    (folder / "model.onnx").write_bytes(b"not a model")
     logged: list[str] = []
     again = E5Reader(cache_dir=cache_dir, runtime="onnx", precision="int8", log=logged.append)
     assert any("rebuilding" in line for line in logged)

