@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from qa.cite import citation
@@ -79,10 +80,13 @@ class Archive:
              ) -> Archive:
         """Open the live index in settings.index_dir; `log` hears about first-use builds."""
         store = Store.open(settings.index_dir)
-        embedder = embedder or load_embedder(settings, "query", log=log)
-        answerer = answerer or load_answerer(settings.answerer, settings.cache_dir,
-                                             settings.device, runtime=settings.reader_runtime,
-                                             log=log)
+        # side by side: each spends most of its second or two reading a 250k-piece vocabulary
+        with ThreadPoolExecutor(2, thread_name_prefix="open") as pool:
+            loading = None if answerer else pool.submit(
+                load_answerer, settings.answerer, settings.cache_dir, settings.device,
+                runtime=settings.reader_runtime, log=log)
+            embedder = embedder or load_embedder(settings, "query", log=log)
+            answerer = answerer or loading.result()
         return cls(settings, store, embedder, answerer)
 
     @property
