@@ -17,7 +17,7 @@ from qa.onnx_encoder import MARKER
 from qa.pipeline import Archive
 from qa.reader import load_answerer
 from qa.reader.bundle import READER_DIR
-from qa.reader.e5 import E5Reader, choose_runtime
+from qa.reader.e5 import E5Reader, choose_runtime, nonsense
 from qa.reader.ensemble import Ensemble
 from qa.reader.rules import RuleAnswerer
 from qa.settings import Settings
@@ -101,6 +101,19 @@ def test_a_passage_that_never_names_what_was_asked_about_counts_against_its_answ
     named = int8.extract(question, [passage], [1.0], ["通辽日报 领导小组会议召开"])[0]
     assert elsewhere.text == named.text == "唐毅"
     assert int8.confidence(elsewhere.score) < int8.confidence(named.score) - 0.1
+
+
+def test_a_question_of_no_words_finds_nothing(int8):
+    """Keyboard mashes in Latin letters get no span (they were answered "内蒙古圣雪" at 69%);
+    English questions, Latin words in Chinese questions and real Latin still get read."""
+    passages = [around(page("004"), "新建5G基站"), around(page("002"), "王凤英的丈夫赵林柱")]
+    for mash in ("asdfgh qwerty", "xkcd zzzz blorp", "sdf sdf sdf?"):
+        assert nonsense(mash, int8.tokenizer), mash
+        assert int8.extract(mash, passages) == [], mash
+    for words in (ASKED[2][0], "Who is Xi?", "lorem ipsum dolor sit amet", "通辽 asdf 是什么？",
+                  "café qwxz", "5G 1207"):
+        assert not nonsense(words, int8.tokenizer), words
+    assert int8.extract(ASKED[2][0], passages)
 
 
 def test_the_default_answerer_over_the_seed_pages(int8, tmp_path):
