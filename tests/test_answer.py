@@ -8,7 +8,7 @@ import pytest
 
 from qa.errors import ModelError
 from qa.reader import load_answerer
-from qa.reader.base import sentences
+from qa.reader.base import sentences, tidy
 from qa.reader.hf import HFReader
 from qa.reader.question import CLAUSE, NUMBER, ORG, PERSON, PLACE, THING, TIME, absent, analyse
 from qa.reader.rules import RuleAnswerer
@@ -241,3 +241,17 @@ def test_decode_scores_against_every_candidate_and_keeps_the_best_per_passage():
         (0, "甲乙丙丁"), (0, "甲乙"), (1, "戊己庚"), (1, "戊己")]
     for s in spans:
         assert s.score == pytest.approx(math.exp(logits[s.text]) / norm, rel=1e-6)
+
+
+@pytest.mark.parametrize(("passage", "span", "tidied"), [
+    ("发生于天正16年（1588年）。", "16年（1588年", "16年（1588年）"),  # its partner comes next
+    ("新增12个(机器人8个,数字化车间4个，另有", "12个(机器人8个,数字化车间4个", "12个"),  # it does not
+    ("他说（据新华社）今天到", "据新华社）今天", "（据新华社）今天"),  # opened just before
+    ("他说据新华社）今天到", "据新华社）今天", "今天"),
+    ("获奖作品《山河》，", "《山河》，", "《山河》"),  # whole pairs and edges as before
+    ("其中A（甲）和B（乙）", "A（甲）和B（乙", "A（甲）和B（乙）"),
+])
+def test_tidy_mends_brackets_left_open_or_closed_inside(passage, span, tidied):
+    a = passage.index(span)
+    a, b = tidy(passage, a, a + len(span))
+    assert passage[a:b] == tidied

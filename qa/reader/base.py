@@ -107,7 +107,10 @@ _CLOSING = {v: k for k, v in PAIRS.items()}
 def tidy(passage: str, a: int, b: int) -> tuple[int, int]:
     """Strip white space, clause punctuation and unpaired brackets or quotes from both ends:
     what a model that reads characters leaves at a span's edges. Words stay whole (unlike
-    `trim`, which also drops particles such as 的 and 是 for the rules)."""
+    `trim`, which also drops particles such as 的 and 是 for the rules). A bracket left open
+    inside is closed when its partner comes next (天正16年（1588年 → …（1588年）), else the
+    span ends before it (12个(机器人8个 → 12个); likewise a bracket closed inside that opened
+    just before the span, or not."""
     while True:
         a0, b0 = a, b
         while a < b and (passage[a].isspace() or passage[a] in CLAUSE_END):
@@ -121,8 +124,30 @@ def tidy(passage: str, a: int, b: int) -> tuple[int, int]:
                       or passage[b - 1] in _CLOSING
                       and _CLOSING[passage[b - 1]] not in passage[a : b - 1]):
             b -= 1
+        a, b = _balance(passage, a, b)
         if (a, b) == (a0, b0):
             return a, b
+
+
+def _balance(passage: str, a: int, b: int) -> tuple[int, int]:
+    """The span with its first unbalanced bracket inside mended (see `tidy`)."""
+    opened: list[int] = []
+    for i in range(a, b):
+        ch = passage[i]
+        if ch in _CLOSING and ch not in PAIRS:
+            if opened and PAIRS[passage[opened[-1]]] == ch:
+                opened.pop()
+            elif a > 0 and passage[a - 1] == _CLOSING[ch]:
+                return a - 1, b
+            else:
+                return i + 1, b
+        elif ch in PAIRS and ch not in _CLOSING:
+            opened.append(i)
+    if opened:
+        if b < len(passage) and passage[b] == PAIRS[passage[opened[-1]]]:
+            return a, b + 1
+        return a, opened[0]
+    return a, b
 
 
 def best_first(spans: Iterable[Span]) -> list[Span]:
