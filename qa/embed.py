@@ -129,7 +129,8 @@ class OnnxE5Embedder(Embedder):
                                    log=log)
         tokenizer = self.encoder.tokenizer
         self._bos, self._eos = tokenizer.token_to_id("<s>"), tokenizer.token_to_id("</s>")
-        self.name, self.dim, self.batch_size = MODEL_NAME, 384, batch_size
+        dim = self.encoder.session.get_outputs()[0].shape[-1]
+        self.name, self.dim, self.batch_size = MODEL_NAME, int(dim), batch_size
 
     def windows(self, text: str) -> list[list[int]]:
         """<s> + content + </s> in pieces of at most 510 content tokens, no overlap: the
