@@ -90,7 +90,7 @@ def ensure_index(settings: Settings, log: Callable[[str], None] = print) -> None
         )
     log(f"no index in {settings.index_dir}: indexing {settings.corpus_dir} first …")
     report = build_index([settings.corpus_dir], settings.index_dir,
-                         load_embedder(settings, "index"), settings=settings,
+                         load_embedder(settings, "index", log=log), settings=settings,
                          batch_size=settings.batch_size, log=log)
     for source, why in report.failed:
         log(f"  skipped {source}: {why}")
