@@ -80,7 +80,8 @@ class Archive:
              ) -> Archive:
         """Open the live index in settings.index_dir; `log` hears about first-use builds."""
         store = Store.open(settings.index_dir)
-        # side by side: each spends most of its second or two reading a 250k-piece vocabulary
+        # side by side: the reader and the question encoder load their graphs at once (their
+        # shared vocabulary is parsed by whichever comes first)
         with ThreadPoolExecutor(2, thread_name_prefix="open") as pool:
             loading = None if answerer else pool.submit(
                 load_answerer, settings.answerer, settings.cache_dir, settings.device,

@@ -177,6 +177,34 @@ def test_the_cache_is_keyed_on_the_adapter(int8, cache_dir, tmp_path):
     assert other.logits.folder != int8.logits.folder
 
 
+def test_the_reader_and_the_question_encoder_share_one_vocabulary(int8, cache_dir):
+    """One vocab-<hash> folder and one parsed tokenizer (~1 s) for both; each its own
+    pipeline: the reader's cuts Han characters apart, the encoder's does not, and both encode
+    as their tokenizer.json read afresh does, special tokens included."""
+    from tokenizers import Tokenizer
+
+    from qa.embed import OnnxE5Embedder
+    from qa.reader.bundle import split_chars
+
+    encoder = OnnxE5Embedder(cache_dir).encoder
+    reader = int8.logits.encoder
+    assert [p.name for p in cache_dir.glob("vocab-*")] == [reader.vocabulary.folder.name]
+    assert encoder.vocabulary is reader.vocabulary and encoder.tokenizer is not reader.tokenizer
+    for graph in (encoder.folder, reader.folder):
+        assert sorted(p.name for p in graph.iterdir()) == [MARKER, "model.onnx"]
+    plain = Tokenizer.from_file(str(reader.vocabulary.folder / "tokenizer.json"))
+    chars = Tokenizer.from_file(str(reader.vocabulary.folder / "tokenizer.json"))
+    split_chars(chars)
+    texts = ["通辽市今年新建5G基站1207个。", "通遼今年新建了幾個基站？", "How many base stations?",
+             "<s>标记</s> <mask> ①②　全角ＡＢＣ", ""]
+    for ours, fresh in ((encoder.tokenizer, plain), (reader.tokenizer, chars)):
+        for text in texts:
+            a, b = ours.encode(text), fresh.encode(text)
+            assert (a.ids, a.offsets) == (b.ids, b.offsets), text
+        assert ours.encode("问题", "段落").ids == fresh.encode("问题", "段落").ids
+    assert encoder.tokenizer.encode("今年").tokens != reader.tokenizer.encode("今年").tokens
+
+
 def test_runtime_choice_and_fallback(monkeypatch, tmp_path):
     import qa.reader.e5 as e5
 
