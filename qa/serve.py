@@ -132,15 +132,17 @@ def serve(settings: Settings, auth: tuple[str, str] | None = None,
     ensure_index(settings, log)
     from qa.pipeline import Archive
 
-    # The archive (index, query engine, reader: ~2 s, mostly the reader's 250k-piece tokenizer)
-    # opens while Gradio imports and the page is built; a question asked before waits for it.
+    # The archive (index, query engine, reader: ~1.5 s, mostly the encoder's 250k-piece
+    # tokenizer) opens while Gradio imports and the page is built; a question asked before
+    # waits for it.
     archive = Background(lambda: Archive.open(settings, log=log))
     if "gradio" not in sys.modules:
         sys.meta_path.insert(0, _NoGradioStubs())
     from qa.web import build_ui, launch
 
     # Pages are added from the browser only where a stranger cannot reach the app unseen.
-    demo = build_ui(archive.get, settings, warm_up=True,
+    warm_up = threading.Event()
+    demo = build_ui(archive.get, settings, warm_up=warm_up,
                     allow_uploads=uploads_allowed(settings.host, auth))
     try:
         launch(demo, settings, auth=auth, prevent_thread_lock=True, quiet=True)
@@ -152,4 +154,5 @@ def serve(settings: Settings, auth: tuple[str, str] | None = None,
            if insecure_no_auth and not auth else ""))
     archive.get()  # an archive that cannot open is an error now, not at the first question
     log(f"ready in {time.perf_counter() - started:.1f} s")
+    warm_up.set()
     demo.block_thread()  # until Ctrl-C, which closes the server

@@ -3,6 +3,8 @@ the handlers (tests/test_browser.py drives the page in headless Chromium)."""
 
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from qa.web import (
     parse_filters,
     reply_markdown,
 )
+from qa.web.render import WARM_UP_QUESTION
 from qa.web.upload import OFF
 from tests.archives import build, open_archive
 
@@ -322,6 +325,30 @@ def test_the_page_has_no_upload_control_when_uploads_are_off(seeded):
     assert "File" not in off and OFF in values
     on, values = kinds(True)
     assert "File" in on and OFF not in values
+
+
+def test_the_warm_up_waits_until_the_app_is_served(seeded):
+    """The throwaway question that loads the lazy parts waits for `qa serve`'s signal: before
+    it, it would compete with the page being built for the CPU."""
+    asked: list[str] = []
+
+    class Recorder:
+        def refresh(self) -> None:
+            pass
+
+        def ask(self, question: str, **_) -> None:
+            asked.append(question)
+
+    served = threading.Event()
+    build_ui(Recorder, seeded, warm_up=served)
+    time.sleep(0.5)
+    assert asked == []
+    served.set()
+    for _ in range(100):
+        if asked:
+            break
+        time.sleep(0.05)
+    assert asked == [WARM_UP_QUESTION]
 
 
 def test_uploads_only_on_loopback_or_behind_a_login():

@@ -38,14 +38,17 @@ PANEL_HINT = ('<p class="qa-note">提问后，在这里查看答案的出处。'
               "The source of each answer opens here.</p>")
 
 
-def build_ui(archive_provider: Callable[[], Archive], settings: Settings, warm_up: bool = False,
-             allow_uploads: bool = False) -> gr.Blocks:
-    """The Blocks app. With `warm_up`, the archive's lazy parts load in the background from now
-    on; with `allow_uploads`, pages can be added from the browser."""
+def build_ui(archive_provider: Callable[[], Archive], settings: Settings,
+             warm_up: threading.Event | None = None, allow_uploads: bool = False) -> gr.Blocks:
+    """The Blocks app. With `warm_up`, the archive's lazy parts load in the background once
+    that event is set (`qa serve` sets it when the page is served: sooner, they would slow the
+    start, competing for the CPU and the GIL); with `allow_uploads`, pages can be added from
+    the browser."""
     upload_folder()  # before any component: each keeps the folder it was made with
     app = ChatApp(archive_provider, settings, allow_uploads)
-    if warm_up:
-        threading.Thread(target=app.warm_up, name="warm-up", daemon=True).start()
+    if warm_up is not None:
+        threading.Thread(target=lambda: warm_up.wait() and app.warm_up(), name="warm-up",
+                         daemon=True).start()
     with gr.Blocks(title="报纸档案问答 Archive QA", analytics_enabled=False,
                    delete_cache=(UPLOAD_SWEEP_S, UPLOAD_SWEEP_S)) as demo:
         gr.Markdown(INTRO)
