@@ -39,9 +39,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_app(index_dir: Path, corpus: Path, timeout: float = 600):
-    """Run app.py on a free port; yield (url, seconds until the page answered, seconds until
-    the app logged that it is ready)."""
+def running_app(index_dir: Path, corpus: Path, timeout: float = 600, root: Path = ROOT):
+    """Run root/app.py on a free port; yield (url, seconds until the page answered, seconds
+    until the app logged that it is ready)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
@@ -49,7 +49,7 @@ def running_app(index_dir: Path, corpus: Path, timeout: float = 600):
     proc = subprocess.Popen(
         [
             sys.executable,
-            str(ROOT / "app.py"),
+            str(root / "app.py"),
             "--port",
             str(port),
             "--index-dir",
@@ -57,7 +57,7 @@ def running_app(index_dir: Path, corpus: Path, timeout: float = 600):
             "--corpus",
             str(corpus),
         ],
-        cwd=ROOT,
+        cwd=root,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
