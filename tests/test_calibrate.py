@@ -126,8 +126,10 @@ def test_ensemble_raises_agreement_and_keeps_disagreement():
     q = "通辽今年新建了多少个5G基站？"
     both = Ensemble(Stub("a", {q: ("1207个", 0.6)}), Stub("b", {q: ("1207", 0.5)}))
     spans = both.extract(q, [passage])
-    assert spans[0].text in ("1207个", "1207")
-    assert spans[0].score == pytest.approx(1 - 0.4 * 0.5)  # independent evidence combined
+    assert [s.text for s in spans] == ["1207个", "1207"]  # the tie goes to the first's edges
+    assert spans[0].score == spans[1].score == pytest.approx(1 - 0.4 * 0.5)  # evidence combined
+    flipped = Ensemble(Stub("b", {q: ("1207", 0.5)}), Stub("a", {q: ("1207个", 0.6)}))
+    assert [s.text for s in flipped.extract(q, [passage])] == ["1207", "1207个"]
     apart = Ensemble(Stub("a", {q: ("1207个", 0.6)}), Stub("b", {q: ("主城区", 0.5)}))
     spans = apart.extract(q, [passage])
     assert [(s.text, round(s.score, 2)) for s in spans] == [("1207个", 0.6), ("主城区", 0.5)]

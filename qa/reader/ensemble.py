@@ -3,8 +3,9 @@
 Both answerers' scores are turned into probabilities by their own calibration
 (`Answerer.confidence`), so they can be compared. A span that both answerers find (the same
 characters of the same passage, or one inside the other) is more likely right than either
-alone says (`agree`): the two are combined as independent evidence (noisy-or). The ensemble's score is
-that probability, so its threshold is a probability too.
+alone says (`agree`): the two are combined as independent evidence (noisy-or), and where
+their edges differ the first answerer's are kept. The ensemble's score is that probability,
+so its threshold is a probability too.
 """
 
 from __future__ import annotations
@@ -51,16 +52,18 @@ class Ensemble:
                for s in self.first.extract(question, passages, retrieval_scores, contexts)[:TOP]]
         two = [(s, self.second.confidence(s.score))
                for s in self.second.extract(question, passages, retrieval_scores, contexts)[:TOP]]
-        out = []
-        for own, others in ((one, two), (two, one)):
+        best: dict[tuple[int, int, int], tuple[int, Span]] = {}
+        for rank, (own, others) in enumerate(((one, two), (two, one))):
             for span, p in own:
                 # the other answerer's most confident span that agrees with this one
                 q = max((p2 for s2, p2 in others if agree(span, s2)), default=0.0)
-                out.append(replace(span, score=1 - (1 - p) * (1 - q)))
-        best: dict[tuple[int, int, int], Span] = {}
-        for span in out:
-            key = (span.passage_index, span.start, span.end)
-            if key not in best or best[key].score < span.score:
-                best[key] = span
-        # ties (the same probability) go to the shorter span: agreement on the core of it
-        return sorted(best.values(), key=lambda s: (-s.score, s.end - s.start, s.passage_index))
+                key = (span.passage_index, span.start, span.end)
+                combined = replace(span, score=1 - (1 - p) * (1 - q))
+                if key not in best or best[key][1].score < combined.score:
+                    best[key] = (rank, combined)
+        # Two spans that agree get the same probability; the tie goes to the first answerer's
+        # (the trained reader: on CMRC trial, of 94 such pairs its span was exact in 48, the
+        # rules' in 37, the shorter one's in 36: the rules' often lack the unit, as in 4 / 4分钟).
+        ranked = sorted(best.values(), key=lambda rs: (-rs[1].score, rs[0],
+                                                       rs[1].end - rs[1].start, rs[1].passage_index))
+        return [span for _, span in ranked]
