@@ -47,8 +47,11 @@ def build_ui(archive_provider: Callable[[], Archive], settings: Settings,
     upload_folder()  # before any component: each keeps the folder it was made with
     app = ChatApp(archive_provider, settings, allow_uploads)
     if warm_up is not None:
-        threading.Thread(target=lambda: warm_up.wait() and app.warm_up(), name="warm-up",
-                         daemon=True).start()
+        def when_served() -> None:
+            warm_up.wait()
+            app.warm_up()
+
+        threading.Thread(target=when_served, name="warm-up", daemon=True).start()
     with gr.Blocks(title="报纸档案问答 Archive QA", analytics_enabled=False,
                    delete_cache=(UPLOAD_SWEEP_S, UPLOAD_SWEEP_S)) as demo:
         gr.Markdown(INTRO)
