@@ -67,7 +67,7 @@ def head_weights(folder: Path) -> tuple[np.ndarray, np.ndarray]:
         raise ModelError(f"the reader's head in {folder} is unreadable: {exc}") from exc
 
 
-def build_graph(model: E5S1, reader: Path | None, max_positions: int | None = None):
+def build_graph(model: E5S1, reader: Path | None):
     """The encoder, with `reader`'s adapter merged and its head on top if given, as an
     `onnx.ModelProto` (float32)."""
     from onnx import TensorProto, helper, numpy_helper
@@ -96,7 +96,7 @@ def build_graph(model: E5S1, reader: Path | None, max_positions: int | None = No
 
     def residual_norm(y: str, x: str, layer: int, short: str, norm: str) -> str:
         """LayerNorm(y + bias + x), in plain ops: ONNX Runtime's SkipLayerNormalization
-        measured slower on this CPU (see OnnxLogits._open)."""
+        measured slower on this CPU (see qa.onnx_encoder._session)."""
         y = node("Add", [y, const(f"l{layer}.{short}.b", t[f"l{layer}.{short}.b"])],
                  f"l{layer}.{short}.out")
         y = node("Add", [y, x], f"l{layer}.{norm}.sum")
@@ -104,8 +104,7 @@ def build_graph(model: E5S1, reader: Path | None, max_positions: int | None = No
                                            const(f"l{layer}.{norm}.b", t[f"l{layer}.{norm}.b"])],
                     f"l{layer}.{norm}", axis=-1, epsilon=eps)
 
-    positions = max_positions or h["max_positions"]
-    pos = t["emb.pos"].reshape(h["max_positions"], hidden)[:positions] + \
+    pos = t["emb.pos"].reshape(h["max_positions"], hidden) + \
         t["emb.type"].reshape(h["type_vocab"], hidden)[0]
     # position + token-type embeddings for the first T positions, added to the word embeddings
     seq = node("Shape", ["embeddings"], "shape")

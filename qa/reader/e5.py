@@ -72,7 +72,7 @@ def nonsense(question: str, tokenizer: Any) -> bool:
     words = _LATIN_WORD.findall(question)
     if not words:
         return False
-    pieces = sum(len(tokenizer.encode(w, add_special_tokens=False).ids) for w in words)
+    pieces = sum(len(e.ids) for e in tokenizer.encode_batch(words, add_special_tokens=False))
     return sum(map(len, words)) / pieces < MIN_LETTERS_PER_PIECE
 
 
