@@ -24,12 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.adapter import ADAPTER, ADAPTER_CONFIG, HEAD, read_adapter
 from qa.errors import ModelError
 from qa.export_model import E5S1
 
 MS = "com.microsoft"
 # what the graph reads from a reader's folder (and what its cached build is keyed on)
-ADAPTER_CONFIG, ADAPTER, HEAD = "adapter_config.json", "adapter_model.safetensors", "head.safetensors"
 READER_FILES = (ADAPTER_CONFIG, ADAPTER, HEAD)
 _LINEAR = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
            "ao": "attention.output.dense", "fi": "intermediate.dense", "fo": "output.dense"}
@@ -38,19 +38,16 @@ _LORA_KEY = re.compile(r"encoder\.layer\.(\d+)\.(.+)\.lora_([AB])\.weight$")
 
 def lora_deltas(folder: Path) -> dict[tuple[int, str], np.ndarray]:
     """(layer, module) -> the weight change B·A·(alpha/r) of the adapter in `folder` (out, in)."""
-    from safetensors.numpy import load_file
-
     try:
         config = json.loads((folder / ADAPTER_CONFIG).read_text("utf-8"))
-        tensors = load_file(str(folder / ADAPTER))
     except (OSError, ValueError) as exc:
         raise ModelError(f"the reader's adapter in {folder} is unreadable: {exc}") from exc
     scale = config["lora_alpha"] / config["r"]
     pairs: dict[tuple[int, str], dict[str, np.ndarray]] = {}
-    for key, value in tensors.items():
+    for key, value in read_adapter(folder).items():
         m = _LORA_KEY.search(key)
         if m:
-            pairs.setdefault((int(m[1]), m[2]), {})[m[3]] = value.astype(np.float32)
+            pairs.setdefault((int(m[1]), m[2]), {})[m[3]] = value
     if not pairs:
         raise ModelError(f"no LoRA weights in {folder / ADAPTER}")
     return {k: (ab["B"] @ ab["A"]) * scale for k, ab in pairs.items()}
@@ -58,12 +55,13 @@ def lora_deltas(folder: Path) -> dict[tuple[int, str], np.ndarray]:
 
 def head_weights(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     """The start/end head: weight (2, hidden), bias (2)."""
+    from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
     try:
         head = load_file(str(folder / HEAD))
         return head["qa_outputs.weight"].astype(np.float32), head["qa_outputs.bias"].astype(np.float32)
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, SafetensorError) as exc:
         raise ModelError(f"the reader's head in {folder} is unreadable: {exc}") from exc
 
 

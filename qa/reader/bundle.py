@@ -1,4 +1,5 @@
-"""A trained reader's files: adapter, head and reader.json, and the tokenization it reads with."""
+"""A trained reader's folder: reader.json (its weights: `qa.adapter`), and the tokenization it
+reads with."""
 
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ from qa.errors import ModelError
 
 READER_DIR = Path(str(resources.files("qa").joinpath("data/reader")))
 CONFIG = "reader.json"  # runtime settings (windows, threshold, tokenization), training record
-HEAD = "head.safetensors"  # qa_outputs.weight (2 x hidden), qa_outputs.bias (2)
-ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
 
 # XLM-R's SentencePiece pieces often glue a particle to a word ("的大", "的形式", "90%"), so a
 # span that must start or end inside a piece cannot be read out exactly. "chars" splits every

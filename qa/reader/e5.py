@@ -26,9 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from qa.adapter import ADAPTER_FILES, HEAD
 from qa.errors import INSTALL_HINT, ModelError
 from qa.reader.base import best_first, complete_count, platt, shift
-from qa.reader.bundle import ADAPTER_FILES, CONFIG, HEAD, READER_DIR, TOKENIZATIONS, read_config
+from qa.reader.bundle import CONFIG, READER_DIR, TOKENIZATIONS, read_config
 from qa.reader.hf import decode
 from qa.reader.question import analyse, asks_measure, fits, unmentioned
 from qa.reader.windows import Windower, Windows

