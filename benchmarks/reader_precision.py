@@ -1,10 +1,12 @@
 """ONNX fp32 against int8 with the gold passage: do the reader's spans and accuracy hold?
 
     python benchmarks/reader_precision.py [--limit 400] [--reader qa/data/reader]
+    python benchmarks/reader_precision.py --against OTHER_READER [--precision fp32]
 
-Each CMRC 2018 trial question is read with its own passage by both precisions; prints EM/F1 of
-the best span (no abstention), how many answers each would give at its threshold, and the share
-of best spans that are identical.
+Each CMRC 2018 trial question is read with its own passage by both precisions (or, with
+`--against`, by both reader folders at one precision: e.g. an adapter stored another way);
+prints EM/F1 of the best span (no abstention), how many answers each would give at its
+threshold, and the share of best spans that are identical.
 """
 
 from __future__ import annotations
@@ -28,10 +30,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--reader", type=Path, default=READER_DIR)
     ap.add_argument("--limit", type=int, default=400)
+    ap.add_argument("--against", type=Path, help="a second reader folder, read alike")
+    ap.add_argument("--precision", default="fp32", help="with --against: fp32 or int8")
     args = ap.parse_args()
     cache = Settings.from_env().cache_dir
-    readers = {p: E5Reader(args.reader, cache_dir=cache, runtime="onnx", precision=p)
-               for p in ("fp32", "int8")}
+    if args.against:
+        readers = {str(f): E5Reader(f, cache_dir=cache, runtime="onnx", precision=args.precision)
+                   for f in (args.reader, args.against)}
+    else:
+        readers = {p: E5Reader(args.reader, cache_dir=cache, runtime="onnx", precision=p)
+                   for p in ("fp32", "int8")}
     items = load_validation(TRIAL, args.limit)
     em = dict.fromkeys(readers, 0.0)
     f1 = dict.fromkeys(readers, 0.0)
@@ -46,11 +54,11 @@ def main() -> None:
             em[p] += metrics.exact_match(text, it.answers)
             f1[p] += metrics.f1(text, it.answers)
             answered[p] += bool(spans) and spans[0].score >= reader.threshold
-        a, b = best["fp32"], best["int8"]
+        a, b = best.values()
         same += bool(a and b and (a.start, a.end) == (b.start, b.end))
     n = len(items)
     print(f"{n} CMRC trial questions with the gold passage, best span\n")
-    print("| precision | EM | F1 | answered at its threshold |")
+    print("| reader | EM | F1 | answered at its threshold |")
     print("|---|---:|---:|---:|")
     for p in readers:
         print(f"| {p} | {em[p] / n:.3f} | {f1[p] / n:.3f} | {answered[p] / n:.3f} |")
