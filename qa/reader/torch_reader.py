@@ -82,7 +82,9 @@ def load_reader_model(folder: Path, cache_dir: Path, tokenization: str = "senten
     if not all((folder / f).is_file() for f in (HEAD, *ADAPTER_FILES)):
         raise ModelError(f"no trained reader in {folder} (train one: python -m qa train-reader)")
     tokenizer, encoder = load_encoder(cache_dir, tokenization)
-    encoder = get_peft_model(encoder, LoraConfig.from_pretrained(str(folder)))
+    config = LoraConfig.from_pretrained(str(folder))
+    config.base_model_name_or_path = encoder.name_or_path  # this machine's export, not the trainer's
+    encoder = get_peft_model(encoder, config)
     set_peft_model_state_dict(encoder, adapter_state(folder))
     encoder = encoder.merge_and_unload()
     model = span_model(encoder, encoder.config.hidden_size)
