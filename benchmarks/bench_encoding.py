@@ -1,4 +1,4 @@
-"""How well encodings are told apart: the shipped detector (`qa.read.decode`) against charset-normalizer.
+"""How well encodings are told apart: the shipped detector (`qa.ingest.decode.decode`) against charset-normalizer.
 
     python benchmarks/bench_encoding.py [--sizes 40 200 1000]
 
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa.errors import ReadError  # noqa: E402
-from qa.read import decode  # noqa: E402
+from qa.ingest.decode import decode  # noqa: E402
 
 JAPANESE = (
     "東京都は十日、大規模な防災訓練を来月実施すると発表した。訓練には約三千人の住民が参加し、"
@@ -101,7 +101,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[40, 200, 1000])
     args = parser.parse_args()
     data = samples(args.sizes)
-    detectors = {"qa.read.decode": shipped, "charset-normalizer": charset_normalizer}
+    detectors = {"qa.ingest.decode.decode": shipped, "charset-normalizer": charset_normalizer}
     results: dict[str, dict[str, Counter]] = {name: defaultdict(Counter) for name in detectors}
     seconds = Counter()
     for name, detect in detectors.items():

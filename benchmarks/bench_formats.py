@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from qa.files import source_name  # noqa: E402
-from qa.ingest import ingest_file  # noqa: E402
+from qa.ingest.articles import ingest_file  # noqa: E402
 from tests.newspaper import (  # noqa: E402
     cer,
     markdown_spec,

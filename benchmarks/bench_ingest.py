@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from qa.ingest import ingest_paths  # noqa: E402
+from qa.ingest.articles import ingest_paths  # noqa: E402
 
 
 def main() -> None:

@@ -28,18 +28,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from qa import metrics  # noqa: E402
-from qa.embed import load_embedder  # noqa: E402
+from qa.answer.pipeline import Archive  # noqa: E402
 from qa.errors import QueryError  # noqa: E402
-from qa.evaluate import load_dataset, squad_archive  # noqa: E402
-from qa.indexer import build_index  # noqa: E402
-from qa.pipeline import Archive  # noqa: E402
+from qa.eval import metrics  # noqa: E402
+from qa.eval.run import load_dataset, squad_archive  # noqa: E402
+from qa.index.build import build_index  # noqa: E402
+from qa.index.store import Store  # noqa: E402
+from qa.model.embed import load_embedder  # noqa: E402
 from qa.reader.bundle import READER_DIR  # noqa: E402
 from qa.reader.e5 import E5Reader  # noqa: E402
 from qa.reader.ensemble import Ensemble  # noqa: E402
 from qa.reader.rules import RuleAnswerer  # noqa: E402
 from qa.settings import Settings  # noqa: E402
-from qa.store import Store  # noqa: E402
 from qa.train.config import hardware  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -22,13 +22,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from qa.embed import load_embedder  # noqa: E402
-from qa.evaluate import load_dataset, squad_archive  # noqa: E402
-from qa.indexer import build_index  # noqa: E402
-from qa.pipeline import Archive  # noqa: E402
-from qa.retrieve import Fusion, Retriever  # noqa: E402
+from qa.answer.pipeline import Archive  # noqa: E402
+from qa.eval.run import load_dataset, squad_archive  # noqa: E402
+from qa.index.build import build_index  # noqa: E402
+from qa.index.search import Fusion, Retriever  # noqa: E402
+from qa.index.store import Store  # noqa: E402
+from qa.model.embed import load_embedder  # noqa: E402
 from qa.settings import Settings  # noqa: E402
-from qa.store import Store  # noqa: E402
 
 
 def _ranks(ranked_ids, gold_of, item) -> int | None:

@@ -28,12 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_encoding import JAPANESE, KOREAN  # noqa: E402
-from qa.embed import FakeEmbedder  # noqa: E402
 from qa.errors import IndexError_  # noqa: E402
-from qa.indexer import build_index  # noqa: E402
-from qa.ingest import ingest_file  # noqa: E402
+from qa.index.build import build_index  # noqa: E402
+from qa.index.store import CURRENT, Store, current_version  # noqa: E402
+from qa.ingest.articles import ingest_file  # noqa: E402
+from qa.model.embed import FakeEmbedder  # noqa: E402
 from qa.settings import Settings  # noqa: E402
-from qa.store import CURRENT, Store, current_version  # noqa: E402
 
 PAGE = "乌海市召开经济工作会议，研究部署下一步工作。会议强调，要坚持稳中求进工作总基调。"
 QUESTION = "乌海市召开了什么会议？"
@@ -259,13 +259,13 @@ def corrupt_pointer_and_manifest(tmp: Path) -> str:
 FILL_DISK = """
 import json, os, sys
 from pathlib import Path
-import qa.indexer
-from qa.embed import FakeEmbedder
+import qa.index.build
+from qa.model.embed import FakeEmbedder
 from qa.errors import IndexError_
-from qa.indexer import build_index
-from qa.store import Store
+from qa.index.build import build_index
+from qa.index.store import Store
 mnt, index, out = Path(sys.argv[1]), Path(sys.argv[1]) / "index", {}
-qa.indexer.SPACE_MARGIN = 0  # the check's margin alone is larger than this small disk
+qa.index.build.SPACE_MARGIN = 0  # the check's margin alone is larger than this small disk
 quiet = dict(progress=False, log=lambda m: None)
 build_index([Path("corpus")], index, FakeEmbedder(dim=16), **quiet)
 live = Store.open(index).folder.name
@@ -278,7 +278,7 @@ def attempt(name, **kw):
     out[name + " live"] = Store.open(index).folder.name == live
     out[name + " partial"] = [v.name for v in index.glob("v-*") if v.name != live]
 attempt("check", embedder=FakeEmbedder(dim=65536), path="mid", rebuild=True)
-qa.indexer._check_space = lambda *a: None  # past the check: the disk fills during the build
+qa.index.build._check_space = lambda *a: None  # past the check: the disk fills during the build
 attempt("vectors", embedder=FakeEmbedder(dim=65536), path="mid", rebuild=True)
 attempt("sqlite", embedder=FakeEmbedder(dim=16), path="big")
 print(json.dumps(out))
@@ -310,10 +310,10 @@ def _fill_simulated(tmp: Path) -> dict:
     build([Path("corpus")], index, embedder=FakeEmbedder(dim=16))
     live = Store.open(index).folder.name
     failures = {
-        "check": mock.patch("qa.indexer.shutil.disk_usage", return_value=mock.Mock(free=1024)),
-        "vectors": mock.patch("qa.indexer._allocate",
+        "check": mock.patch("qa.index.build.shutil.disk_usage", return_value=mock.Mock(free=1024)),
+        "vectors": mock.patch("qa.index.build._allocate",
                               side_effect=OSError(errno.ENOSPC, "No space left on device")),
-        "sqlite": mock.patch("qa.indexer._insert_file",
+        "sqlite": mock.patch("qa.index.build._insert_file",
                              side_effect=sqlite3.OperationalError("database or disk is full")),
     }
     for name, failure in failures.items():
@@ -368,7 +368,7 @@ def disk_full(tmp: Path) -> str:
 
 @row("a running app when CURRENT is overwritten with garbage")
 def app_current_garbage(tmp: Path) -> str:
-    from qa.pipeline import Archive
+    from qa.answer.pipeline import Archive
     from qa.web import ChatApp
 
     folder = corpus(tmp)
@@ -385,7 +385,7 @@ def app_current_garbage(tmp: Path) -> str:
 
 @row("a lone surrogate in a question (web); invalid UTF-8 in CLI argv")
 def surrogate_question(tmp: Path) -> str:
-    from qa.pipeline import Archive
+    from qa.answer.pipeline import Archive
     from qa.web import ChatApp
 
     folder = corpus(tmp)
@@ -404,8 +404,8 @@ SERVE_PROBE = """
 import json, os, sys, tempfile
 from pathlib import Path
 import httpx
-from qa.embed import FakeEmbedder
-from qa.pipeline import Archive
+from qa.model.embed import FakeEmbedder
+from qa.answer.pipeline import Archive
 from qa.settings import Settings
 from qa.web import build_ui, launch
 out = {}
@@ -508,7 +508,7 @@ def version_cleanup(tmp: Path) -> str:
         (path := index_dir / next(names)).mkdir()
         return path
 
-    with mock.patch("qa.indexer.new_version", new_version):
+    with mock.patch("qa.index.build.new_version", new_version):
         build([folder], index)
         reader = Store.open(index)
         for n in (1, 2):

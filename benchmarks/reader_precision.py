@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from qa import metrics  # noqa: E402
+from qa.eval import metrics  # noqa: E402
 from qa.reader.bundle import READER_DIR  # noqa: E402
 from qa.reader.e5 import E5Reader  # noqa: E402
 from qa.settings import Settings  # noqa: E402

@@ -28,9 +28,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from qa import metrics  # noqa: E402
-from qa.bm25 import BM25  # noqa: E402
-from qa.lexical import tokenize  # noqa: E402
+from qa.eval import metrics  # noqa: E402
+from qa.index.bm25 import BM25  # noqa: E402
+from qa.index.lexical import tokenize  # noqa: E402
 from qa.reader import load_answerer  # noqa: E402
 from qa.reader.base import sentences  # noqa: E402
 from qa.reader.question import analyse  # noqa: E402

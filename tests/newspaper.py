@@ -68,7 +68,7 @@ def split_sentences(text: str) -> list[str]:
 
 def seed_spec(path: Path) -> PageSpec:
     """A seed page as its text reader sees it: stories, headlines, bylines, page metadata."""
-    from qa.ingest import ingest_file
+    from qa.ingest.articles import ingest_file
 
     articles = ingest_file(path).articles
     first = articles[0]
@@ -93,7 +93,7 @@ def seed_spec(path: Path) -> PageSpec:
 
 def markdown_spec(path: Path, stories: int, newspaper: str = "新闻联播", page: str = "2") -> PageSpec:
     """The first `stories` stories of a Markdown transcript (xwlb) as a page."""
-    from qa.ingest import ingest_file
+    from qa.ingest.articles import ingest_file
 
     articles = [a for a in ingest_file(path).articles if a.title][:stories]
     specs = [StorySpec(a.title, [p.text for p in a.paragraphs]) for a in articles]

@@ -1,4 +1,4 @@
-"""The reader's adapter stored in 8 bits (`qa.adapter`): what it reads back, and its failures."""
+"""The reader's adapter stored in 8 bits (`qa.reader.adapter`): what it reads back, and its failures."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
-from qa.adapter import ADAPTER, SCALE, read_adapter, store_int8
 from qa.errors import ModelError
+from qa.reader.adapter import ADAPTER, SCALE, read_adapter, store_int8
 from qa.reader.bundle import READER_DIR
 
 

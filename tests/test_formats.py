@@ -9,9 +9,9 @@ from click.testing import CliRunner
 
 from qa.cli import main
 from qa.files import source_name
-from qa.formats import read_layout
-from qa.formats.boxes import span_boxes
-from qa.ingest import article_json, ingest_file, ingest_paths
+from qa.ingest.articles import article_json, ingest_file, ingest_paths
+from qa.ingest.formats import read_layout
+from qa.ingest.formats.boxes import span_boxes
 from qa.settings import Settings
 from tests.newspaper import cer, chromium_available, degrade, print_pdf, recovery, scan, seed_spec
 
@@ -208,9 +208,9 @@ def test_the_index_keeps_pages_and_the_inspector_boxes_the_answer_on_them(printe
     import numpy as np
     from PIL import Image
 
-    from qa.embed import FakeEmbedder
-    from qa.indexer import build_index
-    from qa.pipeline import Archive
+    from qa.answer.pipeline import Archive
+    from qa.index.build import build_index
+    from qa.model.embed import FakeEmbedder
     from qa.web import ALL_PAPERS, ChatApp
     from qa.web.page import ANSWER, page_view
 

@@ -13,11 +13,11 @@ import pytest
 
 from qa.errors import IndexError_, QAError, ReadError
 from qa.files import display_name, read_bytes, walk
-from qa.ingest import ingest_file, ingest_paths
-from qa.read import MAX_BROKEN_RECORDS, decode, records
+from qa.index.store import Store, read_manifest
+from qa.ingest.articles import ingest_file, ingest_paths
+from qa.ingest.decode import MAX_BROKEN_RECORDS, decode, records
 from qa.serve import check_binding, is_loopback
 from qa.settings import Settings
-from qa.store import Store, read_manifest
 from qa.text import clean, json_text, printable
 from qa.web.guard import LoginThrottle
 
@@ -210,8 +210,8 @@ def test_login_throttle_doubles_the_wait_and_forgives_a_success():
 
 def test_app_echoes_typed_text_as_text(tmp_path):
     from benchmarks.hostile import build, corpus, settings_for
-    from qa.embed import FakeEmbedder
-    from qa.pipeline import Archive
+    from qa.answer.pipeline import Archive
+    from qa.model.embed import FakeEmbedder
     from qa.web import ChatApp
 
     build([corpus(tmp_path)], tmp_path / "index")

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.embed import FakeEmbedder
 from qa.errors import IndexError_, QueryError
-from qa.indexer import build_index
-from qa.retrieve import Filters, Retriever
-from qa.store import CURRENT, Store, current_version
+from qa.index.build import build_index
+from qa.index.search import Filters, Retriever
+from qa.index.store import CURRENT, Store, current_version
+from qa.model.embed import FakeEmbedder
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
@@ -57,7 +57,7 @@ def test_build_from_scratch_is_consistent(corpus, tmp_path):
 
 def test_large_index_switches_to_hnsw_and_finds_the_same_paragraphs(corpus, tmp_path, monkeypatch):
     _build([corpus], tmp_path / "exact")
-    monkeypatch.setattr("qa.vectors.EXACT_SEARCH_MAX", 50)
+    monkeypatch.setattr("qa.index.vectors.EXACT_SEARCH_MAX", 50)
     _build([corpus], tmp_path / "hnsw")
     exact, hnsw = Store.open(tmp_path / "exact"), Store.open(tmp_path / "hnsw")
     assert hnsw.manifest["faiss"]["type"] == "IndexHNSWFlat" and hnsw.size > 50
@@ -189,8 +189,8 @@ def test_bad_queries(retriever):
 KILL_SCRIPT = """
 import sys
 from pathlib import Path
-from qa.embed import FakeEmbedder
-from qa.indexer import build_index
+from qa.model.embed import FakeEmbedder
+from qa.index.build import build_index
 build_index([Path(sys.argv[1])], Path(sys.argv[2]), FakeEmbedder(), rebuild=True, progress=False,
             log=lambda m: None)
 """

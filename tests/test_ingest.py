@@ -6,9 +6,9 @@ import pytest
 from click.testing import CliRunner
 
 from qa.cli import main
-from qa.ingest import article_json, format_report, ingest_file, ingest_paths
-from qa.normalize import fix_spaces, split_long
-from qa.read import decode
+from qa.ingest.articles import article_json, format_report, ingest_file, ingest_paths
+from qa.ingest.decode import decode
+from qa.ingest.normalize import fix_spaces, split_long
 from qa.settings import Settings
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"

@@ -1,7 +1,7 @@
-"""Reading order and roles on pages built line by line (qa.formats.layout): no PDF, no OCR."""
+"""Reading order and roles on pages built line by line (qa.ingest.formats.layout): no PDF, no OCR."""
 
-from qa.formats.layout import Element, Line, analyse, element_text
-from qa.segment import read_header
+from qa.ingest.formats.layout import Element, Line, analyse, element_text
+from qa.ingest.segment import read_header
 from tests.seeds import page
 
 BODY, HEAD, SUB, CAPTION = 10.0, 24.0, 14.0, 8.5

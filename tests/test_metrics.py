@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from qa import metrics
+from qa.eval import metrics
 
 
 def test_mixed_segmentation_splits_chinese_and_keeps_words():

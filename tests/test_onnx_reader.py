@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.embed import FakeEmbedder
+from qa.answer.pipeline import Archive
 from qa.errors import ModelError
-from qa.indexer import build_index
-from qa.onnx_encoder import MARKER
-from qa.pipeline import Archive
+from qa.index.build import build_index
+from qa.model.embed import FakeEmbedder
+from qa.model.onnx_encoder import MARKER
 from qa.reader import load_answerer
 from qa.reader.bundle import READER_DIR
 from qa.reader.e5 import E5Reader, choose_runtime, nonsense
@@ -183,7 +183,7 @@ def test_the_reader_and_the_question_encoder_share_one_vocabulary(int8, cache_di
     as their tokenizer.json read afresh does, special tokens included."""
     from tokenizers import Tokenizer
 
-    from qa.embed import OnnxE5Embedder
+    from qa.model.embed import OnnxE5Embedder
     from qa.reader.bundle import split_chars
 
     encoder = OnnxE5Embedder(cache_dir).encoder

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa.embed import FakeEmbedder
+from qa.answer.pipeline import Archive
 from qa.errors import QAError, ReadError
-from qa.indexer import build_index
-from qa.ingest import ingest_file
-from qa.pipeline import Archive
-from qa.read import decode
+from qa.index.build import build_index
+from qa.ingest.articles import ingest_file
+from qa.ingest.decode import decode
+from qa.model.embed import FakeEmbedder
 from qa.settings import Settings
 from qa.text import clean
 

@@ -14,8 +14,8 @@ pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
 from qa.errors import ModelError  # noqa: E402
-from qa.export_model import cached_export  # noqa: E402
-from qa.lexical import simplified  # noqa: E402
+from qa.index.lexical import simplified  # noqa: E402
+from qa.model.export import cached_export  # noqa: E402
 from qa.reader import load_answerer  # noqa: E402
 from qa.reader.base import complete_count  # noqa: E402
 from qa.reader.bundle import READER_DIR  # noqa: E402

@@ -1,9 +1,9 @@
 """How far an answer can be trusted: levels, agreeing passages and timelines, on spans built
-by hand (qa.support reads no index)."""
+by hand (qa.answer.support reads no index)."""
 
 import pytest
 
-from qa.support import HIGH, MEDIUM, agreeing, answer_key, describe, level, timeline
+from qa.answer.support import HIGH, MEDIUM, agreeing, answer_key, describe, level, timeline
 from qa.types import Span
 
 

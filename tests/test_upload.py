@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.indexer import build_lock
+from qa.index.build import build_lock
 from qa.web.upload import Library, UploadRefused, progress_html, safe_name
 from tests.archives import TIMELINE_PAGES, build, open_archive
 

@@ -1,4 +1,4 @@
-"""A trained reader's folder: reader.json (its weights: `qa.adapter`), and the tokenization it
+"""A trained reader's folder: reader.json (its weights: `qa.reader.adapter`), and the tokenization it
 reads with."""
 
 from __future__ import annotations

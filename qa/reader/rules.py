@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from qa.lexical import fold, fold_aligned
+from qa.index.lexical import fold, fold_aligned
 from qa.reader.base import (
     CLAUSE_END,
     LIGHT,

@@ -12,9 +12,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from qa.adapter import ADAPTER_FILES, HEAD, read_adapter
 from qa.errors import INSTALL_HINT, ModelError
-from qa.export_model import cached_export
+from qa.model.export import cached_export
+from qa.reader.adapter import ADAPTER_FILES, HEAD, read_adapter
 from qa.reader.bundle import TOKENIZATIONS, split_chars
 from qa.reader.windows import Windows
 
@@ -74,7 +74,7 @@ def load_encoder(cache_dir: Path, tokenization: str = "sentencepiece", attention
 
 def load_reader_model(folder: Path, cache_dir: Path, tokenization: str = "sentencepiece"):
     """(tokenizer, SpanModel) with the adapter in `folder` merged into the weights (stored in
-    8 bits or not: `qa.adapter.read_adapter`)."""
+    8 bits or not: `qa.reader.adapter.read_adapter`)."""
     try:
         from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
     except ImportError as exc:

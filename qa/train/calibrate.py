@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from qa import metrics
+from qa.eval import metrics
 from qa.reader.base import shift
 from qa.reader.bundle import CONFIG
 from qa.reader.question import analyse, unmentioned
@@ -92,9 +92,9 @@ def threshold_for(a: float, b: float, confidence: float = MIN_CONFIDENCE) -> flo
 def collect(answerer, dataset: Path, settings: Settings, limit: int | None,
             log: Callable[[str], None] = print) -> list[Record]:
     """Ask every question of a SQuAD file with and without its passage; one record each."""
-    from qa.embed import load_embedder
-    from qa.evaluate import load_dataset, squad_archive
-    from qa.pipeline import Archive
+    from qa.answer.pipeline import Archive
+    from qa.eval.run import load_dataset, squad_archive
+    from qa.model.embed import load_embedder
 
     _, items, contexts = load_dataset(dataset)
     items = [it for it in items if it.answers and it.question.strip()][:limit]

@@ -13,8 +13,9 @@ import shutil
 from dataclasses import asdict
 from pathlib import Path
 
-from qa.adapter import HEAD, store_int8
-from qa.export_model import EXPORT_FORMAT, MODEL_NAME
+from qa.model.export import EXPORT_FORMAT
+from qa.model.weights import MODEL_NAME
+from qa.reader.adapter import HEAD, store_int8
 from qa.reader.bundle import CONFIG
 from qa.reader.torch_reader import adapter_state, load_head
 from qa.train.card import model_card

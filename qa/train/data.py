@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from qa.errors import DatasetError
-from qa.lexical import simplified
+from qa.index.lexical import simplified
 
 
 class Question(NamedTuple):

@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from qa import metrics
 from qa.errors import INSTALL_HINT, ModelError
+from qa.eval import metrics
 from qa.reader.e5 import E5Reader
 from qa.reader.torch_reader import load_encoder, span_model
 from qa.train.checkpoint import (

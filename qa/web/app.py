@@ -15,8 +15,8 @@ from pathlib import Path
 
 import gradio as gr
 
+from qa.answer.pipeline import Archive
 from qa.errors import QAError, QueryError
-from qa.pipeline import Archive
 from qa.settings import Settings
 from qa.text import clean_text
 from qa.types import Article, Citation

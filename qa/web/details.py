@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 
-from qa.cite import format_citation
+from qa.answer.cite import format_citation
 from qa.types import Answer, Citation, Hit
 from qa.web.render import excerpt_html
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from qa.cite import format_citation, is_evidence, page_label
+from qa.answer.cite import format_citation, is_evidence, page_label
 from qa.types import Article, Citation
 from qa.web.render import bilingual, excerpt_html, highlight
 

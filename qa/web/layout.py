@@ -15,8 +15,8 @@ from typing import Any
 import gradio as gr
 from starlette.middleware import Middleware
 
-from qa.ingest import SUFFIXES
-from qa.pipeline import Archive
+from qa.answer.pipeline import Archive
+from qa.ingest.articles import SUFFIXES
 from qa.settings import Settings
 from qa.web.app import ChatApp
 from qa.web.assets import CLOSE_ARTICLE, CSS, FOLD_ON_NARROW, REFS_JS, SCROLL_TO_CITED, SHOW_ANSWER

@@ -15,8 +15,8 @@ from typing import NamedTuple
 
 from qa.errors import ReadError
 from qa.files import display_name, read_bytes
-from qa.formats.boxes import paragraph_boxes, span_boxes
-from qa.store import Store
+from qa.index.store import Store
+from qa.ingest.formats.boxes import paragraph_boxes, span_boxes
 from qa.types import Citation, LineBox, PageInfo, Paragraph
 
 WIDTH = 900  # pixels across the picture
@@ -79,7 +79,7 @@ def page_html(view: PageView) -> str:
 
 def _corners(box: LineBox, info: PageInfo) -> list[tuple[float, float]]:
     """A box's corners on the page as it is (a straightened scan turned back), in page units."""
-    from qa.formats.ocr import unrotate
+    from qa.ingest.formats.ocr import unrotate
 
     w, h = info.width, info.height
     points = [(box.x0 * w, box.y0 * h), (box.x1 * w, box.y0 * h), (box.x1 * w, box.y1 * h),
@@ -126,7 +126,7 @@ def _crop(data: bytes, is_pdf: bool, info: PageInfo, region: tuple[float, float,
     x0, y0, x1, y1 = region
     scale = WIDTH / max(x1 - x0, 1.0)
     if is_pdf:
-        from qa.formats.pdf import open_pdf
+        from qa.ingest.formats.pdf import open_pdf
 
         doc = open_pdf(data)
         try:

@@ -12,7 +12,7 @@ import html
 import re
 
 from qa.errors import QueryError
-from qa.retrieve import Filters
+from qa.index.search import Filters
 from qa.types import Citation
 
 NOT_FOUND = "在档案中没有找到答案"

@@ -9,9 +9,9 @@ opening that passage (see assets.REFS_JS).
 
 from __future__ import annotations
 
-from qa.cite import format_citation, is_evidence
-from qa.explain import hints, searched_text
-from qa.support import describe
+from qa.answer.cite import format_citation, is_evidence
+from qa.answer.explain import hints, searched_text
+from qa.answer.support import describe
 from qa.types import Answer, Citation
 from qa.web.render import NOT_FOUND, around, bilingual, escape_markdown, opening
 

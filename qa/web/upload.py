@@ -8,7 +8,6 @@ they are deleted once copied. Nothing here imports Gradio: the page polls `Job.p
 
 from __future__ import annotations
 
-import hashlib
 import html
 import logging
 import os
@@ -23,10 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.embed import Embedder
+from qa.answer.pipeline import Archive
 from qa.errors import QAError
-from qa.ingest import ALL_SUFFIXES, ingest_file
-from qa.pipeline import Archive
+from qa.files import digest
+from qa.ingest.articles import ALL_SUFFIXES, ingest_file
+from qa.model.embed import Embedder
 from qa.settings import Settings
 from qa.web.render import bilingual
 
@@ -154,19 +154,19 @@ class Library:
 
     def _place(self, source: Path, name: str) -> Path | None:
         """A new path in the uploads folder for `source`; None when the same bytes are there."""
-        digest = _sha256(source)
+        sha = digest(source, timeout=None)[0]
         stem, suffix = os.path.splitext(name)
         for n in range(1, 1000):
             target = self.folder / (name if n == 1 else f"{stem}-{n}{suffix}")
             if not target.exists():
                 return target
-            if _sha256(target) == digest:
+            if digest(target, timeout=None)[0] == sha:
                 return None
         raise OSError(f"too many files named {name}")
 
     def _index(self, files: list[Path], progress: Progress) -> None:
         """Read the copies, then build a new index version with them and switch to it."""
-        from qa.indexer import build_index  # the build side, only when pages are added
+        from qa.index.build import build_index  # the build side, only when pages are added
 
         try:
             progress.stage = "reading"
@@ -243,11 +243,6 @@ def _inside(path: Path, root: Path) -> bool:
         return os.path.realpath(path).startswith(os.path.realpath(root) + os.sep)
     except OSError:
         return False
-
-
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 STAGES = {"checking": "正在检查文件", "reading": "正在读取文章", "embedding": "正在建立索引",

@@ -1,9 +1,9 @@
 """Archive formats with a layout: e-paper PDFs, scanned pages (OCR), saved web pages.
 
-`read_layout` turns one file into `Page`s (see qa.formats.pages): PDF pages with a text layer
-are read from it (qa.formats.pdf), pages without one and image files through OCR
-(qa.formats.ocr); both go through the same layout analysis (qa.formats.layout). A saved web
-page gives its article body and metadata (qa.formats.html). Bad files raise ReadError.
+`read_layout` turns one file into `Page`s (see qa.ingest.formats.pages): PDF pages with a text layer
+are read from it (qa.ingest.formats.pdf), pages without one and image files through OCR
+(qa.ingest.formats.ocr); both go through the same layout analysis (qa.ingest.formats.layout). A saved web
+page gives its article body and metadata (qa.ingest.formats.html). Bad files raise ReadError.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from qa.errors import ReadError
 from qa.files import read_bytes
-from qa.formats.pages import Document, Text, build_page
+from qa.ingest.formats.pages import Document, Text, build_page
 from qa.settings import Settings
 from qa.types import PageInfo
 
@@ -39,14 +39,14 @@ def read_layout(path: Path, settings: Settings) -> Document:
         return _pdf(data, settings)
     if suffix in IMAGE_SUFFIXES:
         return _image(data, settings)
-    from qa.formats.html import read_html
+    from qa.ingest.formats.html import read_html
 
     return read_html(data)
 
 
 def _pdf(data: bytes, settings: Settings) -> Document:
-    from qa.formats import pdf
-    from qa.formats.layout import analyse
+    from qa.ingest.formats import pdf
+    from qa.ingest.formats.layout import analyse
 
     doc = pdf.open_pdf(data)
     text, pages, scanned = Text(), [], 0
@@ -77,7 +77,7 @@ def _pdf(data: bytes, settings: Settings) -> Document:
 def _image(data: bytes, settings: Settings) -> Document:
     from PIL import Image, UnidentifiedImageError
 
-    from qa.formats.layout import analyse
+    from qa.ingest.formats.layout import analyse
 
     start = time.perf_counter()
     try:
@@ -96,7 +96,7 @@ def _image(data: bytes, settings: Settings) -> Document:
 
 
 def _recognise(image, settings: Settings):
-    from qa.formats.ocr import recognise
+    from qa.ingest.formats.ocr import recognise
 
     return recognise(image, settings.ocr_threads)
 

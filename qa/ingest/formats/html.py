@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 
 from qa.errors import ReadError
-from qa.formats.pages import Document, Page
-from qa.read import Row, decode
-from qa.segment import Meta
+from qa.ingest.decode import Row, decode
+from qa.ingest.formats.pages import Document, Page
+from qa.ingest.segment import Meta
 from qa.text import clean_text
 
 BLOCKS = {"p": 0, "head": 3, "quote": 0, "item": 0, "row": 0, "code": 0}  # tag -> heading level

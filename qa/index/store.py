@@ -32,8 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qa import vectors as vectors_
-from qa.bm25 import BM25
+from qa.index import vectors as vectors_
+from qa.index.bm25 import BM25
 from qa.errors import IndexError_
 from qa.types import Article, LineBox, PageInfo, Paragraph
 

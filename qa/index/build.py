@@ -24,16 +24,16 @@ import numpy as np
 from tqdm import tqdm
 
 from qa import __version__
-from qa import vectors as vectors_
-from qa.bm25 import BM25
-from qa.embed import Embedder
+from qa.index import vectors as vectors_
+from qa.index.bm25 import BM25
+from qa.model.embed import Embedder
 from qa.errors import IndexError_, ReadError
 from qa.files import digest
-from qa.ingest import FileResult, ingest_file, iter_files, source_name
-from qa.lexical import fold, tokenize
+from qa.ingest.articles import FileResult, ingest_file, iter_files, source_name
+from qa.index.lexical import fold, tokenize
 from qa.packages import versions
 from qa.settings import Settings
-from qa.store import (
+from qa.index.store import (
     FORMAT,
     SCHEMA,
     check_embedder,
@@ -43,7 +43,7 @@ from qa.store import (
     new_version,
     publish,
 )
-from qa.store import read_manifest as _read_manifest
+from qa.index.store import read_manifest as _read_manifest
 from qa.types import Article
 
 SPACE_MARGIN = 16 * 1024 * 1024  # SQLite's journal, the manifest, file-system slack

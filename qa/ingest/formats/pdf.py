@@ -14,7 +14,7 @@ import ctypes
 from collections.abc import Iterator
 
 from qa.errors import ReadError
-from qa.formats.layout import Line
+from qa.ingest.formats.layout import Line
 
 GAP_EMS = 1.0  # a wider gap between characters on one baseline ends the line
 SPACE_EMS = 0.3  # an edge gap this wide beside a CJK character is a space

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from qa.lexical import fold
+from qa.index.lexical import fold
 from qa.types import Span
 
 # Levels on the probability that the answer is right (the answerer's own calibration): at

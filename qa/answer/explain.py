@@ -7,8 +7,8 @@ import re
 
 import numpy as np
 
-from qa.retrieve import Filters
-from qa.store import Store
+from qa.index.search import Filters
+from qa.index.store import Store
 from qa.types import Answer, Searched
 
 # A question word (Chinese or English): without one, the answerer cannot tell what is asked.

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.adapter import ADAPTER, ADAPTER_CONFIG, HEAD, read_adapter
 from qa.errors import ModelError
-from qa.export_model import E5S1
+from qa.model.weights import E5S1
+from qa.reader.adapter import ADAPTER, ADAPTER_CONFIG, HEAD, read_adapter
 
 MS = "com.microsoft"
 # what the graph reads from a reader's folder (and what its cached build is keyed on)
@@ -94,7 +94,7 @@ def build_graph(model: E5S1, reader: Path | None):
 
     def residual_norm(y: str, x: str, layer: int, short: str, norm: str) -> str:
         """LayerNorm(y + bias + x), in plain ops: ONNX Runtime's SkipLayerNormalization
-        measured slower on this CPU (see qa.onnx_encoder._session)."""
+        measured slower on this CPU (see qa.model.onnx_encoder._session)."""
         y = node("Add", [y, const(f"l{layer}.{short}.b", t[f"l{layer}.{short}.b"])],
                  f"l{layer}.{short}.out")
         y = node("Add", [y, x], f"l{layer}.{norm}.sum")

@@ -1,6 +1,6 @@
 """Split a page into stories: page furniture out, paragraphs repaired, headlines matched to their text.
 
-Three passes over the rows of a page (see `qa.read.Row`):
+Three passes over the rows of a page (see `qa.ingest.decode.Row`):
 1. furniture and page metadata (masthead, editor lines, date header, page number) are taken out;
 2. blocks between blank lines become items: headlines, opening bylines, paragraphs, and closers
    (a closing byline `（刘洋）`, a photo credit `（路静 摄）`, `（下转第二版）`, a source link);
@@ -17,8 +17,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from qa.normalize import ends_sentence
-from qa.read import Row
+from qa.ingest.decode import Row
+from qa.ingest.normalize import ends_sentence
 
 _NAME = r"[\u4e00-\u9fff·]{2,5}"
 CLOSING_BYLINE = re.compile(rf"^[（(]\s*({_NAME}(?:\s+{_NAME}){{0,3}})\s*(?:文/图|文图|文|图)?\s*[)）]$")

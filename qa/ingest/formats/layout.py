@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from statistics import median
 from typing import NamedTuple
 
-from qa.normalize import ends_sentence, joiner
-from qa.segment import DATE_HEADER, EDITOR, ORGAN, PAGE_LINE, PAPER
+from qa.ingest.normalize import ends_sentence, joiner
+from qa.ingest.segment import DATE_HEADER, EDITOR, ORGAN, PAGE_LINE, PAPER
 
 HEADLINE = 1.6  # type at least this many times the body size is a headline
 SUBHEAD = 1.2  # larger than the body, smaller than a headline: sub-headline or intertitle

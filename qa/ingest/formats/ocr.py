@@ -14,7 +14,7 @@ import math
 from functools import lru_cache
 
 from qa.errors import ReadError
-from qa.formats.layout import Line
+from qa.ingest.formats.layout import Line
 
 DETECT_WIDTH = 1800  # pixels across the page that line detection looks at (narrower joins columns)
 MIN_CONFIDENCE = 0.5  # RapidOCR's own cut: lines read with less confidence are noise

@@ -21,10 +21,7 @@ from pathlib import Path
 
 from qa.errors import QAError, ReadError
 from qa.files import Found, read_bytes, source_name, walk
-from qa.formats import SUFFIXES as LAYOUT_SUFFIXES
-from qa.formats import Document, read_layout
-from qa.normalize import fix_spaces_mapped, seam, split_long
-from qa.read import (
+from qa.ingest.decode import (
     MARKDOWN_SUFFIXES,
     RECORD_SUFFIXES,
     SUFFIXES,
@@ -36,7 +33,10 @@ from qa.read import (
     records,
     text_rows,
 )
-from qa.segment import Meta, Story, segment
+from qa.ingest.formats import SUFFIXES as LAYOUT_SUFFIXES
+from qa.ingest.formats import Document, read_layout
+from qa.ingest.normalize import fix_spaces_mapped, seam, split_long
+from qa.ingest.segment import Meta, Story, segment
 from qa.settings import Settings
 from qa.text import clean_text
 from qa.types import Article, LineBox, PageInfo, Paragraph

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -355,12 +354,3 @@ def _fields(obj: dict) -> tuple[dict[str, str], int]:
                 out[name], replaced = text, replaced + n
                 break
     return out, replaced
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

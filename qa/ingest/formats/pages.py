@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from qa.formats.layout import Element, Layout, Line, element_text
-from qa.read import Row
-from qa.segment import Meta, read_header
+from qa.ingest.decode import Row
+from qa.ingest.formats.layout import Element, Layout, Line, element_text
+from qa.ingest.segment import Meta, read_header
 from qa.text import clean_text
 from qa.types import LineBox, PageInfo
 

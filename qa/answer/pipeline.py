@@ -8,15 +8,15 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from qa.cite import citation
-from qa.embed import Embedder, load_embedder
+from qa.answer.cite import citation
+from qa.answer.explain import searched
+from qa.answer.support import agreeing, level, timeline
 from qa.errors import QueryError
-from qa.explain import searched
+from qa.index.search import Filters, Retriever
+from qa.index.store import Store, current_version
+from qa.model.embed import Embedder, load_embedder
 from qa.reader import Answerer, load_answerer
-from qa.retrieve import Filters, Retriever
 from qa.settings import Settings
-from qa.store import Store, current_version
-from qa.support import agreeing, level, timeline
 from qa.text import clean_text
 from qa.types import Answer, Dated, Hit, Span
 

@@ -6,10 +6,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from qa.embed import Embedder
+from qa.model.embed import Embedder
 from qa.errors import QueryError
-from qa.lexical import fold, tokenize
-from qa.store import Store, check_embedder
+from qa.index.lexical import fold, tokenize
+from qa.index.store import Store, check_embedder
 from qa.text import clean_text
 from qa.types import Hit
 

@@ -1,0 +1,1 @@
+"""From a question to a cited answer: the pipeline, agreement and confidence, explanation, citation."""

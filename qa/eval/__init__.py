@@ -1,0 +1,1 @@
+"""Measuring answers: `qa eval` and the CMRC 2018 metrics."""

@@ -1,0 +1,1 @@
+"""Reading archive files: decoding, every format, articles and paragraphs with metadata."""

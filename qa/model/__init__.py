@@ -1,0 +1,1 @@
+"""The embedding model: weight files, ONNX graphs, embedders, the sentence-transformers export."""
