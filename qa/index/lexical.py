@@ -51,6 +51,9 @@ def _is_term(word: str) -> bool:
     return any(unicodedata.category(ch)[0] in "LN" for ch in word)
 
 
+TOKENIZER = "jieba.lcut_for_search + t2s fold + stopwords"  # recorded in the manifest
+
+
 def tokenize(text: str) -> list[str]:
     """BM25 terms of `text`, in order, repeats kept."""
     stop = _stopwords()

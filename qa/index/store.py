@@ -35,63 +35,23 @@ import numpy as np
 from qa.index import vectors as vectors_
 from qa.index.bm25 import BM25
 from qa.errors import IndexError_
-from qa.types import Article, LineBox, PageInfo, Paragraph
+from qa.index.schema import (
+    ARTICLE_COLS,
+    LINE_COLS,
+    PAGE_COLS,
+    PARAGRAPH_COLS,
+    article_from_row,
+    line_from_row,
+    page_from_row,
+    paragraph_from_row,
+    read_manifest,
+)
+from qa.types import Article, LineBox, PageInfo
 
-FORMAT = 2  # 2: pages and lines of PDFs and scans
 CURRENT = "CURRENT"
 KEEP_VERSIONS = 2
 _VERSION_NAME = re.compile(r"v-[\w-]{1,100}")
 log = logging.getLogger(__name__)
-
-SCHEMA = """
-CREATE TABLE files (
-    source TEXT PRIMARY KEY, sha256 TEXT NOT NULL, size INTEGER, encoding TEXT,
-    articles INTEGER, warnings TEXT
-);
-CREATE TABLE articles (
-    id TEXT PRIMARY KEY, source TEXT NOT NULL, ordinal INTEGER NOT NULL,
-    newspaper TEXT, date TEXT, page TEXT, section TEXT, title TEXT, subtitle TEXT, byline TEXT
-);
-CREATE TABLE paragraphs (
-    id INTEGER PRIMARY KEY, article_id TEXT NOT NULL, idx INTEGER NOT NULL, text TEXT NOT NULL,
-    source TEXT NOT NULL, line_start INTEGER, line_end INTEGER, char_start INTEGER,
-    char_end INTEGER, hash TEXT NOT NULL, terms TEXT NOT NULL
-);
-CREATE TABLE pages (
-    source TEXT NOT NULL, page INTEGER NOT NULL, width REAL, height REAL, label TEXT,
-    ocr INTEGER, skew REAL, seconds REAL, PRIMARY KEY (source, page)
-);
-CREATE TABLE lines (
-    source TEXT NOT NULL, line INTEGER NOT NULL, page INTEGER NOT NULL, x0 REAL, y0 REAL,
-    x1 REAL, y1 REAL, text TEXT, confidence REAL, edges TEXT, PRIMARY KEY (source, line)
-);
-CREATE INDEX paragraphs_article ON paragraphs(article_id, idx);
-CREATE INDEX paragraphs_source ON paragraphs(source);
-CREATE INDEX articles_source ON articles(source, ordinal);
-"""
-
-ARTICLE_COLS = "id, source, newspaper, date, page, section, title, subtitle, byline"
-PARAGRAPH_COLS = "article_id, idx, text, source, line_start, line_end, char_start, char_end"
-
-
-def article_from_row(row, paragraphs: tuple[Paragraph, ...] = ()) -> Article:
-    return Article(*row, paragraphs=paragraphs)
-
-
-def paragraph_from_row(row) -> Paragraph:
-    return Paragraph(*row)
-
-
-def line_row(source: str, box: LineBox) -> tuple:
-    """A `lines` row; character edges as space-separated fractions."""
-    return (source, box.line, box.page, box.x0, box.y0, box.x1, box.y1, box.text, box.confidence,
-            " ".join(f"{x:.5f}" for x in box.edges))
-
-
-def line_from_row(row) -> LineBox:
-    *head, edges = row
-    return LineBox(*head, edges=tuple(float(x) for x in edges.split()) if edges else ())
-
 
 def current_version(index_dir: Path) -> Path | None:
     """The live version folder, or None when no index has been built.
@@ -146,27 +106,6 @@ def complete_versions(index_dir: Path) -> list[Path]:
 
 def _complete(folder: Path) -> bool:
     return (folder / "manifest.json").is_file()
-
-
-def read_manifest(folder: Path) -> dict:
-    """The manifest of a version folder, checked for the fields readers rely on."""
-    try:
-        manifest = json.loads((folder / "manifest.json").read_bytes().decode("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise IndexError_(f"index manifest in {folder} is missing or corrupt: {exc}") from exc
-    if not isinstance(manifest, dict):
-        raise IndexError_(f"index manifest in {folder} is corrupt (not a JSON object); rebuild it")
-    if manifest.get("format") != FORMAT:
-        raise IndexError_(
-            f"index in {folder} has format {manifest.get('format')!r}, this version reads "
-            f"{FORMAT}; rebuild it with `python -m qa index --rebuild`"
-        )
-    identity = manifest.get("embedder", {}).get("identity") if isinstance(
-        manifest.get("embedder"), dict) else None
-    if not (isinstance(manifest.get("paragraphs"), int) and isinstance(identity, dict)
-            and isinstance(identity.get("dim"), int) and isinstance(manifest.get("faiss", {}), dict)):
-        raise IndexError_(f"index manifest in {folder} is corrupt (fields missing); rebuild it")
-    return manifest
 
 
 def check_embedder(manifest: dict, identity: dict, folder: Path) -> None:
@@ -284,15 +223,14 @@ class Store:
 
     def page(self, source: str, number: int) -> PageInfo | None:
         """A page of a PDF or scan, or None for a text source."""
-        rows = self._query("SELECT page, width, height, label, ocr, skew, seconds FROM pages "
-                           "WHERE source = ? AND page = ?", (source, number))
-        return PageInfo(*rows[0][:4], bool(rows[0][4]), *rows[0][5:]) if rows else None
+        rows = self._query(f"SELECT {PAGE_COLS} FROM pages WHERE source = ? AND page = ?",
+                           (source, number))
+        return page_from_row(rows[0]) if rows else None
 
     def lines(self, source: str, first: int, last: int) -> list[LineBox]:
         """The printed lines `first`..`last` of a PDF or scan (none for a text source)."""
         return [line_from_row(r) for r in self._query(
-            "SELECT line, page, x0, y0, x1, y1, text, confidence, edges FROM lines "
-            "WHERE source = ? AND line BETWEEN ? AND ? ORDER BY line", (source, first, last))]
+            f"SELECT {LINE_COLS} FROM lines WHERE source = ? AND line BETWEEN ? AND ? ORDER BY line", (source, first, last))]
 
     def file_hash(self, source: str) -> str | None:
         """The SHA-256 the source file had when it was indexed."""

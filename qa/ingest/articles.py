@@ -1,30 +1,23 @@
 """Ingest archive files into articles and paragraphs: read, segment, repair, attach metadata.
 
-Metadata comes from, in order of precedence: a `catalog.csv` sidecar (columns file, newspaper,
-date, page, section; `file` relative to the catalog's folder, found in the file's folder or
-the nearest parent that has one), the page itself (masthead, header, editor lines), then a date
-in the file name (`20221001.md`). One bad file gives a FileResult with `error`, never an exception.
+Each format's reader (qa.ingest.registry names them) turns one file into articles; metadata
+comes from qa.ingest.catalog and the page. One bad file gives a FileResult with `error`, never
+an exception.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import os
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import astuple, dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
 
 from qa.errors import QAError, ReadError
-from qa.files import Found, read_bytes, source_name, walk
+from qa.files import Found, source_name, walk
+from qa.ingest.catalog import CATALOG, merge_meta, parse_date, sidecar
 from qa.ingest.decode import (
-    MARKDOWN_SUFFIXES,
-    RECORD_SUFFIXES,
-    SUFFIXES,
     Record,
     Row,
     looks_like_markdown,
@@ -33,20 +26,14 @@ from qa.ingest.decode import (
     records,
     text_rows,
 )
-from qa.ingest.formats import SUFFIXES as LAYOUT_SUFFIXES
-from qa.ingest.formats import Document, read_layout
+from qa.ingest.formats.pages import Document
 from qa.ingest.normalize import fix_spaces_mapped, seam, split_long
+from qa.ingest.registry import format_of, readable
 from qa.ingest.segment import Meta, Story, segment
 from qa.settings import Settings
-from qa.text import clean_text
 from qa.types import Article, LineBox, PageInfo, Paragraph
 
-CATALOG = "catalog.csv"
-CATALOG_MAX_BYTES = 64 * 1024 * 1024
 MIN_PARAGRAPH_CHARS = 8  # letters and digits; shorter fragments are merged into a neighbour
-_FILE_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})[-_.]?(\d{2})[-_.]?(\d{2})(?!\d)")
-_TEXT_DATE = re.compile(r"((?:19|20)\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
-ALL_SUFFIXES = SUFFIXES + LAYOUT_SUFFIXES
 
 
 @dataclass
@@ -61,7 +48,7 @@ class FileResult:
 
 
 def _wanted(name: str) -> bool:
-    return name.lower().endswith(ALL_SUFFIXES) and name != CATALOG
+    return readable(name) and name != CATALOG
 
 
 def iter_files(paths: Iterable[Path], follow_links: bool = False) -> Iterator[Found]:
@@ -82,28 +69,7 @@ def ingest_file(path: Path, source: str | None = None, settings: Settings | None
     settings = settings or Settings()
     result = FileResult(source or source_name(path))
     try:
-        suffix = path.suffix.lower()
-        if suffix not in ALL_SUFFIXES:
-            raise ReadError(f"unsupported file type {suffix or '(none)'}: expected {', '.join(ALL_SUFFIXES)}")
-        if suffix in LAYOUT_SUFFIXES:
-            result.articles = _layout_articles(read_layout(path, settings), path, result, settings)
-            return result
-        text, result.encoding, replaced = read_file(path, settings.max_file_bytes,
-                                                    settings.read_timeout_s)
-        if replaced:
-            result.warnings.append(f"{replaced} control characters or invalid code points replaced")
-        sidecar = _sidecar(path, result.warnings)
-        if suffix in RECORD_SUFFIXES:
-            result.articles = _record_articles(text, suffix, result, sidecar, settings)
-        else:
-            markdown = suffix in MARKDOWN_SUFFIXES or looks_like_markdown(text)
-            page = segment(markdown_rows(text) if markdown else text_rows(text), markdown)
-            meta = _merge_meta(sidecar, page.meta, path)
-            stories = [(s, p) for s in page.stories if (p := _paragraph_pieces(s.paragraphs,
-                                                                             settings.max_paragraph_chars))]
-            result.articles = [_article(s, pieces, meta, result.source, n)
-                               for n, (s, pieces) in enumerate(stories)]
-            result.warnings += _meta_warnings(meta, result.articles)
+        result.articles = format_of(path.name).read()(path, result, settings)
     except QAError as exc:
         result.error, result.articles = str(exc), []
     except (OSError, ValueError, RecursionError) as exc:  # never a traceback for one bad file
@@ -111,20 +77,66 @@ def ingest_file(path: Path, source: str | None = None, settings: Settings | None
     return result
 
 
+def read_text(path: Path, result: FileResult, settings: Settings, markdown: bool = False) -> list[Article]:
+    """A page of plain text (or Markdown, also when a .txt file is written in it)."""
+    text, result.encoding, replaced = read_file(path, settings.max_file_bytes, settings.read_timeout_s)
+    if replaced:
+        result.warnings.append(f"{replaced} control characters or invalid code points replaced")
+    catalog = sidecar(path, result.warnings)
+    markdown = markdown or looks_like_markdown(text)
+    page = segment(markdown_rows(text) if markdown else text_rows(text), markdown)
+    meta = merge_meta(catalog, page.meta, path)
+    stories = [(s, p) for s in page.stories
+               if (p := _paragraph_pieces(s.paragraphs, settings.max_paragraph_chars))]
+    articles = [_article(s, pieces, meta, result.source, n) for n, (s, pieces) in enumerate(stories)]
+    result.warnings += _meta_warnings(meta, articles)
+    return articles
+
+
+def read_markdown(path: Path, result: FileResult, settings: Settings) -> list[Article]:
+    return read_text(path, result, settings, markdown=True)
+
+
+def read_records(path: Path, result: FileResult, settings: Settings) -> list[Article]:
+    """One article per record of a .jsonl or .csv file."""
+    text, result.encoding, replaced = read_file(path, settings.max_file_bytes, settings.read_timeout_s)
+    if replaced:
+        result.warnings.append(f"{replaced} control characters or invalid code points replaced")
+    return _record_articles(text, path.suffix.lower(), result, sidecar(path, result.warnings), settings)
+
+
+def read_pdf(path: Path, result: FileResult, settings: Settings) -> list[Article]:
+    from qa.ingest.formats.document import read_pdf as document
+
+    return _layout_articles(document(path, settings), path, result, settings)
+
+
+def read_image(path: Path, result: FileResult, settings: Settings) -> list[Article]:
+    from qa.ingest.formats.document import read_image as document
+
+    return _layout_articles(document(path, settings), path, result, settings)
+
+
+def read_html(path: Path, result: FileResult, settings: Settings) -> list[Article]:
+    from qa.ingest.formats.document import read_web_page
+
+    return _layout_articles(read_web_page(path, settings), path, result, settings)
+
+
 def _layout_articles(document: Document, path: Path, result: FileResult,
                      settings: Settings) -> list[Article]:
     """Articles of a PDF, scan or web page, page by page; paragraphs keep their line boxes."""
     result.encoding = document.kind
     result.lines = [line for p in document.pages for line in p.lines]
-    sidecar = _sidecar(path, result.warnings)
+    catalog = sidecar(path, result.warnings)
     if len(document.pages) > 1:  # each page of the file is its own page of the paper
-        sidecar = {k: v for k, v in sidecar.items() if k != "page"}
+        catalog = {k: v for k, v in catalog.items() if k != "page"}
     articles: list[Article] = []
     metas = []
     for page in document.pages:
         found = segment(page.rows, markdown=True, guess_headlines=False)
         header = Meta(*(a or b for a, b in zip(astuple(page.meta), astuple(found.meta), strict=True)))
-        meta = _merge_meta(sidecar, header, path)
+        meta = merge_meta(catalog, header, path)
         if meta.page is None and len(document.pages) > 1:
             meta.page = str(page.info.number)
         metas.append(meta)
@@ -230,32 +242,6 @@ def _locate(anchors: list[tuple[int, Row, int]], pos: int) -> tuple[int, int]:
     return row.line, min(row.start + src + (pos - at), max(row.end - 1, row.start))
 
 
-def _merge_meta(sidecar: dict[str, str], page: Meta, path: Path) -> Meta:
-    file_date = _FILE_DATE.search(path.stem)
-    return Meta(
-        newspaper=sidecar.get("newspaper") or page.newspaper,
-        date=_parse_date(sidecar.get("date")) or page.date or (
-            _parse_date("-".join(file_date.groups())) if file_date else None),
-        page=sidecar.get("page") or page.page,
-        section=sidecar.get("section") or page.section,
-    )
-
-
-def _parse_date(text: str | None) -> str | None:
-    """ISO date from 2022-11-22, 2022/11/22, 2022年11月22日 or 20221122; None if not a real date."""
-    from datetime import date
-
-    if not text:
-        return None
-    m = _TEXT_DATE.search(text) or _FILE_DATE.search(text)
-    if not m:
-        return None
-    try:
-        return date(*map(int, m.groups())).isoformat()
-    except ValueError:
-        return None
-
-
 def _meta_warnings(meta: Meta, articles: list[Article]) -> list[str]:
     warnings = []
     if not articles:
@@ -270,14 +256,14 @@ def _meta_warnings(meta: Meta, articles: list[Article]) -> list[str]:
     return warnings
 
 
-def _record_articles(text: str, suffix: str, result: FileResult, sidecar: dict[str, str],
+def _record_articles(text: str, suffix: str, result: FileResult, catalog: dict[str, str],
                      settings: Settings) -> list[Article]:
     articles = []
     for record in records(text, suffix):
         if isinstance(record, str):
             result.warnings.append(record)
             continue
-        article = _record_article(record, result.source, len(articles), sidecar, settings)
+        article = _record_article(record, result.source, len(articles), catalog, settings)
         if article is None:
             result.warnings.append(f"line {record.line_start}: record without text, skipped")
         else:
@@ -287,7 +273,7 @@ def _record_articles(text: str, suffix: str, result: FileResult, sidecar: dict[s
     return articles
 
 
-def _record_article(record: Record, source: str, ordinal: int, sidecar: dict[str, str],
+def _record_article(record: Record, source: str, ordinal: int, catalog: dict[str, str],
                     settings: Settings) -> Article | None:
     f = record.fields
     body = f.get("text", "")
@@ -302,43 +288,11 @@ def _record_article(record: Record, source: str, ordinal: int, sidecar: dict[str
         for i, (t, *_) in enumerate(pieces)
     )
     return Article(
-        aid, source, f.get("newspaper") or sidecar.get("newspaper"),
-        _parse_date(f.get("date")) or _parse_date(sidecar.get("date")),
-        f.get("page") or sidecar.get("page"), f.get("section") or sidecar.get("section"),
+        aid, source, f.get("newspaper") or catalog.get("newspaper"),
+        parse_date(f.get("date")) or parse_date(catalog.get("date")),
+        f.get("page") or catalog.get("page"), f.get("section") or catalog.get("section"),
         _clean_title(f.get("title")), _clean_title(f.get("subtitle")), f.get("byline"), paragraphs,
     )
-
-
-def _sidecar(path: Path, warnings: list[str]) -> dict[str, str]:
-    """The catalog row for `path` from the nearest catalog.csv in its folder or a parent."""
-    absolute = Path(os.path.abspath(path))
-    for folder in absolute.parents:
-        catalog = folder / CATALOG
-        if _is_file(catalog):
-            try:
-                entries = _load_catalog(str(catalog), catalog.stat().st_mtime_ns)
-            except (OSError, UnicodeDecodeError, csv.Error, ReadError) as exc:
-                warnings.append(f"{source_name(catalog)} unreadable, ignored: {exc}")
-                return {}
-            return entries.get(absolute.relative_to(folder).as_posix(), {})
-    return {}
-
-
-def _is_file(path: Path) -> bool:
-    try:
-        return path.is_file()
-    except OSError:  # a path too long for the system
-        return False
-
-
-@lru_cache(maxsize=32)
-def _load_catalog(path: str, mtime_ns: int) -> dict[str, dict[str, str]]:
-    text = clean_text(read_bytes(Path(path), CATALOG_MAX_BYTES).decode("utf-8-sig"))
-    return {
-        (row.get("file") or "").strip(): {k: v.strip() for k, v in row.items()
-                                            if k and k != "file" and v and v.strip()}
-        for row in csv.DictReader(io.StringIO(text, newline=""))
-    }
 
 
 def article_json(article: Article) -> dict:

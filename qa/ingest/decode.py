@@ -25,10 +25,10 @@ MAX_BROKEN_RECORDS = 100  # per CSV file; past that it is not a CSV file
 SAMPLE_HAN = 4000  # Han characters scored when telling GB18030 from Big5
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 
-PLAIN_SUFFIXES = (".txt", ".text")
-MARKDOWN_SUFFIXES = (".md", ".markdown")
-RECORD_SUFFIXES = (".jsonl", ".csv")
-SUFFIXES = PLAIN_SUFFIXES + MARKDOWN_SUFFIXES + RECORD_SUFFIXES
+
+
+
+
 
 
 class Row(NamedTuple):  # a tuple: pages have thousands of rows

@@ -65,10 +65,10 @@ _ENGINE_SHA: dict[tuple[str, int, int], str] = {}
 
 def cache_key(adapter: Path | None, precision: str, engine: Path) -> str:
     """What a built graph depends on, hashed."""
-    digest = hashlib.sha256(f"{BUILD_FORMAT}:{precision}:{engine_sha256(engine)}".encode())
+    key = hashlib.sha256(f"{BUILD_FORMAT}:{precision}:{engine_sha256(engine)}".encode())
     for path in (adapter / f for f in READER_FILES) if adapter else ():
-        digest.update(digest(path, timeout=None)[0].encode())
-    return digest.hexdigest()[:16]
+        key.update(digest(path, timeout=None)[0].encode())
+    return key.hexdigest()[:16]
 
 
 def cached(folder: Path, source: dict, write: Callable[[Path], None], load: Callable[[], Any],

@@ -16,13 +16,12 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from qa.answer.pipeline import Archive
-from qa.ingest.articles import SUFFIXES
 from qa.settings import Settings
 from qa.web.app import ChatApp
 from qa.web.assets import CLOSE_ARTICLE, CSS, FOLD_ON_NARROW, REFS_JS, SCROLL_TO_CITED, SHOW_ANSWER
 from qa.web.guard import LoginThrottle
 from qa.web.render import ALL_PAPERS, EXAMPLES, MAX_K
-from qa.web.upload import OFF
+from qa.web.upload import OFF, SUFFIXES
 
 UPLOAD_SWEEP_S = 300  # uploads older than this are deleted, checked as often
 UPLOADS_PREFIX = "archive-qa-uploads-"

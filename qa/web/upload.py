@@ -19,16 +19,20 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from qa.answer.pipeline import Archive
 from qa.errors import QAError
 from qa.files import digest
-from qa.ingest.articles import ALL_SUFFIXES, ingest_file
+from qa.ingest.registry import SUFFIXES, readable
 from qa.model.embed import Embedder
 from qa.settings import Settings
 from qa.web.render import bilingual
+
+if TYPE_CHECKING:
+    from qa.ingest.articles import FileResult
 
 log = logging.getLogger(__name__)
 UPLOADS = "uploads"  # under settings.corpus_dir
@@ -144,8 +148,8 @@ class Library:
         info = path.lstat()
         if not stat.S_ISREG(info.st_mode):
             return "不是普通文件"
-        if not name.lower().endswith(ALL_SUFFIXES):
-            return f"不支持这种格式，可以上传 {' '.join(ALL_SUFFIXES)}"
+        if not readable(name):
+            return f"不支持这种格式，可以上传 {' '.join(SUFFIXES)}"
         if info.st_size > self.limit_bytes:
             return f"超过 {self.settings.max_upload_mb} MB 的上限"
         if info.st_size == 0:
@@ -165,13 +169,19 @@ class Library:
         raise OSError(f"too many files named {name}")
 
     def _index(self, files: list[Path], progress: Progress) -> None:
-        """Read the copies, then build a new index version with them and switch to it."""
+        """Read the copies once, then build a new index version from what was read and switch
+        to it."""
         from qa.index.build import build_index  # the build side, only when pages are added
+        from qa.ingest.articles import ingest_file, iter_files
 
         try:
             progress.stage = "reading"
-            files = [f for f in files if self._readable(f, progress)]
-            if not files:
+            wanted = {f.resolve() for f in files}
+            read = {source: ingest_file(path, source, self.settings)
+                    for path, source, skip in iter_files([self.folder])
+                    if not skip and path.resolve() in wanted}
+            read = {source: r for source, r in read.items() if self._readable(r, progress)}
+            if not read:
                 progress.stage = "failed"
                 progress.message = bilingual("没有读出任何文章", "no article could be read")
                 return
@@ -180,7 +190,8 @@ class Library:
             embedder = SharedEmbedder(archive.embedder, self.lock,
                                       lambda n: setattr(progress, "done", progress.done + n))
             build_index([self.folder], self.settings.index_dir, embedder, settings=self.settings,
-                        batch_size=self.settings.batch_size, progress=False, log=lambda _: None)
+                        batch_size=self.settings.batch_size, progress=False, log=lambda _: None,
+                        read=read)
         except Exception as exc:  # noqa: BLE001 - the page must hear that the batch ended
             if not isinstance(exc, QAError):
                 log.exception("adding %s failed", [f.name for f in files])
@@ -194,15 +205,15 @@ class Library:
         progress.stage = "done"
         progress.message = bilingual("已加入档案，现在可以提问了", "added: ask away")
 
-    def _readable(self, path: Path, progress: Progress) -> bool:
-        result = ingest_file(path, settings=self.settings)
+    def _readable(self, result: FileResult, progress: Progress) -> bool:
+        name = Path(result.source).name
         paragraphs = sum(len(a.paragraphs) for a in result.articles)
         if result.error or not paragraphs:
-            path.unlink(missing_ok=True)
-            progress.skipped.append((path.name, f"读不出文章：{result.error or '没有正文'}"))
+            (self.folder / name).unlink(missing_ok=True)
+            progress.skipped.append((name, f"读不出文章：{result.error or '没有正文'}"))
             return False
         progress.total += paragraphs
-        progress.added.append(f"{path.name}（{len(result.articles)} 篇文章，{paragraphs} 段）")
+        progress.added.append(f"{name}（{len(result.articles)} 篇文章，{paragraphs} 段）")
         return True
 
 

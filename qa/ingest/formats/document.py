@@ -1,0 +1,103 @@
+"""One file with a layout (PDF, page image, web page) as a Document of pages; ReadError when it
+cannot be read."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+from qa.errors import ReadError
+from qa.files import read_bytes
+from qa.ingest.formats.pages import Document, Text, build_page
+from qa.settings import Settings
+from qa.types import PageInfo
+
+
+def read_pdf(path: Path, settings: Settings) -> Document:
+    """The pages of a PDF: from its text layer, or by OCR where a page has none."""
+    return _pdf(_read(path, settings), settings)
+
+
+def read_image(path: Path, settings: Settings) -> Document:
+    """The page of a scanned or photographed page, by OCR."""
+    return _image(_read(path, settings), settings)
+
+
+def read_web_page(path: Path, settings: Settings) -> Document:
+    """The article of a saved web page."""
+    from qa.ingest.formats.html import read_html
+
+    return read_html(_read(path, settings))
+
+
+def _read(path: Path, settings: Settings) -> bytes:
+    """The file's bytes, read like every archive file (qa.files: a regular file only, within the
+    size and time limits)."""
+    data = read_bytes(path, settings.max_file_bytes, settings.read_timeout_s)
+    if not data:
+        raise ReadError("no text: the file is empty")
+    return data
+
+
+def _pdf(data: bytes, settings: Settings) -> Document:
+    from qa.ingest.formats import pdf
+    from qa.ingest.formats.layout import analyse
+
+    doc = pdf.open_pdf(data)
+    text, pages, scanned = Text(), [], 0
+    try:
+        for number in range(1, len(doc) + 1):
+            start = time.perf_counter()
+            page = doc[number - 1]
+            width, height = page.get_size()
+            lines, skew, ocr = pdf.text_lines(page), 0.0, False
+            if not pdf.has_text_layer(lines):  # a scan inside a PDF
+                image = pdf.render(page, settings.ocr_dpi, grayscale=True)
+                lines, skew = _recognise(image, settings)
+                scale = 72 / settings.ocr_dpi  # back to PDF points
+                lines = [line._replace(x0=line.x0 * scale, y0=line.y0 * scale, x1=line.x1 * scale,
+                                       y1=line.y1 * scale, size=line.size * scale) for line in lines]
+                ocr = True
+                scanned += 1
+            page.close()
+            layout = analyse(lines, height)
+            info = PageInfo(number, width, height, None, ocr, skew, time.perf_counter() - start)
+            pages.append(build_page(layout, info, text))
+    finally:
+        doc.close()
+    kind = "pdf" if not scanned else "ocr" if scanned == len(pages) else "pdf+ocr"
+    return _checked(Document(pages, text.value(), kind))
+
+
+def _image(data: bytes, settings: Settings) -> Document:
+    from PIL import Image, UnidentifiedImageError
+
+    from qa.ingest.formats.layout import analyse
+
+    start = time.perf_counter()
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            pages_in = getattr(image, "n_frames", 1)
+            page = image.convert("L")
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise ReadError(f"not a readable image ({exc})") from exc
+    if pages_in > 1:
+        raise ReadError("multi-page images are not read: save each page as its own file")
+    lines, skew = _recognise(page, settings)
+    text = Text()
+    info = PageInfo(1, page.width, page.height, None, True, skew, time.perf_counter() - start)
+    return _checked(Document([build_page(analyse(lines, page.height), info, text)], text.value(), "ocr"))
+
+
+def _recognise(image, settings: Settings):
+    from qa.ingest.formats.ocr import recognise
+
+    return recognise(image, settings.ocr_threads)
+
+
+def _checked(document: Document) -> Document:
+    if not document.text.strip():
+        raise ReadError("no text found on the page (blank, or not a page of text)")
+    return document
