@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from qa.files import source_name  # noqa: E402
 from qa.ingest.articles import ingest_file  # noqa: E402
-from tests.newspaper import (  # noqa: E402
+from qa.testing.newspaper import (  # noqa: E402
     cer,
     markdown_spec,
     print_pdf,

@@ -11,7 +11,7 @@ import click
 from qa.errors import QAError
 from qa.files import display_name
 from qa.settings import Settings
-from qa.text import json_text, printable
+from qa.text import check_question, json_text, printable
 
 
 def _echo(text: str = "", err: bool = False) -> None:
@@ -153,6 +153,7 @@ def search(query, k, as_json, index_dir, date_from, date_to, newspaper) -> None:
     from qa.model.embed import load_embedder
 
     settings = _settings(index_dir=index_dir)
+    query = check_question(query, settings.max_question_chars)
     retriever = Retriever(Store.open(settings.index_dir), load_embedder(settings, "query"))
     hits = retriever.search(query, k, Filters(date_from, date_to, newspaper))
     if as_json:

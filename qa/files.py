@@ -23,7 +23,6 @@ from typing import NamedTuple, TypeVar
 from qa.errors import ReadError
 from qa.text import printable
 
-DEFAULT_TIMEOUT_S = 30.0  # a page is read in milliseconds; a dead network mount never answers
 BLOCK = 1 << 20
 _T = TypeVar("_T")
 
@@ -245,13 +244,13 @@ def _blocks(path: Path, max_bytes: int) -> Iterator[bytes]:
         os.close(fd)
 
 
-def read_bytes(path: Path, max_bytes: int, timeout: float = DEFAULT_TIMEOUT_S) -> bytes:
+def read_bytes(path: Path, max_bytes: int, timeout: float) -> bytes:
     """All bytes of regular file `path`, at most `max_bytes`, within `timeout` seconds."""
     return with_timeout(lambda: b"".join(_blocks(path, max_bytes)), timeout, "reading")
 
 
 def digest(path: Path, max_bytes: int | None = None,
-           timeout: float | None = DEFAULT_TIMEOUT_S) -> tuple[str, int]:
+           timeout: float | None = None) -> tuple[str, int]:
     """Hex SHA-256 and size of regular file `path`, with the limits of `read_bytes` (none when
     `max_bytes` / `timeout` are None). The one place the project hashes a file."""
 

@@ -12,6 +12,8 @@ import json
 import re
 from typing import NamedTuple
 
+from qa.errors import QueryError
+
 # C0 controls but tab, line feed, vertical tab, form feed and carriage return (line
 # structure); DEL; C1 controls but NEL (a line break).
 CONTROL = "\x00-\x08\x0e-\x1f\x7f\x80-\x84\x86-\x9f"
@@ -61,3 +63,16 @@ def json_text(obj, **kwargs) -> str:
 def _escape(m: re.Match) -> str:
     code = ord(m.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def check_question(question: str, max_chars: int) -> str:
+    """The question (or search query) cleaned and stripped, or QueryError saying why it cannot
+    be asked: the one check of what a user typed, for `ask`, `search` and the app."""
+    q = clean_text(question or "").strip()
+    if not q:
+        raise QueryError("the question is empty")
+    if len(q) > max_chars:
+        raise QueryError(f"the question is {len(q)} characters long; the limit is {max_chars}")
+    if not any(ch.isalnum() for ch in q):
+        raise QueryError("the question has no words in it")
+    return q

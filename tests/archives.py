@@ -8,10 +8,9 @@ from pathlib import Path
 
 from qa.answer.pipeline import Archive
 from qa.index.build import build_index
-from qa.model.embed import FakeEmbedder
 from qa.settings import Settings
-
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+from qa.testing.fake import FakeEmbedder
+from tests.seeds import CORPUS
 
 # Two dated versions of one figure: the file names give the dates.
 TIMELINE_PAGES = {
@@ -48,7 +47,7 @@ def build(tmp: Path, pages: dict[str, str] | None = None, seeds: bool = False,
         shutil.copytree(CORPUS, corpus)
     write_pages(corpus, pages or {})
     build_index([corpus], tmp / "index", FakeEmbedder(), progress=False, log=lambda _: None)
-    return Settings(index_dir=tmp / "index", corpus_dir=corpus, model="fake", answerer="rules",
+    return Settings(index_dir=tmp / "index", corpus_dir=corpus, model="qa.testing.fake:FakeEmbedder", answerer="rules",
                     **settings)
 
 

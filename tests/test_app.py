@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from qa.cli import main as cli_main
 from qa.errors import QAError, QueryError
 from qa.index.build import build_index
-from qa.model.embed import FakeEmbedder
 from qa.serve import parse_auth, uploads_allowed
 from qa.settings import Settings
+from qa.testing.fake import FakeEmbedder
 from qa.types import Answer, Article, Citation, Dated, Hit, Paragraph, Searched
 from qa.web import (
     ALL_PAPERS,
@@ -244,8 +244,8 @@ def clicked(n) -> gr.EventData:
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory):
-    return build(tmp_path_factory.mktemp("seeded"), seeds=True)
+def seeded(seed_archive):
+    return seed_archive
 
 
 def test_markers_open_the_citation_they_number(seeded):

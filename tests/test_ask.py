@@ -1,6 +1,4 @@
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -12,10 +10,7 @@ from qa.answer.support import level
 from qa.cli import main
 from qa.errors import QueryError
 from qa.eval.run import citation_violations
-from qa.index.build import build_index
 from qa.index.search import Filters
-from qa.model.embed import FakeEmbedder
-from qa.settings import Settings
 from qa.types import Citation
 from tests.archives import (
     AGREEING_PAGES,
@@ -26,16 +21,10 @@ from tests.archives import (
     open_archive,
 )
 
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
-
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("ask")
-    shutil.copytree(CORPUS, tmp / "corpus")
-    build_index([tmp / "corpus"], tmp / "index", FakeEmbedder(), progress=False, log=lambda _: None)
-    return Settings(index_dir=tmp / "index", corpus_dir=tmp / "corpus", model="fake",
-                    answerer="rules")
+def settings(seed_archive):
+    return seed_archive
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +156,7 @@ def test_format_citation():
 
 
 def test_cli_ask_json_schema(settings, monkeypatch):
-    monkeypatch.setenv("QA_MODEL", "fake")
+    monkeypatch.setenv("QA_MODEL", "qa.testing.fake:FakeEmbedder")
     monkeypatch.setenv("QA_ANSWERER", "rules")
     result = CliRunner().invoke(main, ["ask", ASKED[0][0], "--json", "--index-dir",
                                        str(settings.index_dir)])
@@ -190,7 +179,7 @@ def test_cli_ask_json_schema(settings, monkeypatch):
 
 
 def test_cli_says_a_guess_is_a_guess_and_what_was_searched(settings, monkeypatch):
-    monkeypatch.setenv("QA_MODEL", "fake")
+    monkeypatch.setenv("QA_MODEL", "qa.testing.fake:FakeEmbedder")
     monkeypatch.setenv("QA_ANSWERER", "rules")  # its guess is the rules' low-confidence one
     run = CliRunner().invoke
     guess = run(main, ["ask", GUESS, "--index-dir", str(settings.index_dir)])
@@ -203,7 +192,7 @@ def test_cli_says_a_guess_is_a_guess_and_what_was_searched(settings, monkeypatch
 
 
 def test_cli_reports_errors_without_traceback(settings, monkeypatch, tmp_path):
-    monkeypatch.setenv("QA_MODEL", "fake")
+    monkeypatch.setenv("QA_MODEL", "qa.testing.fake:FakeEmbedder")
     result = CliRunner().invoke(main, ["ask", "", "--index-dir", str(settings.index_dir)])
     assert result.exit_code == 2 and "empty" in result.output
     result = CliRunner().invoke(main, ["ask", "乌海", "--index-dir", str(tmp_path / "none")])

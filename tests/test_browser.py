@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from qa.testing.browser import CHROMIUM, CHROMIUM_ARGS
 from qa.web import EXAMPLES, NOT_FOUND, build_ui, launch
 from tests.archives import TIMELINE_PAGES, TIMELINE_QUESTION, build, open_archive
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
 # Gradio's queue trips pandas deprecation warnings that are not ours.
 pytestmark = [

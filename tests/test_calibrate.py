@@ -113,7 +113,7 @@ def test_collect_asks_with_and_without_the_passage(tmp_path):
     path = tmp_path / "tiny.json"
     path.write_text(json.dumps(squad, ensure_ascii=False), "utf-8")
     stub = Stub("stub", {"谁是平沟煤矿的矿长？": ("邢永亮", 0.9), "通辽今年新建几个基站？": ("5G", 0.7)})
-    records = collect(stub, path, Settings(model="fake"), None, log=lambda _: None)
+    records = collect(stub, path, Settings(model="qa.testing.fake:FakeEmbedder"), None, log=lambda _: None)
     assert len(records) == 4
     assert [r.answerable for r in records] == [True, False, True, False]
     assert records[0] == Record(0.9, True, True)  # the right name

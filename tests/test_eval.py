@@ -53,7 +53,7 @@ def test_an_empty_question_counts_as_withheld(tmp_path, monkeypatch):
         {"id": "q4", "question": " ", "answers": [{"text": "2798个", "answer_start": 22}]})
     path = tmp_path / "with_empty.json"
     path.write_text(json.dumps(data, ensure_ascii=False), "utf-8")
-    monkeypatch.setenv("QA_MODEL", "fake")
+    monkeypatch.setenv("QA_MODEL", "qa.testing.fake:FakeEmbedder")
     result = CliRunner().invoke(main, ["eval", str(path), "--json", "--answerer", "rules"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
@@ -61,7 +61,7 @@ def test_an_empty_question_counts_as_withheld(tmp_path, monkeypatch):
 
 
 def test_eval_json_on_a_tiny_squad_archive(squad_file, monkeypatch, tmp_path):
-    monkeypatch.setenv("QA_MODEL", "fake")
+    monkeypatch.setenv("QA_MODEL", "qa.testing.fake:FakeEmbedder")
     written = tmp_path / "predictions.jsonl"
     result = CliRunner().invoke(main, ["eval", str(squad_file), "--json", "--answerer", "rules",
                                        "--predictions", str(written)])

@@ -13,10 +13,19 @@ from qa.ingest.articles import article_json, ingest_file, ingest_paths
 from qa.ingest.formats.boxes import span_boxes
 from qa.ingest.formats.document import read_pdf
 from qa.settings import Settings
-from tests.newspaper import cer, chromium_available, degrade, print_pdf, recovery, scan, seed_spec
+from qa.testing.newspaper import (
+    cer,
+    chromium_available,
+    degrade,
+    print_pdf,
+    recovery,
+    scan,
+    seed_spec,
+)
+from tests.seeds import CORPUS
 
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 SEEDS = {p.name[:3]: p for p in CORPUS.glob("*.txt")}
+LIMITS = (Settings().max_file_bytes, Settings().read_timeout_s)
 NO_PRINTER = chromium_available()
 
 
@@ -210,7 +219,7 @@ def test_the_index_keeps_pages_and_the_inspector_boxes_the_answer_on_them(printe
 
     from qa.answer.pipeline import Archive
     from qa.index.build import build_index
-    from qa.model.embed import FakeEmbedder
+    from qa.testing.fake import FakeEmbedder
     from qa.web import ALL_PAPERS, ChatApp
     from qa.web.page import ANSWER, page_view
 
@@ -219,7 +228,7 @@ def test_the_index_keeps_pages_and_the_inspector_boxes_the_answer_on_them(printe
     (archive_dir / "pages.pdf").write_bytes(printed.read_bytes())
     (archive_dir / "scan.png").write_bytes(scanned[0].read_bytes())
     (archive_dir / "001.txt").write_bytes(SEEDS["001"].read_bytes())
-    settings = Settings(index_dir=tmp_path / "index", model="fake", answerer="rules")
+    settings = Settings(index_dir=tmp_path / "index", model="qa.testing.fake:FakeEmbedder", answerer="rules")
     report = build_index([archive_dir], settings.index_dir, FakeEmbedder(), settings=settings,
                          progress=False, log=lambda _: None)
     assert report.failed == [] and report.pages == 3 and len(report.added) == 3
@@ -236,15 +245,15 @@ def test_the_index_keeps_pages_and_the_inspector_boxes_the_answer_on_them(printe
     store = Archive.open(settings, embedder=FakeEmbedder()).store
     scan_article = store.page_articles(source_name(archive_dir / "scan.png"))[0]
     paragraph = store.article(scan_article.id).paragraphs[0]
-    view = page_view(store, paragraph, None)
+    view = page_view(store, paragraph, None, *LIMITS)
     assert view.image is not None and "OCR" in view.caption
     text_article = store.page_articles(source_name(archive_dir / "001.txt"))[0]
-    assert page_view(store, store.article(text_article.id).paragraphs[0], None).image is None
+    assert page_view(store, store.article(text_article.id).paragraphs[0], None, *LIMITS).image is None
 
     with open(archive_dir / "pages.pdf", "ab") as f:
         f.write(b"\n% changed after indexing\n")
     p = store.article(citations[0].article_id).paragraphs[citations[0].paragraph_index]
-    assert page_view(store, p, citations[0]).image is None  # boxes would point at the old page
+    assert page_view(store, p, citations[0], *LIMITS).image is None  # boxes would point at the old page
     again = build_index([archive_dir], settings.index_dir, FakeEmbedder(), settings=settings,
                         progress=False, log=lambda _: None)
     assert again.updated and again.unchanged == 2  # only the changed PDF was read again

@@ -91,8 +91,8 @@ def test_a_read_that_never_ends_times_out(tmp_path, monkeypatch):
 def test_size_cap_without_reading(tmp_path):
     (tmp_path / "big.txt").write_bytes(b"x" * 3000)
     with pytest.raises(ReadError, match="limit"):
-        read_bytes(tmp_path / "big.txt", 1000)
-    assert read_bytes(tmp_path / "big.txt", 3000) == b"x" * 3000
+        read_bytes(tmp_path / "big.txt", 1000, 30)
+    assert read_bytes(tmp_path / "big.txt", 3000, 30) == b"x" * 3000
 
 
 def test_reader_counts_replaced_characters(tmp_path):
@@ -210,10 +210,10 @@ def test_login_throttle_doubles_the_wait_and_forgives_a_success():
 
 
 def test_app_echoes_typed_text_as_text(tmp_path):
-    from benchmarks.hostile import build, corpus, settings_for
     from qa.answer.pipeline import Archive
-    from qa.model.embed import FakeEmbedder
+    from qa.testing.fake import FakeEmbedder
     from qa.web import ChatApp
+    from tests.test_hostile import build, corpus, settings_for
 
     build([corpus(tmp_path)], tmp_path / "index")
     settings = settings_for(tmp_path)
@@ -228,7 +228,7 @@ def test_app_echoes_typed_text_as_text(tmp_path):
 
 
 def test_a_build_repairs_a_damaged_current(tmp_path):
-    from benchmarks.hostile import build, corpus
+    from tests.test_hostile import build, corpus
 
     index = tmp_path / "index"
     index.mkdir()

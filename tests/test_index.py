@@ -5,7 +5,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,9 +13,10 @@ from qa.errors import IndexError_, QueryError
 from qa.index.build import build_index
 from qa.index.search import Filters, Retriever
 from qa.index.store import CURRENT, Store, current_version
-from qa.model.embed import FakeEmbedder
-
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+from qa.settings import Settings
+from qa.testing.fake import FakeEmbedder
+from qa.text import check_question
+from tests.seeds import CORPUS
 
 
 def _quiet(_):
@@ -182,14 +182,17 @@ def test_filters(retriever):
 def test_bad_queries(retriever):
     assert retriever.search("？！。，……", 5) == []
     assert retriever.search("", 5) == []
-    with pytest.raises(QueryError):
-        retriever.search("乌海" * 5000, 5)
+    with pytest.raises(QueryError, match="limit is 500"):  # what the CLI and the app check first
+        check_question("乌海" * 5000, Settings().max_question_chars)
+    with pytest.raises(QueryError, match="empty"):
+        check_question(" \u3000", 500)
+    assert check_question(" 乌海\x00市 ", 500) == "乌海 市"
 
 
 KILL_SCRIPT = """
 import sys
 from pathlib import Path
-from qa.model.embed import FakeEmbedder
+from qa.testing.fake import FakeEmbedder
 from qa.index.build import build_index
 build_index([Path(sys.argv[1])], Path(sys.argv[2]), FakeEmbedder(), rebuild=True, progress=False,
             log=lambda m: None)

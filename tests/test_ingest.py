@@ -10,8 +10,8 @@ from qa.ingest.articles import article_json, format_report, ingest_file, ingest_
 from qa.ingest.decode import decode
 from qa.ingest.normalize import fix_spaces, split_long
 from qa.settings import Settings
+from tests.seeds import CORPUS
 
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 SEEDS = {p.name[:3]: p for p in CORPUS.glob("*.txt")}
 HAN_SPACE_HAN = re.compile(r"[\u4e00-\u9fff]\s+[\u4e00-\u9fff]")
 FURNITURE = ("责任编辑", "审校", "制图", "机关报", "下转第二版", "上接第一版", "星期二", "（刘洋）",

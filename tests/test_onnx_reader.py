@@ -13,7 +13,6 @@ import pytest
 from qa.answer.pipeline import Archive
 from qa.errors import ModelError
 from qa.index.build import build_index
-from qa.model.embed import FakeEmbedder
 from qa.model.onnx_encoder import MARKER
 from qa.reader import load_answerer
 from qa.reader.bundle import READER_DIR
@@ -21,6 +20,7 @@ from qa.reader.e5 import E5Reader, choose_runtime, nonsense
 from qa.reader.ensemble import Ensemble
 from qa.reader.rules import RuleAnswerer
 from qa.settings import Settings
+from qa.testing.fake import FakeEmbedder
 from tests.seeds import page
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,11 +38,6 @@ ASKED = [
     ("How many 5G base stations did Tongliao build this year?", around(page("004"), "新建5G基站")),
     ("乌海军分区把什么作为首要政治任务？", around(page("000"), "首要政治任务", 120, 40)),
 ]
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("onnx-cache")
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +118,7 @@ def test_the_default_answerer_over_the_seed_pages(int8, tmp_path):
     shutil.copytree(ROOT / "corpus", tmp_path / "corpus")
     build_index([tmp_path / "corpus"], tmp_path / "index", FakeEmbedder(), progress=False,
                 log=lambda _: None)
-    settings = Settings(index_dir=tmp_path / "index", model="fake")
+    settings = Settings(index_dir=tmp_path / "index", model="qa.testing.fake:FakeEmbedder")
     assert settings.answerer == "auto"
     archive = Archive.open(settings, answerer=Ensemble(int8, RuleAnswerer()))
     answer = archive.ask(ASKED[0][0])

@@ -14,8 +14,8 @@ from qa.errors import QAError, ReadError
 from qa.index.build import build_index
 from qa.ingest.articles import ingest_file
 from qa.ingest.decode import decode
-from qa.model.embed import FakeEmbedder
 from qa.settings import Settings
+from qa.testing.fake import FakeEmbedder
 from qa.text import clean
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
@@ -103,7 +103,7 @@ def archive(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("properties")
     shutil.copytree(CORPUS, tmp / "corpus")
     build_index([tmp / "corpus"], tmp / "index", FakeEmbedder(), progress=False, log=lambda _: None)
-    return Archive.open(Settings(index_dir=tmp / "index", model="fake", answerer="rules"),
+    return Archive.open(Settings(index_dir=tmp / "index", model="qa.testing.fake:FakeEmbedder", answerer="rules"),
                         embedder=FakeEmbedder())
 
 

@@ -3,7 +3,16 @@ by hand (qa.answer.support reads no index)."""
 
 import pytest
 
-from qa.answer.support import HIGH, MEDIUM, agreeing, answer_key, describe, level, timeline
+from qa.answer.support import (
+    HIGH,
+    MEDIUM,
+    agreeing,
+    answer_key,
+    describe,
+    level,
+    timeline,
+    unconfirmed,
+)
 from qa.types import Span
 
 
@@ -38,25 +47,23 @@ PASSAGES = ["全市34家企业入会。", "记者 田秀敏", "据统计，全�
 def test_agreeing_passages_are_those_the_answerer_reads_the_same_answer_from():
     best = span(0, "34家", 0.5, 2)
     spans = [best, span(2, "34家", 0.4, 6), span(3, "34家", 0.05, 2)]  # 3: below the threshold
-    reread = []
-    found = agreeing(best, spans, PASSAGES, 0.125, lambda which: reread.append(which) or [])
+    found = agreeing(best, spans, 0.125)
     assert set(found) == {2} and found[2].start == 6
-    assert reread == [[3]]  # holds the words but scored too low: read again, still no
+    assert unconfirmed(best, PASSAGES, found) == [3]  # holds the words but scored too low
 
 
-def test_passages_holding_the_answer_unread_are_read_again():
+def test_passages_holding_the_answer_unread_are_the_ones_to_read_again():
     best = span(0, "34家", 0.5, 2)
-    found = agreeing(best, [best], PASSAGES, 0.125,
-                     lambda which: [span(i, "34家", 0.3, PASSAGES[i].index("34家")) for i in which])
-    assert set(found) == {2, 3}
+    assert unconfirmed(best, PASSAGES, agreeing(best, [best], 0.125)) == [2, 3]
+    reread = [span(i, "34家", 0.3, PASSAGES[i].index("34家")) for i in (2, 3)]
+    assert set(agreeing(best, [best, *reread], 0.125)) == {2, 3}
 
 
 def test_a_name_that_only_appears_is_no_agreement():
     best = span(1, "田秀敏", 0.2, 3)
     passages = ["本报记者 田秀敏 报道", "记者 田秀敏", "田秀敏摄"]
-    found = agreeing(best, [best], passages, 0.125,
-                     lambda which: [span(i, "报道", 0.3) for i in which])  # other answers only
-    assert found == {}
+    assert unconfirmed(best, passages, {}) == [0, 2]
+    assert agreeing(best, [best, span(0, "报道", 0.3), span(2, "报道", 0.3)], 0.125) == {}
 
 
 DATES = ["2023-01-05", "2022-01-06", None, "2021-01-04"]

@@ -20,12 +20,13 @@ HAN = re.compile(r"[\u3400-\u9fff]")
 QUERY_SHOWN = 60  # characters of the searched text quoted back
 
 
-def searched(store: Store, query: str, filters: Filters | None, read: int) -> Searched:
-    """The search behind an answer, with how many articles the filters let through."""
+def searched(store: Store, query: str, filters: Filters | None, read: int,
+             mask: np.ndarray | None) -> Searched:
+    """The search behind an answer, with how many articles the filters (whose `mask` the
+    search used) let through."""
     filters = filters or Filters()
     numbers = store.article_numbers
     total = int(numbers.max()) + 1 if len(numbers) else 0
-    mask = filters.mask(store)
     admitted = total if mask is None else _articles(numbers, mask)
     undated = 0
     if filters.date_from or filters.date_to:

@@ -10,14 +10,13 @@ from dataclasses import replace
 
 from qa.answer.cite import citation
 from qa.answer.explain import searched
-from qa.answer.support import agreeing, level, timeline
-from qa.errors import QueryError
+from qa.answer.support import agreeing, level, timeline, unconfirmed
 from qa.index.search import Filters, Retriever
 from qa.index.store import Store, current_version
 from qa.model.embed import Embedder, load_embedder
 from qa.reader import Answerer, load_answerer
 from qa.settings import Settings
-from qa.text import clean_text
+from qa.text import check_question
 from qa.types import Answer, Dated, Hit, Span
 
 # A follow-up leans on the previous question: it points back (那/这/它/其…, "what about"),
@@ -41,18 +40,6 @@ def retrieval_query(question: str, history: Sequence[str] = ()) -> str:
     if history and is_follow_up(question):
         return f"{history[-1]} {question}"
     return question
-
-
-def check_question(question: str, max_chars: int) -> str:
-    """The question stripped, or QueryError saying why it cannot be asked."""
-    q = clean_text(question or "").strip()
-    if not q:
-        raise QueryError("the question is empty")
-    if len(q) > max_chars:
-        raise QueryError(f"the question is {len(q)} characters long; the limit is {max_chars}")
-    if not any(ch.isalnum() for ch in q):
-        raise QueryError("the question has no words in it")
-    return q
 
 
 class Archive:
@@ -115,10 +102,11 @@ class Archive:
         k = k or self.settings.k
         query = retrieval_query(q, history)
         retriever = self.retriever  # one version for the whole question, even if refreshed
-        hits = retriever.search(query, max(k, depth or 0), filters)
+        mask = (filters or Filters()).mask(retriever.store)
+        hits = retriever.search_within(query, max(k, depth or 0), mask)
         answer = self.answer(q, hits, k)
         return replace(answer, searched=searched(retriever.store, query, filters,
-                                                 min(k, len(hits))))
+                                                 min(k, len(hits)), mask))
 
     def answer(self, question: str, hits: Sequence[Hit], k: int | None = None) -> Answer:
         """The best-supported span in the first `k` hits, cited with the passages that agree
@@ -133,8 +121,9 @@ class Archive:
             return Answer(question, None, best.score if best else 0.0, True, cites, everything,
                           answerer=name)
         passages = [h.paragraph.text for h in hits]
-        same = agreeing(best, spans, passages, self.threshold,
-                        lambda which: self._extract(question, hits, which))
+        same = agreeing(best, spans, self.threshold)
+        if again := unconfirmed(best, passages, same):  # the second, closer read
+            same = agreeing(best, [*spans, *self._extract(question, hits, again)], self.threshold)
         dated = timeline(best, spans, [h.article.date for h in hits],
                          [h.article.id for h in hits], self.threshold)
         held = {best.passage_index: (best, "answer")}

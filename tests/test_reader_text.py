@@ -1,0 +1,62 @@
+"""The readers' torch-free pieces: batching, answer location, measure words, answer kinds."""
+
+from __future__ import annotations
+
+from qa.index.lexical import simplified
+from qa.reader.base import complete_count
+from qa.reader.question import fits
+from qa.train.data import locate
+from qa.train.features import batches
+from qa.types import Span
+
+
+def test_batches_group_similar_lengths_and_cover_the_epoch():
+    lengths = [10 + (i * 37) % 240 for i in range(1000)]
+    epoch = batches(lengths, 16, seed=1, epoch=0)
+    assert sorted(i for b in epoch for i in b) == list(range(1000))
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in epoch) / len(epoch)
+    assert spread < 20  # random batches of 16 spread over ~200 tokens
+    assert epoch == batches(lengths, 16, seed=1, epoch=0)  # resumable: same order again
+    assert epoch != batches(lengths, 16, seed=1, epoch=1)
+
+
+def test_answer_location_and_folding():
+    assert locate("甲乙丙乙丙", "乙丙", 3) == 3
+    assert locate("甲乙丙乙丙", "乙丙", 4) == 3  # wrong start: the nearest occurrence
+    assert locate("甲乙丙乙丙", "乙丙", -1) == 1
+    assert locate("甲乙丙", "丁", -1) == -1
+    assert simplified("臺灣的國語") == "台湾的国语"
+    assert len(simplified("乾隆年間")) == len("乾隆年間")
+
+
+def test_numbers_keep_their_measure_word():
+    text = ("通辽新建5G基站1207个，这是她的第18个春节。日供气28000标立方米/小时，"
+            "悬赏1000万美元，很多人来了，於5月20日開幕，共3個。")
+    span = lambda a, b: Span(0, a, b, text[a:b], 0, len(text), 0.5)  # noqa: E731
+
+    def read(question: str, words: str, upto: int | None = None) -> str:
+        i = text.index(words)
+        return complete_count(question, text, span(i, i + (upto or len(words)))).text
+
+    assert read("新建了多少个5G基站？", "1207") == "1207个"
+    assert read("新建了多少个5G基站？", "1207个") == "1207个"
+    assert read("日供气多少？", "28000") == "28000标立方米/小时"
+    assert read("悬赏多少？", "1000万", 4) == "1000万美元"
+    assert read("是第几个春节？", "18个", 3) == "第18个"
+    assert read("是哪个春节？", "18个", 2) == "18个"  # 第 only when the question asks 第几
+    assert read("谁来了？", "很多") == "很多"  # no numeral, no unit
+    assert read("哪天開幕？", "5月20") == "5月20日"
+    assert read("共幾個？", "3") == "3個"
+    assert read("在哪建基站？", "通辽") == "通辽"
+
+
+def test_an_answer_fits_the_kind_asked_for():
+    assert fits("帮扶了多少家企业？", "129家") and fits("帮扶了多少家企业？", "129家企业")
+    assert not fits("帮扶了多少家企业？", "7个") and not fits("帮扶了多少家企业？", "俞忠波")
+    assert fits("建了多少个月？", "3个月") and fits("规模是多少？", "28000标立方米/小时")
+    assert fits("How many workers stayed?", "763名")
+    assert fits("办结的比例是多少？", "18.8%") and not fits("办结的比例是多少？", "27个")
+    assert fits("占地面积有多大？", "300平方米") and not fits("占地面积有多大？", "3个")
+    assert fits("谁是矿长？", "邢永亮") and not fits("谁是矿长？", "2023年")
+    assert fits("哪一年成立？", "1995年") and not fits("哪一年成立？", "北京")
+    assert fits("为什么要改革？", "因为效率太低")  # clauses are not checked
