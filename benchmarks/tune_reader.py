@@ -23,10 +23,11 @@ from qa.eval.run import load_dataset, squad_archive  # noqa: E402
 from qa.index.search import Retriever  # noqa: E402
 from qa.index.store import Store  # noqa: E402
 from qa.model.embed import load_embedder  # noqa: E402
-from qa.reader.base import best_first, complete_count  # noqa: E402
+from qa.reader.base import best_first  # noqa: E402
 from qa.reader.bundle import READER_DIR  # noqa: E402
+from qa.reader.decode import decode  # noqa: E402
 from qa.reader.e5 import E5Reader  # noqa: E402
-from qa.reader.hf import decode  # noqa: E402
+from qa.reader.measure import complete_count  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval"

@@ -14,6 +14,12 @@ from typing import NamedTuple
 
 from qa.errors import QueryError
 
+# Character classes, for regular expressions ("[" + HAN + "]") and tests: the one place each is
+# written.
+HAN = "\u4e00-\u9fff"  # CJK Unified Ideographs: every Han character of a modern newspaper
+HAN_EXTENSION_A = "\u3400-\u4dbf"  # rare characters, in names and old texts
+SENTENCE_ENDS = "。！？!?；;"  # what ends a sentence in Chinese and Latin punctuation
+
 # C0 controls but tab, line feed, vertical tab, form feed and carriage return (line
 # structure); DEL; C1 controls but NEL (a line break).
 CONTROL = "\x00-\x08\x0e-\x1f\x7f\x80-\x84\x86-\x9f"
@@ -76,3 +82,16 @@ def check_question(question: str, max_chars: int) -> str:
     if not any(ch.isalnum() for ch in q):
         raise QueryError("the question has no words in it")
     return q
+
+
+def is_han(ch: str) -> bool:
+    """Whether `ch` is a (modern) Han character."""
+    return "\u4e00" <= ch <= "\u9fff"
+
+
+def is_cjk(ch: str) -> bool:
+    """Han characters, CJK and full-width punctuation: the script that needs no spaces."""
+    o = ord(ch)
+    return (0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0x3000 <= o <= 0x303F
+            or 0xFF00 <= o <= 0xFFEF or 0x20000 <= o <= 0x2FFFF or o in (0x2014, 0x2026, 0x201C,
+                                                                     0x201D, 0x2018, 0x2019, 0xB7))

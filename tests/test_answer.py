@@ -220,7 +220,7 @@ def test_decode_scores_against_every_candidate_and_keeps_the_best_per_passage():
 
     import numpy as np
 
-    from qa.reader.hf import decode
+    from qa.reader.decode import decode
     from qa.reader.windows import Windows
 
     passages = ["甲乙丙丁", "戊己庚"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qa.index.lexical import simplified
-from qa.reader.base import complete_count
+from qa.reader.measure import complete_count
 from qa.reader.question import fits
 from qa.train.data import locate
 from qa.train.features import batches

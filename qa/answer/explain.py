@@ -9,6 +9,7 @@ import numpy as np
 
 from qa.index.search import Filters
 from qa.index.store import Store
+from qa.text import HAN, HAN_EXTENSION_A
 from qa.types import Answer, Searched
 
 # A question word (Chinese or English): without one, the answerer cannot tell what is asked.
@@ -16,7 +17,7 @@ QUESTION_WORD = re.compile(
     r"谁|多少|几|哪|什么|啥|何|怎|为什么|为何|是否|吗|[？?]$"
     r"|\b(who|what|when|where|which|why|how)\b", re.IGNORECASE)
 LATIN = re.compile(r"[A-Za-z]")
-HAN = re.compile(r"[\u3400-\u9fff]")
+_HAN = re.compile(f"[{HAN_EXTENSION_A}{HAN}]")
 QUERY_SHOWN = 60  # characters of the searched text quoted back
 
 
@@ -60,7 +61,7 @@ def searched_text(s: Searched) -> str:
 
 def mostly_latin(text: str) -> bool:
     """Whether a question is written in a Latin-script language rather than Chinese."""
-    return len(LATIN.findall(text)) > 2 * len(HAN.findall(text))
+    return len(LATIN.findall(text)) > 2 * len(_HAN.findall(text))
 
 
 def hints(answer: Answer) -> list[str]:

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from qa.errors import ReadError
 from qa.files import read_bytes
-from qa.text import clean
+from qa.text import clean, is_han
 
 MAX_BROKEN_RECORDS = 100  # per CSV file; past that it is not a CSV file
 SAMPLE_HAN = 4000  # Han characters scored when telling GB18030 from Big5
@@ -149,7 +149,7 @@ def _commonness(text: str, encoding: str) -> float:
     Right decodings are ~95% common characters (GB2312 level 1, Big5 常用字); the same bytes
     read with the other table land all over the rare and symbol areas.
     """
-    han = [ch for ch in text if "\u4e00" <= ch <= "\u9fff"][:SAMPLE_HAN]
+    han = [ch for ch in text if is_han(ch)][:SAMPLE_HAN]
     if not han:
         return 0.0
     common = 0

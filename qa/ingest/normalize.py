@@ -7,17 +7,11 @@ from __future__ import annotations
 
 import re
 
-TERMINAL = "。！？!?…；;"  # a sentence may end here
+from qa.text import SENTENCE_ENDS, is_cjk
+
+TERMINAL = SENTENCE_ENDS + "…"  # a sentence may end here
 CLOSERS = "”’\"'）)』」》】"  # may follow a terminal mark
 _SPACES = re.compile(r"[ \t\u00a0\u1680\u2000-\u200b\u202f\u205f\u3000]+")
-
-
-def is_cjk(ch: str) -> bool:
-    """Han characters, CJK and full-width punctuation: the script that needs no spaces."""
-    o = ord(ch)
-    return (0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0x3000 <= o <= 0x303F
-            or 0xFF00 <= o <= 0xFFEF or 0x20000 <= o <= 0x2FFFF or o in (0x2014, 0x2026, 0x201C,
-                                                                     0x201D, 0x2018, 0x2019, 0xB7))
 
 
 def _word(ch: str) -> bool:

@@ -19,30 +19,31 @@ from datetime import date
 
 from qa.ingest.decode import Row
 from qa.ingest.normalize import ends_sentence
+from qa.text import HAN, is_han
 
-_NAME = r"[\u4e00-\u9fff·]{2,5}"
+_NAME = rf"[{HAN}·]{{2,5}}"
 CLOSING_BYLINE = re.compile(rf"^[（(]\s*({_NAME}(?:\s+{_NAME}){{0,3}})\s*(?:文/图|文图|文|图)?\s*[)）]$")
 CREDIT = re.compile(r"\s*[（(]\s*([^（）()]{2,30}?\s*摄)\s*[)）]$")
 NOTE = re.compile(r"^[（(]\s*((?:下转|转下|下接|上接|接上|接第|转载自|转自|原载)[^（）()]{0,40})[)）]")
 END_NOTE = re.compile(r"\s*[（(]\s*(?:下转|转下|下接)[^（）()]{0,20}[)）]$")
-OPEN_BYLINE = re.compile(r"^(?:本报|本刊)?(?:特约)?(?:记者|通讯员|实习生|实习记者)[\s\u4e00-\u9fff·、]{1,40}$")
-LEAD = re.compile(r"^(?:本报讯|(?:本报|新华社|中新社|人民日报|[\u4e00-\u9fff]{2,6}社)[^，。,、]{0,16}?"
-                  r"(?:\d{1,2}|[一二三四五六七八九十]{1,3})日电|[\u4e00-\u9fff]{2,8}网消息)")
+OPEN_BYLINE = re.compile(rf"^(?:本报|本刊)?(?:特约)?(?:记者|通讯员|实习生|实习记者)[\s{HAN}·、]{{1,40}}$")
+LEAD = re.compile(rf"^(?:本报讯|(?:本报|新华社|中新社|人民日报|[{HAN}]{{2,6}}社)[^，。,、]{{0,16}}?"
+                  rf"(?:\d{{1,2}}|[一二三四五六七八九十]{{1,3}})日电|[{HAN}]{{2,8}}网消息)")
 LEAD_BYLINE = re.compile(r"^本报讯\s*[（(]([^（）()]{2,40})[)）]")
 SUBTITLE = re.compile(r"^[—–\-－~～]{1,2}\s*(?=\S)")
 EDITOR = re.compile(r"(?:责任编辑|本版编辑|编辑|审校|校对|美编|美术编辑|制图|版式|组版|排版|图片编辑|值班主任)\s*[:：]")
 DATE_HEADER = re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日\s*(?:星期|周|礼拜)[一二三四五六日天]")
-PAGE_LINE = re.compile(r"^(?:第\s*([0-9一二三四五六七八九十]+)\s*版|([A-Z]?\d{1,2})\s*版)\s*[:：]?\s*([\u4e00-\u9fff]{2,6})?$")
+PAGE_LINE = re.compile(rf"^(?:第\s*([0-9一二三四五六七八九十]+)\s*版|([A-Z]?\d{{1,2}})\s*版)\s*[:：]?\s*([{HAN}]{{2,6}})?$")
 PAGE_NUMBER = re.compile(r"^[-—\s]*(\d{1,3})[-—\s]*$")
 ORGAN = re.compile(r"^中共.{2,20}机关报$")
-PAPER = re.compile(r"^([\u4e00-\u9fff]{2,8}(?:日报|晚报|早报|时报|商报))$")
+PAPER = re.compile(rf"^([{HAN}]{{2,8}}(?:日报|晚报|早报|时报|商报))$")
 MD_MASTHEAD = re.compile(r"《([^》]{2,20})》\s*[（(]?\s*((?:19|20)\d{2}-?\d{2}-?\d{2})")
 RULE = re.compile(r"^(?:-{3,}|\*{3,}|_{3,}|={3,})$")
 TIMESTAMP = re.compile(r"^[（(][^（）()]{0,12}时间[^（）()]{0,4}[:：]?\s*[\d\s:.\-T]+[)）]$")
 ENUMERATED = re.compile(r"^(?:\d{1,2}[.、．]|[（(]\d{1,2}[)）])")
 HEADLINE_PUNCT = re.compile("[，。；！？,;!?]")
 _SENTENCE_MARK = re.compile("[。！？]")
-_HAN = re.compile("[\u4e00-\u9fff]")
+_HAN = re.compile(f"[{HAN}]")
 OPENING_QUOTE = "“\"「『"
 BIGRAM_SAMPLE = 3000  # characters of a story compared with a headline
 
@@ -155,7 +156,7 @@ def _furniture(text: str, meta: Meta, markdown: bool) -> bool:
         if m := re.match(r"^(\d{1,2})(?=\D)", text):
             meta.page = meta.page or m.group(1)
         tokens = text.split()
-        if len(tokens) > 1 and re.fullmatch(r"[\u4e00-\u9fff]{2,6}", tokens[-1]):
+        if len(tokens) > 1 and re.fullmatch(rf"[{HAN}]{{2,6}}", tokens[-1]):
             meta.section = meta.section or tokens[-1]
         return True
     if "年" in text and (m := DATE_HEADER.search(text)) and "，" not in text:
@@ -223,7 +224,7 @@ def _block_items(block: list[Row], before: list[Item], markdown: bool, wrapped: 
     """Items of one block of consecutive non-blank rows: special rows first, then text runs."""
     after_heading = bool(before) and before[-1].level > 0
     if (after_heading and markdown and len(block) == 1
-            and re.fullmatch(r"[\u4e00-\u9fff·]{2,4}", block[0].text)):
+            and re.fullmatch(rf"[{HAN}·]{{2,4}}", block[0].text)):
         return [Item("byline", block, block[0].text)]  # a bare author name under a Markdown title
     out: list[Item] = []
     text_rows: list[Row] = []
@@ -425,7 +426,7 @@ def _assign_headlines(stories: list[Story], groups: list[tuple[list[Item], int]]
 
 
 def _bigrams(text: str) -> set[str]:
-    han = [ch for ch in text if "\u4e00" <= ch <= "\u9fff"]
+    han = [ch for ch in text if is_han(ch)]
     return {a + b for a, b in zip(han, han[1:], strict=False)}
 
 

@@ -8,11 +8,10 @@ withheld, so that the pipeline never applies one answerer's threshold to another
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from typing import Protocol
 
+from qa.text import SENTENCE_ENDS
 from qa.types import Span
 
 
@@ -50,7 +49,7 @@ def shift(score: float, by: float) -> float:
     return platt(score, 1.0, by)
 
 
-SENTENCE_END = "。！？!?；;\n"
+SENTENCE_END = SENTENCE_ENDS + "\n"
 CLOSERS = "”’」』）)》\"'"
 CLAUSE_END = "，,、：:" + SENTENCE_END
 PUNCT = set(CLAUSE_END + CLOSERS + "“‘「『（(《〈〉·…—-－ 　\t")
@@ -158,50 +157,3 @@ def best_first(spans: Iterable[Span]) -> list[Span]:
         if key not in best or best[key].score < span.score:
             best[key] = span
     return sorted(best.values(), key=lambda sp: (-sp.score, sp.passage_index, sp.start))
-
-
-# --- measure words --------------------------------------------------------------------------
-
-UNITS = (
-    "平方公里|平方千米|平方米|立方米|标立方米|公里|千米|厘米|毫米|米|公斤|千克|公顷|亩|吨|克|"
-    "万千瓦时|千瓦时|千瓦|兆瓦|万元|亿元|元|美元|万|亿|岁|周岁|年|个月|月|天|日|小时|分钟|秒|"
-    "个|名|人|位|家|项|次|件|辆|台|座|所|户|套|条|场|届|倍|种|类|部|本|篇|张|只|头|株|棵|间|层|"
-    "批|支|队|处|栋|千|百|%|％|‰|℃|度|分|点|周|期|轮"
-)
-
-# the same words in Traditional script
-UNITS += "|萬元|億元|萬千瓦時|千瓦時|小時|分鐘|個月|萬|億|歲|週歲|個|項|輛|臺|戶|條|場|屆|種|類|張|隻|頭|間|層|處|棟|週|輪|噸|釐米|公尺"
-
-_NUMERAL = re.compile(r"[\d０-９零〇一二三四五六七八九十百千万亿两萬億兩]")
-_ENDS_IN_NUMBER = re.compile(r"[\d０-９零〇一二三四五六七八九十百千万亿两萬億兩余餘多]$")
-_ASKED_UNIT = re.compile(rf"(?:多少|几|幾)({UNITS})")
-_UNIT_AFTER = re.compile(rf"(?:{UNITS})(?:[/每](?:{UNITS}))?")
-_ASKED_ORDINAL = re.compile(r"第(?:多少|几|幾)")
-
-
-def asked_unit(question: str) -> str | None:
-    """The measure word a count question asks for: 多少家 -> 家, 第几个 -> 个; else None."""
-    m = _ASKED_UNIT.search(question)
-    return m.group(1) if m else None
-
-
-def complete_count(question: str, passage: str, span: Span) -> Span:
-    """A number keeps the measure word that follows it in the passage (1207 -> 1207个,
-    28000 -> 28000标立方米/小时, 1000 -> 1000万美元), and 第 when the question asks "第几":
-    of CMRC 2018 train's answers that end in a number, 791 include the unit after them and 4
-    do not (newsqa_train: 427 and 54)."""
-    a, b = span.start, span.end
-    for _ in range(3):  # a multiplier, then a unit: 1000|万|美元
-        if not (_NUMERAL.search(passage[a:b]) and _ENDS_IN_NUMBER.search(passage[a:b])):
-            break
-        m = _UNIT_AFTER.match(passage, b)
-        if not m:
-            break
-        b = m.end()
-    if _ASKED_ORDINAL.search(question) and a > 0 and passage[a - 1] == "第" \
-            and _NUMERAL.search(passage[a:b]):
-        a -= 1
-    if (a, b) == (span.start, span.end):
-        return span
-    return replace(span, start=a, end=b, text=passage[a:b],
-                   sentence_start=min(a, span.sentence_start), sentence_end=max(b, span.sentence_end))

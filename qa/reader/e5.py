@@ -28,9 +28,10 @@ import numpy as np
 
 from qa.errors import INSTALL_HINT, ModelError
 from qa.reader.adapter import ADAPTER_FILES, HEAD
-from qa.reader.base import best_first, complete_count, platt, shift
+from qa.reader.base import best_first, platt, shift
 from qa.reader.bundle import CONFIG, READER_DIR, TOKENIZATIONS, read_config
-from qa.reader.hf import decode
+from qa.reader.decode import decode
+from qa.reader.measure import complete_count
 from qa.reader.question import analyse, asks_measure, fits, unmentioned
 from qa.reader.windows import Windower, Windows
 from qa.types import Span

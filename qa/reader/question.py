@@ -18,7 +18,9 @@ from pathlib import Path
 import jieba
 
 from qa.index.lexical import fold, fold_aligned
-from qa.reader.base import LIGHT, PUNCT, UNITS, asked_unit
+from qa.reader.base import LIGHT, PUNCT
+from qa.reader.measure import PERCENT, SHARE, UNITS, asked_unit, wanted_unit
+from qa.text import HAN
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -62,7 +64,7 @@ _QUESTION_WORDS: list[tuple[re.Pattern[str], str]] = [
         (rf"{WHICH_N}|什么|哪个|哪些|哪一|啥|何|\bwhat\b|\bwhich\b", THING),
     ]
 ]
-_HAN_WORD = re.compile("[\u4e00-\u9fff]")
+_HAN_WORD = re.compile(f"[{HAN}]")
 _TRAILER = re.compile(r"[吗呢呀啊]*[？?。！!\s]*$")
 
 
@@ -130,33 +132,10 @@ _TITLES = (
     "董事长|主席|副主席|部长|厅长|处长|科长|院长|校长|所长|站长|队长|记者|通讯员|负责人|带头人|"
     "代表|委员|教授|专家|同志|先生|女士|总理|总统|首相"
 )
-_AFTER_TITLE = re.compile(rf"(?:{_TITLES})([\u4e00-\u9fff]{{2,3}}?)(?=[，,、。；\s（(]|主持|表示|说|指出|强调|介绍|出席|参加|带领|率|一行|等|和|与|及|在|$)")
+_AFTER_TITLE = re.compile(rf"(?:{_TITLES})([{HAN}]{{2,3}}?)(?=[，,、。；\s（(]|主持|表示|说|指出|强调|介绍|出席|参加|带领|率|一行|等|和|与|及|在|$)")
 # digits, or a Chinese numeral beyond a bare 一 (一种, 一个 are articles more than counts)
-# 比例/占比/增幅/…率 ask for a share: a percentage fits, a count does not
-SHARE = re.compile(r"比例|比重|占比|百分比|增幅|降幅|增速|涨幅|[^效]率")
-PERCENT = re.compile(r"[%％‰]|百分之|成$")
-# What a quantity is measured in, when the question names the quantity but not the unit
-_MEASURES = [
-    (re.compile(p), re.compile(u)) for p, u in [
-        (r"多久|时长|工期|历时|多长时间", r"年|月|天|日|小时|分钟|秒|周"),
-        (r"体重|重量|多重", r"克|斤|吨|磅"),
-        (r"面积|多大面积", r"平方|亩|公顷"),
-        (r"身高|高度|海拔|长度|深度|宽度|距离|多高|多长|多深|多宽|多远|直径|半径", r"米|里|尺|英寸|光年"),
-        (r"年龄|多大年纪|岁数|几岁|多少岁", r"岁"),
-        (r"价格|金额|投资|收入|花费|耗资|票房|资金|造价|多少钱", r"元|美元|英镑|欧元|日元|钱"),
-        (r"温度|气温", r"度|℃"),
-        (r"人口|人数", r"人|万|亿"),
-    ]
-]
-
-
-def wanted_unit(q: Question) -> re.Pattern[str] | None:
-    """Units a count must carry for this question (体重 → 公斤…), or None."""
-    return next((unit for quantity, unit in _MEASURES if quantity.search(q.text)), None)
-
-
 NUMERAL = re.compile(r"\d|[二三四五六七八九十百千万亿两]|一[一二三四五六七八九十百千万亿]")
-_FOREIGN_NAME = re.compile(r"[\u4e00-\u9fff]{2,6}(?:[·•][\u4e00-\u9fff]{2,6}){1,3}")
+_FOREIGN_NAME = re.compile(rf"[{HAN}]{{2,6}}(?:[·•][{HAN}]{{2,6}}){{1,3}}")
 _NAME_TAGS = ("nr", "nrfg", "nrt")
 _NOT_A_NAME = set("的了是在和与及或也都就为于以由对被把将着过并该这那有")
 
@@ -293,7 +272,7 @@ def asks_measure(question: Question | str) -> bool:
     """Whether a question asks for a number in a known measure: a count in a measure word
     (多少家), a share (比例, 增幅) or a quantity with its units (面积, 多久)."""
     q = analyse(question) if isinstance(question, str) else question
-    return q.kind == NUMBER and bool(asked_unit(q.text) or SHARE.search(q.text) or wanted_unit(q))
+    return q.kind == NUMBER and bool(asked_unit(q.text) or SHARE.search(q.text) or wanted_unit(q.text))
 
 
 def fits(question: Question | str, text: str) -> bool:
@@ -310,7 +289,7 @@ def fits(question: Question | str, text: str) -> bool:
         unit, ending = asked_unit(q.text), _ENDING_UNIT.search(folded)
         if unit:
             return not (ending and not ending.group().endswith(unit) and unit not in folded)
-        measure = wanted_unit(q)
+        measure = wanted_unit(q.text)
         return not (measure and ending and not measure.search(folded))
     if q.kind == TIME:
         return bool(typed(TIME, folded))

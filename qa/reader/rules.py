@@ -20,20 +20,18 @@ from qa.reader.base import (
     LIGHT,
     PUNCT,
     SENTENCE_END,
-    UNITS,
     best_first,
     relative,
     sentences,
     trim,
 )
+from qa.reader.measure import PERCENT, SHARE, UNITS, wanted_unit
 from qa.reader.question import (
     CLAUSE,
     COUNT_TAIL,
     NUMBER,
     NUMERAL,
-    PERCENT,
     PLACE,
-    SHARE,
     THING,
     WHICH_N,
     Question,
@@ -42,7 +40,6 @@ from qa.reader.question import (
     analyse,
     overlap,
     typed,
-    wanted_unit,
 )
 from qa.types import Span
 
@@ -146,7 +143,7 @@ class RuleAnswerer:
             # 多少名 asks for a count of 名: a number with another measure word fits less well
             unit = re.match(UNITS, q.right) if q.kind == NUMBER else None
             share = q.kind == NUMBER and SHARE.search(q.text) is not None
-            measure = wanted_unit(q) if q.kind == NUMBER and not unit else None
+            measure = wanted_unit(q.text) if q.kind == NUMBER and not unit else None
             for ta, tb in typed(q.kind, sent):
                 if q.kind == NUMBER and (sent[ta] == "第") != ordinal:
                     continue

@@ -14,7 +14,7 @@ from qa.errors import ReadError
 from qa.ingest.decode import Row, decode
 from qa.ingest.formats.pages import Document, Page
 from qa.ingest.segment import Meta
-from qa.text import clean_text
+from qa.text import HAN, clean_text
 
 BLOCKS = {"p": 0, "head": 3, "quote": 0, "item": 0, "row": 0, "code": 0}  # tag -> heading level
 
@@ -62,7 +62,7 @@ def html_page(source: str) -> Page:
 
 
 _FIELD = re.compile(r"(来源|稿源|来自|作者|记者|文|编辑|责任编辑|发布时间|时间|日期)\s*[:：]")
-_NAMES = re.compile(r"[\u4e00-\u9fff·]{2,4}(?:[ 、，,][\u4e00-\u9fff·]{2,4}){0,3}")
+_NAMES = re.compile(rf"[{HAN}·]{{2,4}}(?:[ 、，,][{HAN}·]{{2,4}}){{0,3}}")
 _DATE = re.compile(r"(?:19|20)\d{2}[-/.年]\d{1,2}[-/.月]\d{1,2}")
 
 

@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from qa.errors import ReadError
 from qa.ingest.formats.layout import Line
+from qa.text import is_han
 
 DETECT_WIDTH = 1800  # pixels across the page that line detection looks at (narrower joins columns)
 MIN_CONFIDENCE = 0.5  # RapidOCR's own cut: lines read with less confidence are noise
@@ -132,7 +133,7 @@ def _type_size(text: str, width: float, centres: list[float] | None = None) -> f
     steps of the recognizer's frames (a sixth of a character), so one gap between neighbours is
     no measure; nor is a detected box's height: the detector pads long lines more than short."""
     units = [1.0 if ch >= "\u2e80" else 0.5 for ch in text]
-    han = [i for i, ch in enumerate(text) if "\u4e00" <= ch <= "\u9fff"]
+    han = [i for i, ch in enumerate(text) if is_han(ch)]
     if centres and len(han) >= 3:
         first, last = han[0], han[-1]
         return (centres[last] - centres[first]) / (sum(units[first:last]))
