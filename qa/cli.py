@@ -319,6 +319,15 @@ def export_model_(out_dir: Path) -> None:
     _echo(f"exported multilingual-e5-small to {folder}")
 
 
+def _trained(name: str):
+    """The default of a `train-reader` option: TrainConfig's, which owns them."""
+    from dataclasses import fields
+
+    from qa.train.config import TrainConfig
+
+    return next(f.default for f in fields(TrainConfig) if f.name == name)
+
+
 @main.command("train-reader")
 @click.argument("data", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -327,35 +336,36 @@ def export_model_(out_dir: Path) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reader-run"),
               show_default=True, help="Run folder: best/ (the reader to ship) and checkpoint/.")
 @click.option("--steps", type=int, help="Optimizer steps (overrides --epochs).")
-@click.option("--epochs", type=float, default=1.0, show_default=True)
-@click.option("--max-length", type=int, default=256, show_default=True, help="Tokens a window.")
-@click.option("--stride", type=int, default=96, show_default=True, help="Overlap of windows.")
-@click.option("--batch-size", type=int, default=16, show_default=True)
-@click.option("--lr", type=float, default=5e-4, show_default=True)
-@click.option("--rank", type=int, default=16, show_default=True, help="LoRA rank.")
+@click.option("--epochs", type=float, default=_trained("epochs"), show_default=True)
+@click.option("--max-length", type=int, default=_trained("max_length"), show_default=True, help="Tokens a window.")
+@click.option("--stride", type=int, default=_trained("stride"), show_default=True, help="Overlap of windows.")
+@click.option("--batch-size", type=int, default=_trained("batch_size"), show_default=True)
+@click.option("--lr", type=float, default=_trained("lr"), show_default=True)
+@click.option("--rank", type=int, default=_trained("rank"), show_default=True, help="LoRA rank.")
 @click.option("--alpha", type=int, help="LoRA alpha [2 x rank].")
-@click.option("--negatives", type=float, default=0.5, show_default=True,
+@click.option("--negatives", type=float, default=_trained("negatives"), show_default=True,
               help="No-answer windows kept per answer window.")
-@click.option("--seed", type=int, default=13, show_default=True)
+@click.option("--seed", type=int, default=_trained("seed"), show_default=True)
 @click.option("--limit", type=int, help="Only the first N questions of each data file.")
-@click.option("--eval-limit", type=int, default=200, show_default=True,
+@click.option("--eval-limit", type=int, default=_trained("eval_limit"), show_default=True,
               help="Validation questions during training (0: all).")
-@click.option("--checkpoint-every", type=int, default=200, show_default=True)
-@click.option("--dropout", type=float, default=0.0, show_default=True,
+@click.option("--checkpoint-every", type=int, default=_trained("checkpoint_every"), show_default=True)
+@click.option("--dropout", type=float, default=_trained("dropout"), show_default=True,
               help="LoRA dropout (any dropout doubles the cost of a step on a CPU).")
-@click.option("--tokenization", type=click.Choice(["chars", "sentencepiece"]), default="chars",
+@click.option("--tokenization", type=click.Choice(["chars", "sentencepiece"]),
+              default=_trained("tokenization"),
               show_default=True, help="chars: every Han character and punctuation mark a piece "
               "of its own, so answers start and end exactly where they do in the text.")
 @click.option("--init-from", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Start from this reader's adapter and head (e.g. qa/data/reader).")
-@click.option("--max-answer-tokens", type=int, default=100, show_default=True,
+@click.option("--max-answer-tokens", type=int, default=_trained("max_answer_tokens"), show_default=True,
               help="Written to reader.json: the longest span read (CMRC trial answers: 95 percent are "
               "at most 93 characters).")
-@click.option("--retrieval-weight", type=float, default=8.0, show_default=True,
+@click.option("--retrieval-weight", type=float, default=_trained("retrieval_weight"), show_default=True,
               help="Written to reader.json: weight of the retrieval score in span ranking.")
-@click.option("--abstain-threshold", type=float, default=0.1, show_default=True,
+@click.option("--abstain-threshold", type=float, default=_trained("abstain_threshold"), show_default=True,
               help="Written to reader.json: answers scoring below it are withheld.")
-@click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
+@click.option("--device", default=_trained("device"), show_default=True, help="cpu or cuda.")
 @click.option("--threads", type=int,
               help="torch threads [2 while the other core is idle, else 1, checked as it runs].")
 @click.option("--no-bf16", is_flag=True, help="Train in float32 (no bfloat16 autocast).")

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 
 from qa.errors import QAError
+from qa.jobs import Background
 from qa.settings import Settings
 
 
@@ -98,29 +99,6 @@ def ensure_index(settings: Settings, log: Callable[[str], None] = print) -> None
         f"in {report.seconds:.1f} s")
 
 
-class Background:
-    """A value computed in a thread started now; `get` waits for it (and re-raises its error)."""
-
-    def __init__(self, make: Callable[[], object]):
-        self._value: object = None
-        self._error: BaseException | None = None
-
-        def run() -> None:
-            try:
-                self._value = make()
-            except BaseException as exc:  # noqa: BLE001 - handed to whoever asks for the value
-                self._error = exc
-
-        self._thread = threading.Thread(target=run, name="open-archive", daemon=True)
-        self._thread.start()
-
-    def get(self):
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
-
-
 def serve(settings: Settings, auth: tuple[str, str] | None = None,
           log: Callable[[str], None] = print, insecure_no_auth: bool = False) -> None:
     """Serve the archive on settings.host:settings.port until interrupted.
@@ -135,7 +113,7 @@ def serve(settings: Settings, auth: tuple[str, str] | None = None,
     # The archive (index, query engine, reader: ~1.5 s, mostly the encoder's 250k-piece
     # tokenizer) opens while Gradio imports and the page is built; a question asked before
     # waits for it.
-    archive = Background(lambda: Archive.open(settings, log=log))
+    archive = Background(lambda: Archive.open(settings, log=log), "open-archive")
     if "gradio" not in sys.modules:
         sys.meta_path.insert(0, _NoGradioStubs())
     from qa.web import build_ui, launch

@@ -4,6 +4,7 @@ reads with."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,28 @@ def split_chars(tokenizer: Any) -> None:
         tokenizer.pre_tokenizer,
         pre_tokenizers.Split(Regex(_SPLIT_CHARS), behavior="isolated"),
     ])
+
+
+@dataclass(frozen=True)
+class ReaderConfig:
+    """How a trained reader reads: reader.json's "runtime" block. The defaults are a new
+    reader's; training (qa.train.config.TrainConfig) and `qa train-reader` take theirs from
+    here, and a reader.json that lacks a field reads it from here too."""
+
+    max_length: int = 256  # tokens a window
+    stride: int = 96  # overlap of windows
+    max_answer_tokens: int = 100  # characters, with chars tokenization
+    tokenization: str = "chars"  # see TOKENIZATIONS
+    retrieval_weight: float = 8.0  # added to a span's logit per unit of retrieval score
+    abstain_threshold: float = 0.1
+    calibration: dict | None = None  # Platt scaling and the absent weight (qa.train.calibrate)
+
+    @classmethod
+    def from_json(cls, runtime: dict[str, Any]) -> ReaderConfig:
+        config = cls(**{f.name: runtime[f.name] for f in fields(cls) if f.name in runtime})
+        if config.tokenization not in TOKENIZATIONS:
+            raise ModelError(f"unknown reader tokenization {config.tokenization!r}")
+        return config
 
 
 def read_config(folder: Path) -> dict[str, Any]:

@@ -29,7 +29,7 @@ import numpy as np
 from qa.errors import INSTALL_HINT, ModelError
 from qa.reader.adapter import ADAPTER_FILES, HEAD
 from qa.reader.base import best_first, platt, shift
-from qa.reader.bundle import CONFIG, READER_DIR, TOKENIZATIONS, read_config
+from qa.reader.bundle import CONFIG, READER_DIR, ReaderConfig, read_config
 from qa.reader.decode import decode
 from qa.reader.measure import complete_count
 from qa.reader.question import analyse, asks_measure, fits, unmentioned
@@ -98,9 +98,8 @@ class E5Reader:
         self.folder = Path(folder) if folder else READER_DIR
         if config is None:
             config = read_config(self.folder).get("runtime", {})
-        tokenization = config.get("tokenization", "sentencepiece")
-        if tokenization not in TOKENIZATIONS:
-            raise ModelError(f"unknown reader tokenization {tokenization!r}")
+        settings = ReaderConfig.from_json(config)
+        tokenization = settings.tokenization
         if model is not None:
             from qa.reader.torch_reader import TorchLogits
 
@@ -128,12 +127,12 @@ class E5Reader:
         self.runtime = f"{self.logits.name} {self.logits.precision}"
         self.name = f"reader ({self.runtime})"
         self.tokenizer = backend
-        self.windower = Windower(backend, config.get("max_length", 256), config.get("stride", 96))
-        self.max_answer_tokens = config.get("max_answer_tokens", 30)
-        self.retrieval_weight = config.get("retrieval_weight", 1.0)
-        self.threshold: float = config.get("abstain_threshold", 0.3)
+        self.windower = Windower(backend, settings.max_length, settings.stride)
+        self.max_answer_tokens = settings.max_answer_tokens
+        self.retrieval_weight = settings.retrieval_weight
+        self.threshold: float = settings.abstain_threshold
         # Platt scaling fitted on validation questions: {"a": .., "b": ..} (none: the score)
-        self.calibration: dict | None = config.get("calibration")
+        self.calibration: dict | None = settings.calibration
         # added to a span's logit per share of the question's words its passage lacks
         # (fitted with the calibration: qa.train.calibrate)
         self.absent_weight: float = (self.calibration or {}).get("absent", 0.0)

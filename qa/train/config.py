@@ -7,6 +7,10 @@ import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from qa.reader.bundle import ReaderConfig
+
+READER = ReaderConfig()  # a new reader's runtime settings
+
 
 def hardware() -> str:
     """This machine's CPU and core count, for records of runs and benchmarks."""
@@ -29,8 +33,8 @@ class TrainConfig:
     cache_dir: Path | None = None
     steps: int | None = None  # overrides epochs
     epochs: float = 1.0
-    max_length: int = 256
-    stride: int = 96
+    max_length: int = READER.max_length
+    stride: int = READER.stride
     batch_size: int = 16
     lr: float = 5e-4
     warmup: float = 0.06  # share of the steps
@@ -38,7 +42,7 @@ class TrainConfig:
     rank: int = 16
     alpha: int = 32
     dropout: float = 0.0  # LoRA dropout: random masks take the slow attention path (2x a step)
-    tokenization: str = "chars"  # see qa.reader.bundle.TOKENIZATIONS
+    tokenization: str = READER.tokenization  # see qa.reader.bundle.TOKENIZATIONS
     init_from: Path | None = None  # a reader folder (adapter + head) to start from
     negatives: float = 0.5  # "no answer" windows kept per answer-bearing window
     seed: int = 13
@@ -50,7 +54,7 @@ class TrainConfig:
     threads: int | None = None  # None: 2 while the other core is idle, else 1 (see Threads)
     resume: bool = False
     # Runtime settings, written to reader.json as they are (see qa.reader.e5.E5Reader)
-    max_answer_tokens: int = 100  # characters, with chars tokenization
-    retrieval_weight: float = 8.0
-    abstain_threshold: float = 0.1
+    max_answer_tokens: int = READER.max_answer_tokens
+    retrieval_weight: float = READER.retrieval_weight
+    abstain_threshold: float = READER.abstain_threshold
     hardware: str = field(default_factory=hardware)

@@ -17,11 +17,13 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from qa.errors import INSTALL_HINT, ModelError
 from qa.eval import metrics
+from qa.reader.bundle import ReaderConfig
 from qa.reader.e5 import E5Reader
 from qa.reader.torch_reader import load_encoder, span_model
 from qa.train.checkpoint import (
@@ -114,9 +116,7 @@ def validate(reader: Any, items: Sequence[Validation]) -> dict[str, float]:
 
 def runtime_settings(cfg: TrainConfig) -> dict[str, Any]:
     """reader.json's "runtime" block: what the reader needs to run as it was trained."""
-    return {"max_length": cfg.max_length, "stride": cfg.stride,
-            "max_answer_tokens": cfg.max_answer_tokens, "tokenization": cfg.tokenization,
-            "retrieval_weight": cfg.retrieval_weight, "abstain_threshold": cfg.abstain_threshold}
+    return {f.name: getattr(cfg, f.name) for f in fields(ReaderConfig) if f.name != "calibration"}
 
 
 class Trainer:

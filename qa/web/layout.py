@@ -16,6 +16,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from qa.answer.pipeline import Archive
+from qa.jobs import Background
 from qa.settings import Settings
 from qa.web.app import ChatApp
 from qa.web.assets import CLOSE_ARTICLE, CSS, FOLD_ON_NARROW, REFS_JS, SCROLL_TO_CITED, SHOW_ANSWER
@@ -50,7 +51,7 @@ def build_ui(archive_provider: Callable[[], Archive], settings: Settings,
             warm_up.wait()
             app.warm_up()
 
-        threading.Thread(target=when_served, name="warm-up", daemon=True).start()
+        Background(when_served, "warm-up")
     with gr.Blocks(title="报纸档案问答 Archive QA", analytics_enabled=False,
                    delete_cache=(UPLOAD_SWEEP_S, UPLOAD_SWEEP_S)) as demo:
         gr.Markdown(INTRO)

@@ -27,6 +27,7 @@ from qa.answer.pipeline import Archive
 from qa.errors import QAError
 from qa.files import digest
 from qa.ingest.registry import SUFFIXES, readable
+from qa.jobs import Background
 from qa.model.embed import Embedder
 from qa.settings import Settings
 from qa.web.render import bilingual
@@ -69,15 +70,12 @@ class Job:
 
     def __init__(self, progress: Progress, work: Callable[[Progress], None] | None = None):
         self.progress = progress
-        self._thread = threading.Thread(target=work, args=(progress,), name="add-to-archive",
-                                        daemon=True) if work else None
-        if self._thread:
-            self._thread.start()
+        self._work = Background(lambda: work(progress), "add-to-archive") if work else None
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the batch to finish (at most `timeout` seconds); whether it has."""
-        if self._thread:
-            self._thread.join(timeout)
+        if self._work:
+            self._work.wait(timeout)
         return self.progress.finished
 
 
