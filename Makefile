@@ -1,11 +1,12 @@
 # Two commands for a fresh machine:
 #   make run    install into .venv and start the app on the sample archive (corpus/)
-#   make test   install into .venv (with test extras) and run the test suite
+#   make test   install into .venv (with test extras) and run the whole test suite
+#   make quick  the everyday loop: the tests not marked slow (seconds)
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench eval clean-index
+.PHONY: run test quick lint bench eval clean-index
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -26,6 +27,9 @@ run: $(VENV)/.installed-app
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
+
+quick: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -m "not slow"
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

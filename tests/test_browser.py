@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 
 from qa.testing.browser import CHROMIUM, CHROMIUM_ARGS
+from qa.testing.newspaper import PageSpec, StorySpec, print_pdf
 from qa.web import EXAMPLES, NOT_FOUND, build_ui, launch
 from tests.archives import TIMELINE_PAGES, TIMELINE_QUESTION, build, open_archive
 
 # Gradio's queue trips pandas deprecation warnings that are not ours.
 pytestmark = [
+    pytest.mark.slow,  # drives a real Chromium
     pytest.mark.browser,
     pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
     pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
@@ -191,6 +193,32 @@ def test_browser_an_added_page_is_then_answered(page, tmp_path):
     expect(reply.locator("strong").first).to_have_text(NEW_ANSWER)
     expect(page.locator("#inspector .qa-cited mark")).to_have_text(NEW_ANSWER)
     shot(page, "add-to-archive.png", full_page=True)
+
+
+PDF_STORY = StorySpec(
+    "我市城市书房建设提速", ["本报讯 今年以来，我市在社区和公园新建城市书房12座，藏书总量达到8.6万册，"
+                         "全部免费向市民开放。", "城市书房实行24小时自助借阅，市民凭身份证即可借书。"],
+    byline="本报记者 王丽")
+PDF_QUESTION, PDF_ANSWER = "今年我市在社区和公园新建了多少座城市书房？", "12座"
+
+
+def test_browser_a_pdf_chosen_in_the_file_dialog_is_added_and_answered(browser, page, tmp_path):
+    """The file control offers every format the archive reads (a PDF too), and a printed page
+    chosen there is read from its text layer, indexed and answered."""
+    from playwright.sync_api import expect
+
+    pdf = print_pdf([PageSpec("乌海日报", [PDF_STORY], "2022-12-01", "2")], tmp_path / "书房.pdf",
+                    browser=browser)
+    page.locator("#add-fold").get_by_text("添加文档 Add to archive").click()
+    picker = page.locator("#upload-files input[type=file]")
+    accepted = [s.strip() for s in (picker.get_attribute("accept") or "").split(",")]
+    assert {".pdf", ".png", ".jpg", ".html", ".md", ".txt"} <= set(accepted), accepted
+    picker.set_input_files(str(pdf))
+    progress = page.locator("#upload-progress")
+    expect(progress).to_contain_text("已加入档案", timeout=120_000)
+    expect(progress).to_contain_text("书房.pdf（1 篇文章")
+    reply = ask(page, PDF_QUESTION)
+    expect(reply.locator("strong").first).to_have_text(PDF_ANSWER)
 
 
 def test_browser_phone_keeps_the_answer_in_view_and_opens_the_article_over_it(browser, app_url):

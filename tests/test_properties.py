@@ -16,7 +16,7 @@ from qa.ingest.articles import ingest_file
 from qa.ingest.decode import decode
 from qa.settings import Settings
 from qa.testing.fake import FakeEmbedder
-from qa.text import clean
+from qa.text import check_question, clean
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 UNSAFE = set(map(chr, [*range(0x00, 0x09), *range(0x0E, 0x20), *range(0x7F, 0x85),
@@ -123,8 +123,9 @@ def test_ask_anything(archive, question, history):
 @PROPERTY
 @given(query=ANY_TEXT, k=st.integers(-5, 10**9))
 def test_search_anything(archive, query, k):
+    """What `qa search` does with any typed text: the edge's check, then the search."""
     try:
-        hits = archive.retriever.search(query, k)
+        hits = archive.retriever.search(check_question(query, 500), k)
     except QAError:
         return
     assert len(hits) <= max(k, 0)

@@ -28,6 +28,8 @@ from qa.train.features import featurize  # noqa: E402
 from qa.train.loop import train  # noqa: E402
 from tests.seeds import page  # noqa: E402
 
+pytestmark = pytest.mark.slow  # exports the encoder and trains on PyTorch
+
 
 def around(text: str, marker: str, before: int = 80, after: int = 120) -> str:
     i = text.index(marker)

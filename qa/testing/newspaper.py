@@ -198,26 +198,37 @@ def chromium_available() -> str | None:
     return None
 
 
-def print_pdf(specs: list[PageSpec], out: Path, seed: int = 0) -> Path:
-    """One PDF page per spec, each page as tall as its content, written to `out`."""
-    import pypdfium2 as pdfium
+def print_pdf(specs: list[PageSpec], out: Path, seed: int = 0, browser=None) -> Path:
+    """One PDF page per spec, each page as tall as its content, written to `out`; printed by
+    `browser` (a Playwright Browser) when given, else by a Chromium started for it."""
+    if browser is not None:
+        return _print(browser, specs, out, seed)
     from playwright.sync_api import sync_playwright
 
-    merged = pdfium.PdfDocument.new()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.emulate_media(media="print")
-        for n, spec in enumerate(specs):
-            page.set_content(page_html(spec, seed + n))
-            page.evaluate("document.fonts.ready")
-            height = page.evaluate("document.querySelector('.page').getBoundingClientRect().height")
-            data = page.pdf(width=f"{PAGE_WIDTH_MM}mm", height=f"{int(height) + 24}px",
-                            print_background=True)
-            single = pdfium.PdfDocument(data)
-            merged.import_pages(single, [0])  # any overflow page would be blank: keep the first
-            single.close()
-        browser.close()
+        try:
+            return _print(browser, specs, out, seed)
+        finally:
+            browser.close()
+
+
+def _print(browser, specs: list[PageSpec], out: Path, seed: int) -> Path:
+    import pypdfium2 as pdfium
+
+    merged = pdfium.PdfDocument.new()
+    page = browser.new_page()
+    page.emulate_media(media="print")
+    for n, spec in enumerate(specs):
+        page.set_content(page_html(spec, seed + n))
+        page.evaluate("document.fonts.ready")
+        height = page.evaluate("document.querySelector('.page').getBoundingClientRect().height")
+        data = page.pdf(width=f"{PAGE_WIDTH_MM}mm", height=f"{int(height) + 24}px",
+                        print_background=True)
+        single = pdfium.PdfDocument(data)
+        merged.import_pages(single, [0])  # any overflow page would be blank: keep the first
+        single.close()
+    page.close()
     buffer = io.BytesIO()
     merged.save(buffer)
     out.write_bytes(buffer.getvalue())
