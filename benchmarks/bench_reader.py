@@ -29,9 +29,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from qa.answer.pipeline import Archive  # noqa: E402
+from qa.datasets import load_dataset  # noqa: E402
 from qa.errors import QueryError  # noqa: E402
 from qa.eval import metrics  # noqa: E402
-from qa.eval.run import load_dataset, squad_archive  # noqa: E402
+from qa.eval.run import squad_archive  # noqa: E402
 from qa.index.build import build_index  # noqa: E402
 from qa.index.store import Store  # noqa: E402
 from qa.model.embed import load_embedder  # noqa: E402

@@ -23,7 +23,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from qa.answer.pipeline import Archive  # noqa: E402
-from qa.eval.run import load_dataset, squad_archive  # noqa: E402
+from qa.datasets import load_dataset  # noqa: E402
+from qa.eval.run import squad_archive  # noqa: E402
 from qa.index.build import build_index  # noqa: E402
 from qa.index.search import Fusion, Retriever  # noqa: E402
 from qa.index.store import Store  # noqa: E402

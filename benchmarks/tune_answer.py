@@ -28,6 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from qa.datasets import read_squad  # noqa: E402
 from qa.eval import metrics  # noqa: E402
 from qa.index.bm25 import BM25  # noqa: E402
 from qa.index.lexical import tokenize  # noqa: E402
@@ -36,7 +37,6 @@ from qa.reader.base import sentences  # noqa: E402
 from qa.reader.question import analyse  # noqa: E402
 from qa.reader.rules import FEATURES, RuleAnswerer  # noqa: E402
 from qa.settings import Settings  # noqa: E402
-from qa.train.data import read_squad  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval"
 

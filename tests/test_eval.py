@@ -6,8 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from qa.cli import main
+from qa.datasets import load_dataset
 from qa.errors import DatasetError
-from qa.eval.run import load_dataset
 
 # Two short articles written for this test (SQuAD v1 layout, CMRC style).
 SQUAD = {

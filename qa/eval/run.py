@@ -12,26 +12,16 @@ from pathlib import Path
 from typing import NamedTuple
 
 from qa.answer.pipeline import Archive
-from qa.errors import DatasetError, QueryError
+from qa.datasets import Context, Item, load_dataset
+from qa.errors import QueryError
 from qa.eval import metrics
 from qa.index.build import build_index
 from qa.ingest.articles import article_id, source_name
 from qa.model.embed import Embedder
 from qa.settings import Settings
-from qa.train.data import read_squad
 from qa.types import Answer, Hit
 
 RECALL_AT = (1, 5, 10)
-
-
-class Item(NamedTuple):
-    """One question: acceptable answers (empty = unanswerable) and what marks the right passage."""
-
-    id: str
-    question: str
-    answers: list[str]
-    type: str
-    gold: str  # SQuAD: article ordinal as text; seed: the evidence text
 
 
 class Result(NamedTuple):
@@ -40,54 +30,6 @@ class Result(NamedTuple):
     hits: list[Hit]
     gold_rank: int | None  # 1-based rank of the first retrieved passage that is the gold one
     seconds: float
-
-
-def load_dataset(path: Path) -> tuple[str, list[Item], list[Context]]:
-    """("squad", items, contexts) or ("seed", items, []) from a SQuAD JSON or seed JSONL file."""
-    try:
-        text = path.read_text("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"cannot read {path}: {exc}") from exc
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = None
-    if isinstance(data, dict) and isinstance(data.get("data"), list):
-        return ("squad", *_squad(path))
-    items = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            items.append(Item(str(row["id"]), row["question"], list(row["answers"]),
-                              row.get("type", "factoid"), row.get("evidence", "")))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise DatasetError(
-                f"{path}:{n}: not a SQuAD-format JSON file nor a JSONL file of "
-                f'{{"id", "question", "answers", ...}} objects ({exc})'
-            ) from exc
-    if not items:
-        raise DatasetError(f"{path} holds no questions")
-    return "seed", items, []
-
-
-class Context(NamedTuple):
-    """A SQuAD passage as an archive article: its article's title is the headline."""
-
-    title: str
-    text: str
-
-
-def _squad(path: Path) -> tuple[list[Item], list[Context]]:
-    passages = read_squad(path)
-    contexts = [Context(p.title, p.context) for p in passages]
-    items = [Item(q.id, q.text, [t for t, _ in q.answers],
-                  "factoid" if q.answers else "unanswerable", str(ordinal))
-             for ordinal, p in enumerate(passages) for q in p.questions]
-    if not items:
-        raise DatasetError(f"{path} holds no questions")
-    return items, contexts
 
 
 def _squash(text: str) -> str:

@@ -93,7 +93,8 @@ def collect(answerer, dataset: Path, settings: Settings, limit: int | None,
             log: Callable[[str], None] = print) -> list[Record]:
     """Ask every question of a SQuAD file with and without its passage; one record each."""
     from qa.answer.pipeline import Archive
-    from qa.eval.run import load_dataset, squad_archive
+    from qa.datasets import load_dataset
+    from qa.eval.run import squad_archive
     from qa.model.embed import load_embedder
 
     _, items, contexts = load_dataset(dataset)

@@ -8,55 +8,13 @@ Traditional characters is trained on as is and again folded to Simplified (same 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from qa.datasets import read_squad
 from qa.errors import DatasetError
 from qa.index.lexical import simplified
-
-
-class Question(NamedTuple):
-    id: str
-    text: str
-    answers: list[tuple[str, int]]  # (text, answer_start); answer_start -1 when unknown
-    impossible: bool  # SQuAD 2.0: the passage does not answer it
-
-
-class Passage(NamedTuple):
-    title: str
-    context: str
-    questions: list[Question]
-
-
-def read_squad(path: Path) -> list[Passage]:
-    """The passages of a SQuAD-format JSON file, in file order; DatasetError if it is not one."""
-    try:
-        data = json.loads(Path(path).read_text("utf-8-sig"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"cannot read {path}: {exc}") from exc
-    except ValueError as exc:
-        raise DatasetError(f"{path}: not JSON ({exc})") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
-        raise DatasetError(f"{path}: not a SQuAD-format file (no top-level \"data\" list)")
-    passages = []
-    try:
-        for article in data["data"]:
-            title = str(article.get("title") or "")
-            for para in article["paragraphs"]:
-                questions = [
-                    Question(str(qa.get("id", "")), qa["question"],
-                             [(a["text"], int(a.get("answer_start", -1)))
-                              for a in qa.get("answers") or [] if str(a.get("text", "")).strip()],
-                             bool(qa.get("is_impossible")))
-                    for qa in para["qas"]
-                ]
-                passages.append(Passage(title, para["context"], questions))
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise DatasetError(f"{path}: broken SQuAD structure ({exc!r})") from exc
-    return passages
-
 
 # --- training examples ----------------------------------------------------------------------
 
