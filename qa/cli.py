@@ -286,19 +286,21 @@ def serve(host, port, index_dir, corpus, auth, insecure_no_auth, answerer, reade
 @click.argument("dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--index-dir", type=click.Path(path_type=Path), help="Index (seed JSONL format).")
 @click.option("--limit", type=int, help="Only the first N questions.")
+@click.option("--split", help="Only the questions of this split (a JSONL set's `split` field).")
 @click.option("-k", type=int, help="Passages to read per question [5].")
 @answerer_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object with the metrics.")
 @click.option("--predictions", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write every question's answer here (JSON lines).")
-def eval_(dataset, index_dir, limit, k, answerer, reader_runtime, as_json, predictions) -> None:
+def eval_(dataset, index_dir, limit, split, k, answerer, reader_runtime, as_json,
+          predictions) -> None:
     """Evaluate on DATASET: SQuAD-format JSON (open retrieval over its contexts) or seed JSONL."""
     from qa.eval.run import format_table, run
 
     settings = _settings(index_dir=index_dir, k=k, answerer=answerer,
                          reader_runtime=reader_runtime)
     summary = run(dataset, settings, limit, log=lambda msg: click.echo(msg, err=True),
-                  predictions=predictions)
+                  predictions=predictions, split=split)
     if as_json:
         click.echo(json_text(summary, indent=2))
     else:

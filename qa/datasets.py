@@ -59,6 +59,7 @@ class Item(NamedTuple):
     answers: list[str]
     type: str
     gold: str  # SQuAD: article ordinal as text; seed: the evidence text
+    split: str | None = None  # a question set's half ("calibration", "test"), when it has them
 
 
 def load_dataset(path: Path) -> tuple[str, list[Item], list[Context]]:
@@ -80,7 +81,8 @@ def load_dataset(path: Path) -> tuple[str, list[Item], list[Context]]:
         try:
             row = json.loads(line)
             items.append(Item(str(row["id"]), row["question"], list(row["answers"]),
-                              row.get("type", "factoid"), row.get("evidence", "")))
+                              row.get("type", "factoid"), row.get("evidence", ""),
+                              row.get("split")))
         except (ValueError, KeyError, TypeError) as exc:
             raise DatasetError(
                 f"{path}:{n}: not a SQuAD-format JSON file nor a JSONL file of "

@@ -227,3 +227,19 @@ def test_killed_build_leaves_previous_index_usable(tmp_path):
     report = _build([CORPUS], index_dir, rebuild=True)
     assert Store.open(index_dir).size == report.paragraphs == expected
     assert len(list(index_dir.glob("v-*"))) <= 2  # partial builds were cleaned up
+
+
+def test_bm25_weighs_by_how_much_of_the_query_the_archive_knows(retriever):
+    """English words asked of a Chinese archive match nothing but noise: BM25's say shrinks
+    with the share of the query's terms the archive's vocabulary holds."""
+    chinese = "乌海市营商环境"
+    english = "How many companies did the business environment office help in 2022?"
+    assert retriever.coverage(chinese) == 1.0
+    assert 0.0 < retriever.coverage(english) < 0.25  # "2022" is known, the English words are not
+    f = retriever.fusion
+    for query in (chinese, english):
+        weight = f.lexical_weight * min(1.0, retriever.coverage(query) / f.full_coverage)
+        for hit in retriever.search(query, 5):
+            expected = sum(w / (f.k + rank) for w, rank in ((f.dense_weight, hit.dense_rank),
+                                                            (weight, hit.lexical_rank)) if rank)
+            assert hit.score == pytest.approx(expected)

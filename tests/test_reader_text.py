@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qa.index.lexical import simplified
-from qa.reader.measure import complete_count
+from qa.reader.measure import asked_value, complete_count
 from qa.reader.question import fits
 from qa.train.data import locate
 from qa.train.features import batches
@@ -60,3 +60,21 @@ def test_an_answer_fits_the_kind_asked_for():
     assert fits("谁是矿长？", "邢永亮") and not fits("谁是矿长？", "2023年")
     assert fits("哪一年成立？", "1995年") and not fits("哪一年成立？", "北京")
     assert fits("为什么要改革？", "因为效率太低")  # clauses are not checked
+
+
+def test_a_number_question_gets_the_value_it_asks_for():
+    def value(question: str, text: str) -> str:
+        passage = "据介绍，" + text + "。"
+        span = Span(0, 4, 4 + len(text), text, 0, len(passage), 0.5)
+        got = asked_value(question, span)
+        assert passage[got.start:got.end] == got.text  # offsets still point into the passage
+        return got.text
+
+    assert value("旅行时间缩短到多少？", "3个多小时缩短至40分钟") == "40分钟"
+    assert value("上限调高到多少？", "1万元上调至2万元") == "2万元"
+    assert value("日产量下调至多少？", "145万桶下调至130万桶") == "130万桶"
+    assert value("原来是多少个？", "从702个增加到1000个") == "从702个增加到1000个"  # the old one asked
+    assert value("最快要多长时间？", "1小时18分可达，昆明至香格里拉最快4个半小时") == "1小时18分"
+    assert value("一季度发电多少？", "4.17亿吨，同比增长4.1%") == "4.17亿吨"
+    assert value("两地相距多少公里？", "北京至上海1318公里") == "北京至上海1318公里"  # no change
+    assert value("有多少人？", "460多人") == "460多人"

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from qa.answer.pipeline import Archive
 from qa.datasets import Context, Item, load_dataset
-from qa.errors import QueryError
+from qa.errors import DatasetError, QueryError
 from qa.eval import metrics
 from qa.index.build import build_index
 from qa.ingest.articles import article_id, source_name
@@ -79,10 +79,15 @@ def squad_archive(contexts: list[Context], folder: Path, embedder: Embedder,
 
 def run(path: Path, settings: Settings, limit: int | None = None,
         embedder: Embedder | None = None, log: Callable[[str], None] = lambda _: None,
-        predictions: Path | None = None) -> dict:
-    """Evaluate on a dataset file; returns the metrics as a dict (see `summarise`). With
-    `predictions`, every question's answer is also written there, one JSON object a line."""
+        predictions: Path | None = None, split: str | None = None) -> dict:
+    """Evaluate on a dataset file (only its questions of `split` when given); returns the
+    metrics as a dict (see `summarise`). With `predictions`, every question's answer is also
+    written there, one JSON object a line."""
     kind, items, contexts = load_dataset(path)
+    if split:
+        items = [it for it in items if it.split == split]
+        if not items:
+            raise DatasetError(f"{path} has no questions of split {split!r}")
     items = items[:limit] if limit else items
     if kind == "squad":
         with tempfile.TemporaryDirectory(prefix="qa-eval-") as tmp:
@@ -112,7 +117,10 @@ def write_predictions(results: list[Result], path: Path) -> None:
             f.write(json.dumps({
                 "id": r.item.id, "question": r.item.question, "type": r.item.type,
                 "gold": r.item.answers, "answer": r.answer.text, "score": round(r.answer.score, 4),
-                "abstained": r.answer.abstained, "gold_rank": r.gold_rank,
+                "abstained": r.answer.abstained, "confidence": None if r.answer.confidence is None
+                else round(r.answer.confidence, 4),
+                "level": r.answer.level, "agreeing": r.answer.agreeing,
+                "gold_rank": r.gold_rank,
                 "em": metrics.exact_match(r.answer.text or "", r.item.answers),
                 "f1": round(metrics.f1(r.answer.text or "", r.item.answers), 4),
                 "ms": round(1000 * r.seconds, 1)}, ensure_ascii=False) + "\n")

@@ -44,6 +44,10 @@ class Fusion(NamedTuple):
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     pool: int = 100  # candidates taken from each side
+    # BM25 counts fully when the archive's vocabulary knows at least this share of the query's
+    # terms (by characters), and proportionally less below: English words asked of a Chinese
+    # archive match little but noise, so the dense side must decide.
+    full_coverage: float = 0.5
 
 
 DEFAULT_FUSION = Fusion()
@@ -77,6 +81,14 @@ class Retriever:
         self.store = store
         self.embedder = embedder
         self.fusion = fusion
+
+    def coverage(self, query: str) -> float:
+        """The share of the query's BM25 terms (by characters) that the archive's vocabulary
+        holds: 1.0 for a query of no terms."""
+        terms = tokenize(query)
+        total = sum(len(term) for term in terms)
+        known = sum(len(term) for term in terms if term in self.store.bm25.vocab)
+        return known / total if total else 1.0
 
     def lexical(self, query: str, n: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
         """BM25 candidates as (paragraph id, score), best first."""
@@ -121,8 +133,9 @@ class Retriever:
         pool = min(max(f.pool, 3 * k), max(self.store.size, 1))
         lexical = self.lexical(query, pool, mask)
         dense = self.dense(query, pool, mask)
+        lexical_weight = f.lexical_weight * min(1.0, self.coverage(query) / f.full_coverage)
         fused: dict[int, float] = {}
-        for weight, ranked in ((f.dense_weight, dense), (f.lexical_weight, lexical)):
+        for weight, ranked in ((f.dense_weight, dense), (lexical_weight, lexical)):
             for rank, (pid, _) in enumerate(ranked, 1):
                 fused[pid] = fused.get(pid, 0.0) + weight / (f.k + rank)
         order = sorted(fused, key=lambda pid: (-fused[pid], pid))

@@ -31,8 +31,8 @@ from qa.reader.adapter import ADAPTER_FILES, HEAD
 from qa.reader.base import best_first, platt, shift
 from qa.reader.bundle import CONFIG, READER_DIR, ReaderConfig, read_config
 from qa.reader.decode import decode
-from qa.reader.measure import complete_count
-from qa.reader.question import analyse, asks_measure, fits, unmentioned
+from qa.reader.measure import asked_value, complete_count
+from qa.reader.question import NUMBER, analyse, asks_measure, fits, unmentioned
 from qa.reader.windows import Windower, Windows
 from qa.types import Span
 
@@ -193,6 +193,8 @@ class E5Reader:
                        retrieval_weight=self.retrieval_weight)
         spans = [complete_count(question, passages[s.passage_index], s) for s in spans]
         asked = analyse(question)
+        if asked.kind == NUMBER:
+            spans = [asked_value(question, s) for s in spans]
         if asks_measure(asked):
             spans = [s if fits(asked, s.text) else replace(s, score=s.score * MISFIT)
                      for s in spans]

@@ -74,3 +74,35 @@ _MEASURES = [
 def wanted_unit(question: str) -> re.Pattern[str] | None:
     """Units a count must carry for this question (体重 → 公斤…), or None."""
     return next((unit for quantity, unit in _MEASURES if quantity.search(question)), None)
+
+
+# --- the value the question asks for, inside a span that carries more -----------------------
+
+_CHANGE = re.compile(r"^(?:从|由)?(?P<old>.+?)(?:上调|下调|提高|提升|增加|增长|扩大|缩短|缩小|减少|降低|"
+                     r"下降|延长|调整|攀升|跃升|增|升|降)?(?:至|到|为)(?P<new>.+)$")
+_ASKS_OLD = re.compile(r"(?:从|由|原来|原先|原本|此前|之前|以前|过去)[^，。？?]{0,8}(?:多少|几)")
+_CLAUSE = re.compile(r"[，,；;。]")
+_VALUE_END = re.compile(rf"[\d０-９零〇一二三四五六七八九十百千万亿两萬億兩](?:{UNITS})*")
+_ENDS_IN_VALUE = re.compile(r"[\d０-９零〇一二三四五六七八九十百千万亿两萬億兩][^\d，,；;。]{0,4}$")
+_STARTS_WITH_VALUE = re.compile(r"(?:约|近|超过|逾)?[\d０-９零〇一二三四五六七八九十两]")
+
+
+def asked_value(question: str, span: Span) -> Span:
+    """The value a number question asks for, when the reader's span holds more: the new value
+    of a change (3个多小时缩短至40分钟 → 40分钟, unless the question asks the old one) and the
+    first clause's value of a span run on past it (4.17亿吨，同比增长4.1% → 4.17亿吨;
+    1小时18分可达，… → 1小时18分)."""
+    text, a = span.text, 0
+    m = _CHANGE.match(text)
+    if (m and _ENDS_IN_VALUE.search(m["old"]) and _STARTS_WITH_VALUE.match(m["new"])
+            and not _CLAUSE.search(m["old"]) and not _ASKS_OLD.search(question)):
+        a = m.start("new")
+    b = len(text)
+    cut = _CLAUSE.search(text, a)
+    if cut and _NUMERAL.search(text[a:cut.start()]):
+        b = cut.start()
+        ends = [v.end() for v in _VALUE_END.finditer(text, a, b)]
+        b = a + max(ends) - a if ends else b
+    if (a, b) == (0, len(text)):
+        return span
+    return replace(span, start=span.start + a, end=span.start + b, text=text[a:b])
