@@ -394,6 +394,29 @@ def train_reader_(data, out, eval_limit, no_bf16, alpha, **options) -> None:
                f"(step {best['step']}): {out / 'best'}")
 
 
+@main.command("calibrate-confidence")
+@click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--index-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="The archive the questions are asked of.")
+@click.option("--split", default="calibration", show_default=True,
+              help="The questions fitted on (a JSONL set's `split` field); never the test half.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("qa/data/confidence.json"), show_default=True)
+@click.option("-k", type=int, help="Passages read per question [5].")
+@answerer_option
+def calibrate_confidence_(questions, index_dir, split, out, k, answerer, reader_runtime) -> None:
+    """Fit how likely an answer is right from what is known when it is given, on questions
+    asked of a whole archive (JSONL with `split`), and write it to OUT."""
+    from qa.eval.calibrate import calibrate_confidence
+
+    settings = _settings(index_dir=index_dir, k=k, answerer=answerer,
+                         reader_runtime=reader_runtime)
+    fitted, report = calibrate_confidence(questions, settings, split, out,
+                                          log=lambda msg: click.echo(msg, err=True))
+    click.echo(json_text({"calibration": str(out), "answerer": fitted.answerer,
+                          "weights": fitted.weights, "bias": fitted.bias, **report}, indent=2))
+
+
 @main.command("calibrate-reader")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--eval-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -167,3 +168,6 @@ class Answer:
     timeline: tuple[Dated, ...] = ()  # different answers by date, newest first; () when none
     searched: Searched | None = None
     answerer: str = ""  # the answerer's name
+    # what the answer stage measured of the answer (qa.answer.confidence.signals); {} when
+    # abstaining
+    signals: Mapping[str, float] = field(default_factory=dict, repr=False, compare=False)

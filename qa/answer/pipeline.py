@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from qa.answer.cite import citation
+from qa.answer.confidence import Calibration, family, signals
 from qa.answer.explain import searched
 from qa.answer.support import agreeing, level, timeline, unconfirmed
 from qa.index.search import Filters, Retriever
@@ -49,10 +50,16 @@ class Archive:
     name a threshold (`abstain_threshold`), which then applies on that answerer's scale.
     """
 
-    def __init__(self, settings: Settings, store: Store, embedder: Embedder, answerer: Answerer):
+    def __init__(self, settings: Settings, store: Store, embedder: Embedder, answerer: Answerer,
+                 calibration: Calibration | None = None):
+        """`calibration` turns what is known of an answer into the probability that it is
+        right (qa.answer.confidence); it applies only to the answerer family it was fitted
+        for, other answerers keep their own probability."""
         self.settings = settings
         self.embedder = embedder
         self.answerer = answerer
+        self.calibration = calibration if calibration and calibration.answerer == family(
+            answerer.name) else None
         self.retriever = Retriever(store, embedder)
         self._lock = threading.Lock()
 
@@ -75,7 +82,7 @@ class Archive:
                 runtime=settings.reader_runtime, log=log)
             embedder = embedder or load_embedder(settings, "query", log=log)
             answerer = answerer or loading.result()
-        return cls(settings, store, embedder, answerer)
+        return cls(settings, store, embedder, answerer, Calibration.load())
 
     @property
     def store(self) -> Store:
@@ -117,9 +124,7 @@ class Archive:
         best = spans[0] if spans else None
         name = self.answerer.name
         if best is None or best.score < self.threshold:
-            cites = tuple(citation(r, h) for r, h in enumerate(hits, 1))
-            return Answer(question, None, best.score if best else 0.0, True, cites, everything,
-                          answerer=name)
+            return self._withheld(question, hits, everything, best.score if best else 0.0)
         passages = [h.paragraph.text for h in hits]
         same = agreeing(best, spans, self.threshold)
         if again := unconfirmed(best, passages, same):  # the second, closer read
@@ -136,14 +141,29 @@ class Archive:
         rank = {i: r for r, i in enumerate(order, 1)}
         articles = len({hits[i].article.id for i in (best.passage_index, *same)})
         probability = self.answerer.confidence(best.score)
+        found = signals(question, best, probability, spans, hits, articles,
+                        self.answerer.confidence)
+        shown = level(probability, articles)
+        if self.calibration:  # agreement is one of its signals: no extra step for it
+            probability = self.calibration.probability(found)
+            shown = self.calibration.level(probability)
+            if probability < self.calibration.withhold_below:
+                return self._withheld(question, hits, everything, best.score, found)
         entries = []
         for s in dated:
             p = self.answerer.confidence(s.score)
             entries.append(Dated(hits[s.passage_index].article.date or "", s.text,
                                  rank[s.passage_index], p, level(p)))
         return Answer(question, best.text, best.score, False, cites, everything,
-                      confidence=probability, level=level(probability, articles),
-                      agreeing=articles, timeline=tuple(entries), answerer=name)
+                      confidence=probability, level=shown,
+                      agreeing=articles, timeline=tuple(entries), answerer=name, signals=found)
+
+    def _withheld(self, question: str, hits: Sequence[Hit], everything: tuple[Hit, ...],
+                  score: float, found: Mapping[str, float] | None = None) -> Answer:
+        """An abstention citing the passages that were read."""
+        cites = tuple(citation(r, h) for r, h in enumerate(hits, 1))
+        return Answer(question, None, score, True, cites, everything, answerer=self.answerer.name,
+                      signals=found or {})
 
     def _extract(self, question: str, hits: Sequence[Hit], which: Sequence[int]) -> list[Span]:
         """The answerer's spans in the passages of `hits` numbered `which`, best first, with

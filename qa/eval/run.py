@@ -8,6 +8,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from itertools import pairwise
 from pathlib import Path
 from typing import NamedTuple
 
@@ -120,6 +121,7 @@ def write_predictions(results: list[Result], path: Path) -> None:
                 "abstained": r.answer.abstained, "confidence": None if r.answer.confidence is None
                 else round(r.answer.confidence, 4),
                 "level": r.answer.level, "agreeing": r.answer.agreeing,
+                "signals": {k: round(v, 4) for k, v in r.answer.signals.items()},
                 "gold_rank": r.gold_rank,
                 "em": metrics.exact_match(r.answer.text or "", r.item.answers),
                 "f1": round(metrics.f1(r.answer.text or "", r.item.answers), 4),
@@ -152,6 +154,7 @@ def summarise(kind: str, results: list[Result], k: int) -> dict:
                                   if r.item.answers)}
         for t, rs in sorted(by_type.items())
     }
+    out["reliability"] = reliability(results)
     out["citation_invariant_violations"] = citation_violations(r.answer for r in results)
     out["misses"] = [
         {"id": r.item.id, "question": r.item.question, "gold": r.item.answers,
@@ -160,6 +163,28 @@ def summarise(kind: str, results: list[Result], k: int) -> dict:
         if _f1(r) < 1.0
     ]
     return out
+
+
+def right(r: Result) -> bool:
+    """An answer is right when it matches a gold answer exactly; any answer to an unanswerable
+    question is wrong."""
+    return bool(r.item.answers) and bool(metrics.exact_match(r.answer.text or "", r.item.answers))
+
+
+BINS = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0001)
+
+
+def reliability(results: list[Result]) -> dict:
+    """How often the answers given were right, by level and by confidence bin: what 高 means."""
+    given = [r for r in results if not r.answer.abstained]
+    levels = {lv: [right(r) for r in given if r.answer.level == lv]
+              for lv in ("high", "medium", "low")}
+    bins = {f"{a:.1f}-{min(b, 1.0):.1f}": [right(r) for r in given
+                                           if a <= (r.answer.confidence or 0.0) < b]
+            for a, b in pairwise(BINS)}
+    return {"by_level": {k: {"answers": len(v), "right": sum(v)} for k, v in levels.items()},
+            "by_confidence": {k: {"answers": len(v), "right": sum(v)} for k, v in bins.items()
+                              if v}}
 
 
 def _f1(r: Result) -> float:
@@ -205,6 +230,12 @@ def format_table(summary: dict, worst: int = 10) -> str:
     for t, row in summary["by_type"].items():
         lines.append(f"  {t:<14} {row['questions']:>4} {_fmt(row['em']):>6} {_fmt(row['f1']):>6} "
                      f"{row['abstained']:>5} {_fmt(row[passage_key]):>8}")
+    rel = summary.get("reliability")
+    if rel:
+        lines.append("")
+        lines.append(f"  {'level':<14} {'answers':>7} {'right':>6}")
+        for lv, row in rel["by_level"].items():
+            lines.append(f"  {lv:<14} {row['answers']:>7} {row['right']:>6}")
     if summary["misses"]:
         lines.append("")
         lines.append(f"worst misses (of {len(summary['misses'])}):")
