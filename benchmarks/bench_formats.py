@@ -1,4 +1,4 @@
-"""Archive formats measured on pages made from real text (tests/newspaper.py).
+"""Archive formats measured on pages made from real text (qa/testing/newspaper.py).
 
 The seed pages (corpus/*.txt) and a few xwlb transcripts are laid out as e-paper pages and
 printed to PDF by headless Chromium; the seed PDFs are rasterized at 200 dpi as scans, some

@@ -130,7 +130,7 @@ def serve(settings: Settings, auth: tuple[str, str] | None = None,
         f"{settings.port}" + (" (login required)" if auth else "")
         + (" WITHOUT A LOGIN: anyone who reaches this port can use the app"
            if insecure_no_auth and not auth else ""))
-    archive.get()  # an archive that cannot open is an error now, not at the first question
+    archive.get()  # an archive that cannot open fails at startup, not at the first question
     log(f"ready in {time.perf_counter() - started:.1f} s")
     warm_up.set()
     demo.block_thread()  # until Ctrl-C, which closes the server

@@ -52,7 +52,7 @@ class Settings:
     # "auto" (the bundled trained reader with the rules as a second opinion, "reader+rules",
     # when the reader can run, else the rules); "reader" (the reader alone); "rules"; a folder
     # made by `qa train-reader`; a Hugging Face extractive-QA model name/folder; or two of these
-    # joined by "+". Why auto: README, "How it was trained, and where it stands".
+    # joined by "+". Why auto: docs/reader.md.
     answerer: str = "auto"
     # What the trained reader runs on: "onnx" (ONNX Runtime, default install), "torch"
     # (PyTorch, the st extra) or "auto" (onnx when installed, else torch).

@@ -1,5 +1,5 @@
 """Archive formats on fixtures made here from the seed pages: e-paper PDFs printed by headless
-Chromium (tests/newspaper.py), scans rasterized from them, saved web pages, broken files."""
+Chromium (qa/testing/newspaper.py), scans rasterized from them, saved web pages, broken files."""
 
 import re
 from pathlib import Path

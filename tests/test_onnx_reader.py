@@ -68,7 +68,7 @@ def test_onnx_logits_match_pytorch(fp32, cache_dir):
 def test_int8_reads_the_same_spans(fp32, int8):
     """int8 keeps every answer fp32 gives with confidence (P(right) >= 0.8); where fp32 hesitates
     its choice may move to a close candidate: one of fp32's first five, or on the same words.
-    (On validation questions the two score the same: README, "The reader without PyTorch".)"""
+    (On validation questions the two score the same: docs/benchmarks.md.)"""
     assert fp32.runtime == "onnx fp32" and int8.runtime == "onnx int8"
     for question, passage in ASKED:
         a, b = fp32.extract(question, [passage]), int8.extract(question, [passage])

@@ -297,7 +297,7 @@ def _allocate(path: Path) -> None:
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise
-        # the file system cannot allocate ahead (EOPNOTSUPP): write as before
+        # the file system cannot allocate ahead (EOPNOTSUPP): write without it
     finally:
         os.close(fd)
 

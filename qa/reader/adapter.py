@@ -1,7 +1,7 @@
 """A trained reader's weight files, and the adapter stored in 8 bits.
 
 The shipped adapter (LoRA, rank 32, every layer: 2.65M weights) is stored as int8 with one
-float16 scale per row (`<key>` int8 and `<key>.scale`): 2.7 MB where float16 took 5.3 MB.
+float16 scale per row (`<key>` int8 and `<key>.scale`): 2.7 MB, half of what float16 rows take (5.3 MB).
 Rounding a row to 255 levels moves each merged weight change B·A by well under 1% of its size,
 and the default runtime quantises the merged weights to int8 anyway. `read_adapter` returns
 float32 tensors whichever way a file was stored (checkpoints keep float32).

@@ -94,7 +94,7 @@ class E5Reader:
         """The reader in `folder` (the bundled one by default) on `runtime`; or, during
         training, the given torch `model` and `tokenizer` with `config` (reader.json's
         "runtime" block). `precision`: "fp32" or "bf16" on PyTorch (default: bf16 where the
-        CPU computes in it), "fp32" or "int8" on ONNX (default int8, see README)."""
+        CPU computes in it), "fp32" or "int8" on ONNX (default int8, see docs/benchmarks.md)."""
         self.folder = Path(folder) if folder else READER_DIR
         if config is None:
             config = read_config(self.folder).get("runtime", {})

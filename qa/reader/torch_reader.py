@@ -49,7 +49,7 @@ def load_encoder(cache_dir: Path, tokenization: str = "sentencepiece", attention
     """(fast tokenizer, BertModel without pooler) of the exported multilingual-e5-small.
 
     `attention`: "sdpa" or "eager"; training on a CPU wants eager (its matmuls run in bf16 on
-    the matrix units; the fused CPU attention's backward pass took a third of a step).
+    the matrix units; the fused CPU attention's backward pass takes a third of a step).
     """
     if tokenization not in TOKENIZATIONS:
         raise ModelError(f"unknown reader tokenization {tokenization!r} ({', '.join(TOKENIZATIONS)})")
