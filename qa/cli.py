@@ -345,6 +345,9 @@ def _trained(name: str):
 @click.option("--lr", type=float, default=_trained("lr"), show_default=True)
 @click.option("--rank", type=int, default=_trained("rank"), show_default=True, help="LoRA rank.")
 @click.option("--alpha", type=int, help="LoRA alpha [2 x rank].")
+@click.option("--hard-negatives", type=int, default=_trained("hard_negatives"), show_default=True,
+              help="Per question, other passages of its set that BM25 ranks high and that lack "
+                   "its answer, learned as no-answer.")
 @click.option("--negatives", type=float, default=_trained("negatives"), show_default=True,
               help="No-answer windows kept per answer window.")
 @click.option("--seed", type=int, default=_trained("seed"), show_default=True)

@@ -66,7 +66,7 @@ def test_a_number_question_gets_the_value_it_asks_for():
     def value(question: str, text: str) -> str:
         passage = "据介绍，" + text + "。"
         span = Span(0, 4, 4 + len(text), text, 0, len(passage), 0.5)
-        got = asked_value(question, span)
+        got = asked_value(question, span, lambda found: fits(question, found))
         assert passage[got.start:got.end] == got.text  # offsets still point into the passage
         return got.text
 
@@ -78,3 +78,24 @@ def test_a_number_question_gets_the_value_it_asks_for():
     assert value("一季度发电多少？", "4.17亿吨，同比增长4.1%") == "4.17亿吨"
     assert value("两地相距多少公里？", "北京至上海1318公里") == "北京至上海1318公里"  # no change
     assert value("有多少人？", "460多人") == "460多人"
+    assert value("办结的比例是多少？", "27个,办结率为18.8%") == "18.8%"  # the clause that fits
+    assert value("一共有多少个坐席？", "2,173个坐席") == "2,173个坐席"  # a thousands comma
+    assert value("生长在海拔多高的地方？", "海拔100米至2,800米的地区") == "海拔100米至2,800米的地区"
+
+
+def test_hard_negatives_are_passages_of_the_same_set_that_lack_the_answer():
+    from qa.train.data import Example
+    from qa.train.negatives import hard_negatives
+
+    rain = "乌海市今年降雨量达到180毫米，比去年多三成。"
+    rain_last_year = "乌海市去年降雨量为138毫米，低于常年。"
+    snow = "通辽市今冬降雪偏多，积雪最深处20厘米。"
+    examples = [Example("乌海市今年降雨量是多少？", rain, rain.index("180"), "180毫米"),
+                Example("通辽积雪最深多少？", snow, snow.index("20厘米"), "20厘米"),
+                Example("无关问题", rain_last_year, -1, "")]
+    found = hard_negatives(examples, 1)
+    # the other year's report is the closest passage without the answer
+    assert Example("乌海市今年降雨量是多少？", rain_last_year, -1, "") in found
+    assert all(e.start == -1 and e.text == "" for e in found)
+    assert not any(e.context == rain and e.question.startswith("乌海") for e in found)
+    assert hard_negatives(examples, 0) == []

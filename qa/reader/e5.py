@@ -194,7 +194,7 @@ class E5Reader:
         spans = [complete_count(question, passages[s.passage_index], s) for s in spans]
         asked = analyse(question)
         if asked.kind == NUMBER:
-            spans = [asked_value(question, s) for s in spans]
+            spans = [asked_value(question, s, lambda text: fits(asked, text)) for s in spans]
         if asks_measure(asked):
             spans = [s if fits(asked, s.text) else replace(s, score=s.score * MISFIT)
                      for s in spans]

@@ -4,6 +4,7 @@ completed with the unit that follows its number."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 
 from qa.types import Span
@@ -78,31 +79,42 @@ def wanted_unit(question: str) -> re.Pattern[str] | None:
 
 # --- the value the question asks for, inside a span that carries more -----------------------
 
+# a change needs its verb: 100米至2800米 with none is a range, and asked as one
 _CHANGE = re.compile(r"^(?:从|由)?(?P<old>.+?)(?:上调|下调|提高|提升|增加|增长|扩大|缩短|缩小|减少|降低|"
-                     r"下降|延长|调整|攀升|跃升|增|升|降)?(?:至|到|为)(?P<new>.+)$")
+                     r"下降|延长|调整|攀升|跃升|增|升|降)(?:至|到|为)(?P<new>.+)$")
 _ASKS_OLD = re.compile(r"(?:从|由|原来|原先|原本|此前|之前|以前|过去)[^，。？?]{0,8}(?:多少|几)")
-_CLAUSE = re.compile(r"[，,；;。]")
+_CLAUSE = re.compile(r"[，；;。]|,(?!\d{3})")  # not the comma of 2,173
 _VALUE_END = re.compile(rf"[\d０-９零〇一二三四五六七八九十百千万亿两萬億兩](?:{UNITS})*")
 _ENDS_IN_VALUE = re.compile(r"[\d０-９零〇一二三四五六七八九十百千万亿两萬億兩][^\d，,；;。]{0,4}$")
 _STARTS_WITH_VALUE = re.compile(r"(?:约|近|超过|逾)?[\d０-９零〇一二三四五六七八九十两]")
 
 
-def asked_value(question: str, span: Span) -> Span:
+def asked_value(question: str, span: Span, fits: Callable[[str], bool] = lambda _: True) -> Span:
     """The value a number question asks for, when the reader's span holds more: the new value
-    of a change (3个多小时缩短至40分钟 → 40分钟, unless the question asks the old one) and the
-    first clause's value of a span run on past it (4.17亿吨，同比增长4.1% → 4.17亿吨;
-    1小时18分可达，… → 1小时18分)."""
+    of a change (3个多小时缩短至40分钟 → 40分钟, unless the question asks the old one) and, of a
+    span run on past its value, the first clause whose value `fits` the question (4.17亿吨，同比
+    增长4.1% → 4.17亿吨; 27个,办结率为18.8% asked for a share → 18.8%)."""
     text, a = span.text, 0
     m = _CHANGE.match(text)
     if (m and _ENDS_IN_VALUE.search(m["old"]) and _STARTS_WITH_VALUE.match(m["new"])
             and not _CLAUSE.search(m["old"]) and not _ASKS_OLD.search(question)):
         a = m.start("new")
     b = len(text)
-    cut = _CLAUSE.search(text, a)
-    if cut and _NUMERAL.search(text[a:cut.start()]):
-        b = cut.start()
-        ends = [v.end() for v in _VALUE_END.finditer(text, a, b)]
-        b = a + max(ends) - a if ends else b
+    if _CLAUSE.search(text, a):
+        clauses, start = [], a
+        for cut in [*_CLAUSE.finditer(text, a), None]:
+            end = cut.start() if cut else len(text)
+            ends = [v.end() for v in _VALUE_END.finditer(text, start, end)]
+            if ends:
+                clauses.append((start, max(ends)))
+            start = cut.end() if cut else end
+        chosen = next((c for c in clauses if fits(text[c[0]:c[1]])), clauses[0] if clauses else None)
+        if chosen:
+            a, b = chosen
+            # a clause's value, not its lead-in: 办结率为18.8% → 18.8%
+            first = _STARTS_WITH_VALUE.search(text, a, b)
+            if a > 0 and first:
+                a = first.start()
     if (a, b) == (0, len(text)):
         return span
     return replace(span, start=span.start + a, end=span.start + b, text=text[a:b])

@@ -18,7 +18,8 @@ def reproduce_command(t: dict, runtime: dict) -> str:
     flags = {
         "--steps": t["total_steps"], "--max-length": t["max_length"], "--stride": t["stride"],
         "--batch-size": t["batch_size"], "--lr": t["lr"], "--rank": t["rank"], "--alpha": t["alpha"],
-        "--negatives": t["negatives"], "--dropout": t.get("dropout", 0.0),
+        "--negatives": t["negatives"], "--hard-negatives": t.get("hard_negatives") or None,
+        "--dropout": t.get("dropout", 0.0),
         "--tokenization": t.get("tokenization", "sentencepiece"), "--seed": t["seed"],
         "--max-answer-tokens": runtime.get("max_answer_tokens"),
         "--retrieval-weight": runtime.get("retrieval_weight"),

@@ -45,6 +45,8 @@ class TrainConfig:
     tokenization: str = READER.tokenization  # see qa.reader.bundle.TOKENIZATIONS
     init_from: Path | None = None  # a reader folder (adapter + head) to start from
     negatives: float = 0.5  # "no answer" windows kept per answer-bearing window
+    hard_negatives: int = 0  # per question: other passages of its set BM25 ranks high
+    # (as many of their windows are kept as `negatives` keeps of the others)
     seed: int = 13
     limit: int | None = None  # questions per data file
     eval_limit: int | None = 200  # validation questions during training (None: all)

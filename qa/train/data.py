@@ -73,9 +73,12 @@ def fold_examples(examples: Sequence[Example]) -> list[Example]:
 
 
 def load_training_data(paths: Sequence[Path], limit: int | None,
-                       log: Callable[[str], None]) -> list[Example]:
-    """Every file's examples (Traditional ones also folded), with a line of counts per file."""
-    examples = []
+                       log: Callable[[str], None], hard: int = 0) -> tuple[list[Example], list[Example]]:
+    """Every file's examples (Traditional ones also folded), with a line of counts per file,
+    and `hard` hard negatives per answerable question (qa.train.negatives), mined per file."""
+    from qa.train.negatives import hard_negatives
+
+    examples, negatives = [], []
     for path in paths:
         part, skipped = load_examples(path, limit)
         unanswerable = sum(e.start < 0 for e in part)
@@ -84,11 +87,15 @@ def load_training_data(paths: Sequence[Path], limit: int | None,
         if is_traditional(part):
             part = part + fold_examples(part)
             line += ", Traditional: also folded to Simplified"
+        found = hard_negatives(part, hard)
+        if found:
+            line += f", {len(found)} hard negatives"
         log(line)
         examples += part
+        negatives += found
     if not examples:
         raise DatasetError("no training questions")
-    return examples
+    return examples, negatives
 
 
 # --- validation -----------------------------------------------------------------------------

@@ -60,6 +60,15 @@ def balance(features: Features, negatives: float, seed: int) -> Features:
     return Features(*([column[i] for i in chosen] for column in features))
 
 
+def sample(features: Features, n: int, seed: int) -> Features:
+    """At most `n` of the windows, drawn at random (in their order)."""
+    if n >= len(features.starts):
+        return features
+    chosen = sorted(np.random.default_rng(seed).choice(len(features.starts), n,
+                                                       replace=False).tolist())
+    return Features(*([column[i] for i in chosen] for column in features))
+
+
 def batches(lengths: Sequence[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
     """An epoch's batches: shuffled, then windows of similar length grouped (within pools of 64
     batches) so that little padding is computed, then the batches shuffled again."""

@@ -35,7 +35,7 @@ from qa.train.checkpoint import (
 )
 from qa.train.config import TrainConfig
 from qa.train.data import Validation, load_training_data, load_validation
-from qa.train.features import balance, batches, featurize
+from qa.train.features import balance, batches, featurize, sample
 
 LORA_TARGETS = ["query", "key", "value", "attention.output.dense", "intermediate.dense",
                 "output.dense"]
@@ -135,10 +135,16 @@ class Trainer:
                              "--out")
         self.cache_dir = cache_dir
         self.tokenizer, self.model = build_model(cfg, cache_dir)
-        self.examples = load_training_data(cfg.data, cfg.limit, log)
+        self.examples, hard = load_training_data(cfg.data, cfg.limit, log, cfg.hard_negatives)
         windows = featurize(self.tokenizer.backend_tokenizer, self.examples, cfg.max_length,
                             cfg.stride)
         self.features = balance(windows, cfg.negatives, cfg.seed)
+        if hard:  # as many hard no-answer windows again as the easy ones kept
+            n_pos = sum(s > 0 for s in self.features.starts)
+            extra = sample(featurize(self.tokenizer.backend_tokenizer, hard, cfg.max_length,
+                                     cfg.stride), math.ceil(cfg.negatives * n_pos), cfg.seed)
+            self.features = type(self.features)(*(a + b for a, b in zip(self.features, extra,
+                                                                          strict=True)))
         n_pos = sum(s > 0 for s in self.features.starts)
         log(f"{len(self.examples)} questions -> {len(windows.starts)} windows; training on "
             f"{len(self.features.starts)} ({n_pos} with the answer)")
