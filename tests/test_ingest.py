@@ -217,3 +217,42 @@ def test_cli_report_continues_past_bad_files(tmp_path):
     assert result.exit_code == 0
     assert "binary" in result.output and "1 articles" in result.output
     assert "no such file" in result.output
+
+
+BULLETIN_PAGE = (
+    "# 《新闻联播》 (20250412)\n\n## 详细新闻\n\n"
+    "### 北方大风进入最强时段\n\n"
+    "<p>央视网消息（新闻联播）：今天，较强冷空气继续影响我国北方地区。</p>"
+    "<p><strong>风力最强的时段</strong></p><p>气象部门提醒，今天白天是这次大风过程中风力最强的时段。</p>\n\n"
+    "[查看原文](https://example.com/1)\n\n"
+    "### 国内联播快讯\n\n"
+    "<p><strong>央视网消息</strong>（新闻联播）：</p>"
+    "<p><strong>今年我国快递业务量已突破500亿件</strong></p>"
+    "<p>国家邮政局数据显示，截至4月11日，今年我国快递业务量已突破500亿件。</p>"
+    "<p><strong>本周210家上市公司回购增持</strong></p>"
+    "<p>本周共有210家上市公司披露回购增持计划，拟回购增持总金额上限合计近900亿元，创历史新高。</p>"
+    "<p><strong>海阳核电3号机组开启系统调试</strong></p>"
+    "<p>记者近日从国家电投获悉，山东海阳核电3号机组用电系统完成试运行。</p>"
+    "<p>这标志着机组进入全面调试阶段。</p>\n\n"
+    "[查看原文](https://example.com/2)\n"
+)
+
+
+def test_a_bulletin_is_cut_into_its_items_each_under_its_own_lead(tmp_path):
+    page = tmp_path / "20250412.md"
+    page.write_text(BULLETIN_PAGE, "utf-8")
+    result = ingest_file(page)
+    text = page.read_text("utf-8")
+    leads = re.findall(r"<p><strong>([^<]+)</strong></p>", text.split("### 国内联播快讯")[1])
+    items = [a for a in result.articles if a.title in leads]
+    assert [a.title for a in items] == leads  # every item, in order, cited by its own headline
+    assert "国内联播快讯" not in [a.title for a in result.articles]
+    assert [len(a.paragraphs) for a in items] == [1, 1, 2]
+    for a in items:
+        for p in a.paragraphs:
+            assert p.text in text[p.char_start:p.char_end + 1]  # offsets point at the item
+    assert not any("央视网消息（新闻联播）：" == p.text for a in items for p in a.paragraphs)
+    # a bold paragraph inside an ordinary story does not cut it
+    storm = [a for a in result.articles if a.title == "北方大风进入最强时段"]
+    assert len(storm) == 1 and len(result.articles) == 1 + len(leads)
+    assert storm[0].paragraphs[-1].text.startswith("气象部门提醒")

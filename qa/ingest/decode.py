@@ -174,6 +174,10 @@ def text_rows(text: str) -> list[Row]:
 
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+# A heading over several short items, each with its own lead in bold.
+BULLETIN = re.compile(r"快讯|快訊|简讯|簡訊|短讯|短訊|简报|簡報")
+# a paragraph that is one bold run: <p><strong>今年我国快递业务量已突破500亿件</strong></p>
+_BOLD_PARAGRAPH = re.compile(r"<p(?:\s[^>]*)?>(?=\s*<(?:strong|b)>)(.*?)</p>", re.I)
 _PARA_BREAK = re.compile(r"</?p(?:\s[^>]*)?>|<br\s*/?>|</?div[^>]*>|</h\d>", re.I)
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
@@ -201,13 +205,21 @@ def markdown_rows(text: str) -> list[Row]:
     segmentation can see where a story ended; other links keep their text.
     """
     rows: list[Row] = []
+    bulletin = 0  # the level of the bulletin heading the rows are under, 0 when none
     for row in text_rows(_blank_hidden(text)):  # one pass over rows; most are plain text
         line = row.text
         if not line:
             rows.append(row)
         elif line[0] == "#" and (heading := _HEADING.match(line)):
-            rows.append(Row(_inline(heading.group(2)), row.line, row.start, row.end,
-                            len(heading.group(1))))
+            level, title = len(heading.group(1)), _inline(heading.group(2))
+            bulletin = level if BULLETIN.search(title) else 0 if level <= bulletin else bulletin
+            rows.append(Row(title, row.line, row.start, row.end, level))
+        elif bulletin and "<" in line:
+            items = _bulletin_rows(_html_rows(row), line, row, bulletin)
+            if any(r.level for r in items):  # its items are the stories: the heading goes
+                head = max(i for i, r in enumerate(rows) if r.level == bulletin)
+                rows[head] = Row("", rows[head].line, rows[head].start, rows[head].start)
+            rows += items
         elif line[0] in "[!" and (_LINK.fullmatch(line) or _IMAGE.fullmatch(line)):
             rows.append(Row("[link]", row.line, row.start, row.end))
         elif "<" not in line:
@@ -215,6 +227,20 @@ def markdown_rows(text: str) -> list[Row]:
         else:
             rows += _html_rows(row)
     return rows
+
+
+def _bulletin_rows(rows: list[Row], line: str, row: Row, level: int) -> list[Row]:
+    """A bulletin's paragraphs (国内联播快讯: items each led by a paragraph in bold) with each
+    lead as a heading of the bulletin's level, so that each item is a story of its own, cited
+    by its own headline; what comes before the first lead (央视网消息（新闻联播）：) is dropped."""
+    leads = {m.start(1) for m in _BOLD_PARAGRAPH.finditer(line)}
+    out: list[Row] = []
+    for r in rows:
+        if r.text and r.start - row.start in leads:
+            out.append(r._replace(level=level))
+        elif out or not r.text:
+            out.append(r)
+    return out if any(r.level for r in out) else rows
 
 
 def _html_rows(row: Row) -> list[Row]:
