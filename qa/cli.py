@@ -398,9 +398,10 @@ def train_reader_(data, out, eval_limit, no_bf16, alpha, **options) -> None:
 
 
 @main.command("calibrate-confidence")
-@click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("questions", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--index-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="The archive the questions are asked of.")
+              multiple=True, help="The archive each question file is asked of, in their order.")
 @click.option("--split", default="calibration", show_default=True,
               help="The questions fitted on (a JSONL set's `split` field); never the test half.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
@@ -412,10 +413,11 @@ def calibrate_confidence_(questions, index_dir, split, out, k, answerer, reader_
     asked of a whole archive (JSONL with `split`), and write it to OUT."""
     from qa.eval.calibrate import calibrate_confidence
 
-    settings = _settings(index_dir=index_dir, k=k, answerer=answerer,
-                         reader_runtime=reader_runtime)
-    fitted, report = calibrate_confidence(questions, settings, split, out,
-                                          log=lambda msg: click.echo(msg, err=True))
+    if len(index_dir) != len(questions):
+        raise click.UsageError("give one --index-dir for each question file, in their order")
+    settings = _settings(k=k, answerer=answerer, reader_runtime=reader_runtime)
+    fitted, report = calibrate_confidence(list(zip(questions, index_dir, strict=True)), settings,
+                                          split, out, log=lambda msg: click.echo(msg, err=True))
     click.echo(json_text({"calibration": str(out), "answerer": fitted.answerer,
                           "weights": fitted.weights, "bias": fitted.bias, **report}, indent=2))
 
