@@ -251,7 +251,7 @@ def test_a_bulletin_is_cut_into_its_items_each_under_its_own_lead(tmp_path):
     for a in items:
         for p in a.paragraphs:
             assert p.text in text[p.char_start:p.char_end + 1]  # offsets point at the item
-    assert not any("央视网消息（新闻联播）：" == p.text for a in items for p in a.paragraphs)
+    assert not any(p.text == "央视网消息（新闻联播）：" for a in items for p in a.paragraphs)
     # a bold paragraph inside an ordinary story does not cut it
     storm = [a for a in result.articles if a.title == "北方大风进入最强时段"]
     assert len(storm) == 1 and len(result.articles) == 1 + len(leads)
