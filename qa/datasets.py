@@ -109,3 +109,12 @@ def _squad(path: Path) -> tuple[list[Item], list[Context]]:
     if not items:
         raise DatasetError(f"{path} holds no questions")
     return items, contexts
+
+
+class Example(NamedTuple):
+    """One training question over one passage; `start` -1 when the passage does not answer it."""
+
+    question: str
+    context: str
+    start: int  # character offset; -1 = unanswerable
+    text: str

@@ -13,6 +13,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
+from qa.datasets import Example  # noqa: E402
 from qa.errors import ModelError  # noqa: E402
 from qa.model.export import cached_export  # noqa: E402
 from qa.reader import load_answerer  # noqa: E402
@@ -23,7 +24,6 @@ from qa.reader.rules import RuleAnswerer  # noqa: E402
 from qa.reader.torch_reader import load_encoder  # noqa: E402
 from qa.reader.windows import Windower  # noqa: E402
 from qa.train.config import TrainConfig  # noqa: E402
-from qa.train.data import Example  # noqa: E402
 from qa.train.features import featurize  # noqa: E402
 from qa.train.loop import train  # noqa: E402
 from tests.seeds import page  # noqa: E402

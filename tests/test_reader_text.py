@@ -84,7 +84,7 @@ def test_a_number_question_gets_the_value_it_asks_for():
 
 
 def test_hard_negatives_are_passages_of_the_same_set_that_lack_the_answer():
-    from qa.train.data import Example
+    from qa.datasets import Example
     from qa.train.negatives import hard_negatives
 
     rain = "乌海市今年降雨量达到180毫米，比去年多三成。"

@@ -12,18 +12,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from qa.datasets import read_squad
+from qa.datasets import Example, read_squad
 from qa.errors import DatasetError
 from qa.index.lexical import simplified
 
 # --- training examples ----------------------------------------------------------------------
-
-class Example(NamedTuple):
-    question: str
-    context: str
-    start: int  # character offset; -1 = unanswerable
-    text: str
-
 
 def locate(context: str, text: str, start: int) -> int:
     """Where `text` is in `context`: `start` when right, else the nearest occurrence; -1 if none."""

@@ -13,8 +13,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from qa.datasets import Example
 from qa.reader.windows import Windower
-from qa.train.data import Example
 
 
 class Features(NamedTuple):

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from qa.datasets import Example
 from qa.index.bm25 import BM25
 from qa.index.lexical import fold, tokenize
-from qa.train.data import Example
 
 
 def hard_negatives(examples: Sequence[Example], per_question: int) -> list[Example]:
