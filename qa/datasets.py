@@ -60,6 +60,7 @@ class Item(NamedTuple):
     type: str
     gold: str  # SQuAD: article ordinal as text; seed: the evidence text
     split: str | None = None  # a question set's half ("calibration", "test"), when it has them
+    asked_on: str | None = None  # the day it is taken to be asked (what 今年 means), ISO
 
 
 def load_dataset(path: Path) -> tuple[str, list[Item], list[Context]]:
@@ -82,7 +83,7 @@ def load_dataset(path: Path) -> tuple[str, list[Item], list[Context]]:
             row = json.loads(line)
             items.append(Item(str(row["id"]), row["question"], list(row["answers"]),
                               row.get("type", "factoid"), row.get("evidence", ""),
-                              row.get("split")))
+                              row.get("split"), row.get("asked_on")))
         except (ValueError, KeyError, TypeError) as exc:
             raise DatasetError(
                 f"{path}:{n}: not a SQuAD-format JSON file nor a JSONL file of "

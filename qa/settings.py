@@ -60,6 +60,9 @@ class Settings:
     # Answers scoring below this are withheld. None: the answerer's own calibrated threshold
     # (each answerer scores on its own scale; see qa.reader).
     abstain_threshold: float | None = None
+    # The day a question is asked (YYYY-MM-DD): what 今年, 去年, 上个月 in a question mean. None:
+    # today. It resolves those words only; it hides no report.
+    asked_on: str | None = None
     host: str = "127.0.0.1"
     port: int = 7860
 

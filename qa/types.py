@@ -145,6 +145,8 @@ class Searched:
     admitted: int = 0  # articles the filters let through (all of them without filters)
     undated: int = 0  # articles without a date that a date filter left out
     read: int = 0  # passages the answerer read
+    period: str | None = None  # the time the question asks about, as resolved (2023年, 今年（2026年）)
+    period_reports: bool = True  # whether the archive has reports that can be about it
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 import json
+from datetime import date
 
 import pytest
 from click.testing import CliRunner
 
 from qa.answer.cite import format_citation
-from qa.answer.explain import hints
+from qa.answer.explain import hints, searched_text
 from qa.answer.pipeline import Archive, is_follow_up, retrieval_query
 from qa.answer.support import level
 from qa.cli import main
@@ -123,7 +124,8 @@ def test_dated_passages_with_different_figures_answer_with_a_timeline(tmp_path):
 
 
 def test_an_abstention_says_what_the_filters_left_out(archive):
-    answer = archive.ask("乌海市今年的降雨量是多少毫米？", filters=Filters("2022-01-01", None))
+    answer = archive.ask("乌海市今年的降雨量是多少毫米？", filters=Filters("2022-01-01", None),
+                         asked_on=date(2022, 12, 1))
     s = answer.searched
     assert answer.abstained and s.date_from == "2022-01-01" and s.read == len(answer.citations)
     count = lambda sql: archive.store.db.execute(sql).fetchone()[0]  # noqa: E731
@@ -132,7 +134,7 @@ def test_an_abstention_says_what_the_filters_left_out(archive):
     assert s.undated == count("SELECT count(*) FROM articles WHERE date IS NULL") > 0
     assert s.admitted + s.undated == s.articles  # only page 003 has a date, 2022-11-22
     assert any("没有日期" in h for h in hints(answer))
-    unfiltered = archive.ask("乌海市今年的降雨量是多少毫米？").searched
+    unfiltered = archive.ask("乌海市今年的降雨量是多少毫米？", asked_on=date(2022, 12, 1)).searched
     assert unfiltered.admitted == unfiltered.articles and unfiltered.undated == 0
 
 
@@ -175,7 +177,7 @@ def test_cli_ask_json_schema(settings, monkeypatch):
     assert data["confidence"] == {"probability": data["score"], "level": "high", "agreeing": 1}
     assert data["timeline"] == []
     assert set(data["searched"]) == {"query", "date_from", "date_to", "newspaper", "articles",
-                                     "admitted", "undated", "read"}
+                                     "admitted", "undated", "read", "period", "period_reports"}
 
 
 def test_cli_says_a_guess_is_a_guess_and_what_was_searched(settings, monkeypatch):
@@ -198,3 +200,32 @@ def test_cli_reports_errors_without_traceback(settings, monkeypatch, tmp_path):
     result = CliRunner().invoke(main, ["ask", "乌海", "--index-dir", str(tmp_path / "none")])
     assert result.exit_code == 2 and "no index" in result.output
     assert "Traceback" not in result.output
+
+
+TWO_YEARS = {
+    "20231009.md": "# 国庆假期我市接待游客创新高\n\n"
+                   "本报讯 今年国庆假期，我市共接待游客128万人次，同比增长21%。\n",
+    "20241008.md": "# 国庆假期文旅市场火热\n\n"
+                   "本报讯 今年国庆假期，我市共接待游客153万人次，比去年同期增长19.5%。\n",
+}
+
+
+def test_the_year_asked_picks_that_years_report(tmp_path):
+    archive = open_archive(build(tmp_path, TWO_YEARS))
+    asked = "今年国庆假期我市共接待游客多少人次？"
+    assert archive.ask(asked, asked_on=date(2024, 10, 31)).text == "153万人次"
+    assert archive.ask(asked, asked_on=date(2023, 10, 31)).text == "128万人次"
+    explicit = archive.ask("2023年国庆假期我市共接待游客多少人次？", asked_on=date(2024, 10, 31))
+    assert explicit.text == "128万人次" and explicit.searched.period == "2023年"
+    assert all(c.date <= "2024-12-31" for c in explicit.citations)
+
+
+def test_a_year_the_archive_has_no_report_for_is_said_so_not_answered(tmp_path):
+    archive = open_archive(build(tmp_path, TWO_YEARS))
+    answer = archive.ask("2021年国庆假期我市共接待游客多少人次？", asked_on=date(2024, 10, 31))
+    assert answer.abstained and answer.text is None
+    assert answer.searched.period == "2021年" and not answer.searched.period_reports
+    assert {c.date for c in answer.citations} == {"2023-10-09", "2024-10-08"}  # the other years'
+    assert "没有" in searched_text(answer.searched) and any("2021年" in h for h in hints(answer))
+    # no time named: every report is read
+    assert not archive.ask("国庆假期我市共接待游客多少人次？").searched.period

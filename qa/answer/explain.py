@@ -22,9 +22,10 @@ QUERY_SHOWN = 60  # characters of the searched text quoted back
 
 
 def searched(store: Store, query: str, filters: Filters | None, read: int,
-             mask: np.ndarray | None) -> Searched:
-    """The search behind an answer, with how many articles the filters (whose `mask` the
-    search used) let through."""
+             mask: np.ndarray | None, period: str | None = None,
+             period_reports: bool = True) -> Searched:
+    """The search behind an answer, with how many articles the filters (whose `mask` the search
+    used) let through, and the time the question asks about."""
     filters = filters or Filters()
     numbers = store.article_numbers
     total = int(numbers.max()) + 1 if len(numbers) else 0
@@ -35,7 +36,7 @@ def searched(store: Store, query: str, filters: Filters | None, read: int,
         no_date = store.dates == ""
         undated = _articles(numbers, no_date if paper is None else no_date & paper)
     return Searched(query, filters.date_from, filters.date_to, filters.newspaper, total,
-                    admitted, undated, read)
+                    admitted, undated, read, period, period_reports)
 
 
 def _articles(numbers: np.ndarray, mask: np.ndarray) -> int:
@@ -56,7 +57,11 @@ def searched_text(s: Searched) -> str:
     else:
         scope = f"检索了全部 {s.articles} 篇文章中"
     query = s.query if len(s.query) <= QUERY_SHOWN else s.query[:QUERY_SHOWN] + "…"
-    return f"{scope}与“{query}”最接近的段落，读了前 {s.read} 段。"
+    when = ""
+    if s.period:
+        when = (f"问的时间：{s.period}，只读可能报道这段时间的文章。" if s.period_reports else
+                f"问的时间：{s.period}，档案里没有可能报道这段时间的文章；下面是其他时间的报道。")
+    return f"{when}{scope}与“{query}”最接近的段落，读了前 {s.read} 段。"
 
 
 def mostly_latin(text: str) -> bool:
@@ -73,6 +78,8 @@ def hints(answer: Answer) -> list[str]:
             out.append(f"日期筛选排除了 {s.undated} 篇没有日期的文章：去掉起止日期再问一次。")
         else:
             out.append("放宽筛选条件（报纸、起止日期）再问一次。")
+    if s and s.period and not s.period_reports:
+        out.append(f"档案里没有{s.period}的报道：去掉问题里的时间，看看其他时间的报道。")
     if answer.answerer == "rules" and mostly_latin(answer.question):
         out.append("请用中文提问：默认的规则答题器只读得懂中文问题（英文问题能找到相关段落，"
                    "但读不出答案）。")

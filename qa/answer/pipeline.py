@@ -7,11 +7,14 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import date
 
 from qa.answer.cite import citation
 from qa.answer.confidence import Calibration, family, signals
 from qa.answer.explain import searched
 from qa.answer.support import agreeing, level, timeline, unconfirmed
+from qa.answer.when import period
+from qa.errors import QueryError
 from qa.index.search import Filters, Retriever
 from qa.index.store import Store, current_version
 from qa.model.embed import Embedder, load_embedder
@@ -99,9 +102,13 @@ class Archive:
         return True
 
     def ask(self, question: str, history: Sequence[str] = (), k: int | None = None,
-            filters: Filters | None = None, depth: int | None = None) -> Answer:
+            filters: Filters | None = None, depth: int | None = None,
+            asked_on: date | None = None) -> Answer:
         """Answer `question` with a span from the archive, or abstain with the closest passages.
 
+        A time the question names (2023年, 今年 on the day `asked_on`, by default the settings'
+        or today) narrows it to the reports that can be about that time (qa.answer.when); when
+        there are none, the answer is withheld, saying so, with the other times' reports cited.
         The answer is read from the best `k` passages; `depth` retrieves more for the record
         (`Answer.hits`), as evaluation does to measure recall beyond k.
         """
@@ -109,11 +116,35 @@ class Archive:
         k = k or self.settings.k
         query = retrieval_query(q, history)
         retriever = self.retriever  # one version for the whole question, even if refreshed
-        mask = (filters or Filters()).mask(retriever.store)
+        store = retriever.store
+        chosen = mask = (filters or Filters()).mask(store)
+        day = asked_on or self.asked_on
+        asked = period(q, day)
+        if asked:  # only reports that can be about the time asked (undated ones may be)
+            first, last = asked.reports(day)
+            timely = ((store.dates >= first) & (store.dates <= last)) | (store.dates == "")
+            mask = timely if mask is None else mask & timely
         hits = retriever.search_within(query, max(k, depth or 0), mask)
+        label = asked.label if asked else None
+        if asked and not hits:  # nothing of that time: say so, and show the other times'
+            others = retriever.search_within(query, max(k, depth or 0), chosen)
+            answer = self._withheld(q, others[:k], tuple(others), 0.0)
+            return replace(answer, searched=searched(store, query, filters, 0, chosen, label,
+                                                     False))
         answer = self.answer(q, hits, k)
-        return replace(answer, searched=searched(retriever.store, query, filters,
-                                                 min(k, len(hits)), mask))
+        return replace(answer, searched=searched(store, query, filters, min(k, len(hits)),
+                                                 chosen, label))
+
+    @property
+    def asked_on(self) -> date:
+        """The day questions are asked on: the settings' `asked_on`, else today."""
+        if not self.settings.asked_on:
+            return date.today()
+        try:
+            return date.fromisoformat(self.settings.asked_on)
+        except ValueError as exc:
+            raise QueryError(f"asked_on {self.settings.asked_on!r} is not a date (YYYY-MM-DD)") \
+                from exc
 
     def answer(self, question: str, hits: Sequence[Hit], k: int | None = None) -> Answer:
         """The best-supported span in the first `k` hits, cited with the passages that agree

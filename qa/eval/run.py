@@ -8,6 +8,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from datetime import date
 from itertools import pairwise
 from pathlib import Path
 from typing import NamedTuple
@@ -50,7 +51,8 @@ def evaluate(
     for item in items:
         start = time.perf_counter()
         try:
-            answer = archive.ask(item.question, k=k, depth=depth)
+            answer = archive.ask(item.question, k=k, depth=depth, asked_on=(
+                date.fromisoformat(item.asked_on) if item.asked_on else None))
         except QueryError:  # e.g. an empty question (CMRC trial has two): the user is told so
             answer = Answer(item.question, None, 0.0, True)
         seconds = time.perf_counter() - start
