@@ -1,0 +1,43 @@
+"""The time a question asks about, resolved against the day of asking."""
+
+from datetime import date
+
+import pytest
+
+from qa.answer.when import period
+
+ASKED = date(2024, 9, 30)
+
+
+@pytest.mark.parametrize(("question", "label", "reports"), [
+    ("今年暑运铁路发送旅客多少人次？", "今年（2024年）", ("2023-11-01", "2024-09-30")),
+    ("去年一年南方省份耕地增加多少亩？", "去年（2023年）", ("2022-11-01", "2024-09-30")),
+    ("前年的粮食产量是多少？", "前年（2022年）", ("2021-11-01", "2023-12-31")),
+    ("2023年国庆假期国内出游多少人次？", "2023年", ("2022-11-01", "2024-09-30")),
+    ("2022年以来召开部务会多少次？", "2022年以来", ("2021-11-01", "2024-09-30")),
+    ("上个月CPI同比涨了多少？", "上个月（2024年8月）", ("2024-06-01", "2024-09-30")),
+    ("本月新开工多少个项目？", "本月（2024年9月）", ("2024-07-01", "2024-09-30")),
+    ("今年3月出口多少？", "今年3月（2024年）", ("2024-01-01", "2024-05-31")),
+    ("2023年10月8日公布的数据是多少？", "2023年10月", ("2023-08-01", "2023-12-31")),
+    ("How many visitors came in 2023?", "2023年", ("2022-11-01", "2024-09-30")),
+    ("How much did China export last year?", "last year（2023年）", ("2022-11-01", "2024-09-30")),
+    ("今年前8个月进口总额是多少？", "今年（2024年）", ("2023-11-01", "2024-09-30")),
+])
+def test_a_time_named_is_resolved_and_gives_the_reports_about_it(question, label, reports):
+    p = period(question, ASKED)
+    assert p is not None and p.label == label and p.reports(ASKED) == reports
+
+
+@pytest.mark.parametrize("question", [
+    "国歌法是哪一天立法通过的？",  # no time
+    "2023年比2022年增长了多少？",  # two times: not narrowed
+    "上世纪90年代这里是什么样子？",  # a decade
+    "今年和去年相比变化大吗？",
+])
+def test_no_time_or_several_times_are_not_narrowed(question):
+    assert period(question, ASKED) is None
+
+
+def test_a_year_asked_in_its_own_time_reaches_no_later_than_the_day_of_asking():
+    assert period("今年的目标是多少？", date(2023, 3, 15)).reports(date(2023, 3, 15)) == \
+        ("2022-11-01", "2023-03-15")
