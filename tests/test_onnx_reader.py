@@ -234,3 +234,27 @@ def test_reading_needs_no_pytorch(int8, cache_dir):
                          timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["reader", "(onnx", "int8)", "+", "rules", "赵林柱"]
+
+
+def test_forget_makes_the_reader_read_again(int8):
+    """Kept logits stand for the weights that made them: training calls forget() before each
+    validation, else the curve repeats its first reading."""
+    question, passage = ASKED[0]
+    calls = []
+    inner = int8.logits
+
+    def counting(windows):
+        calls.append(len(windows.input_ids))
+        return inner(windows)
+
+    int8.logits = counting
+    int8.forget()  # what earlier tests left
+    try:
+        int8.extract(question, [passage])
+        int8.extract(question, [passage])
+        assert len(calls) == 1  # the second reading came from the kept logits
+        int8.forget()
+        int8.extract(question, [passage])
+        assert len(calls) == 2
+    finally:
+        int8.logits = inner

@@ -140,6 +140,12 @@ class E5Reader:
         self._recent: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()
 
+    def forget(self) -> None:
+        """Drop the logits kept for rereading: the weights they came from have changed (a
+        training step), so they no longer say what the reader reads."""
+        with self._lock:
+            self._recent.clear()
+
     def _logits(self, windows: Windows) -> tuple[np.ndarray, np.ndarray]:
         """Start/end logits of `windows`, computing only windows not read lately: a window's
         logits depend on its tokens alone, and the pipeline rereads passages of the same

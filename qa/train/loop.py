@@ -209,6 +209,7 @@ class Trainer:
             self.reader = E5Reader(cache_dir=self.cache_dir, device=cfg.device, model=self.model,
                                    tokenizer=self.tokenizer, config=runtime_settings(cfg),
                                    precision="bf16" if cfg.bf16 else "fp32")
+        self.reader.forget()  # logits kept from the last validation are of older weights
         self.model.eval()
         scores = validate(self.reader, self.validation) if self.validation else None
         self.model.train()
