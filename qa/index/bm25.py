@@ -101,8 +101,23 @@ class BM25:
                 for name in cls.FILES[1:]
             ]
             bm25 = cls(meta["vocab"], *arrays, int(meta["n_docs"]), BM25Params(**meta["params"]))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise IndexError_(f"BM25 index in {folder} is missing or corrupt: {exc}") from exc
-        if len(bm25.indptr) != len(bm25.vocab) + 1 or len(bm25.indices) != len(bm25.data):
+        except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise IndexError_(f"BM25 index in {folder} is missing or corrupt: {first}") from exc
+        if not bm25._consistent():
             raise IndexError_(f"BM25 index in {folder} is inconsistent; rebuild the index")
         return bm25
+
+    def _consistent(self) -> bool:
+        """Whether the postings fit together: one list per term, in order, of documents that
+        exist (one pass over the arrays; a damaged file fails it instead of a question)."""
+        indptr, indices = self.indptr, self.indices
+        if (not isinstance(self.vocab, dict) or indptr.ndim != 1 or indices.ndim != 1 or self.data.ndim != 1
+                or indptr.dtype.kind not in "iu" or indices.dtype.kind not in "iu"
+                or self.data.dtype.kind != "f"
+                or len(indptr) != len(self.vocab) + 1 or len(indices) != len(self.data)
+                or indptr[0] != 0 or indptr[-1] != len(indices)):
+            return False
+        if len(indptr) > 1 and np.any(np.diff(indptr) < 0):
+            return False
+        return not len(indices) or (indices.min() >= 0 and indices.max() < self.n_docs)

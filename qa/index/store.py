@@ -3,7 +3,8 @@
     index/
       CURRENT              name of the live version (replaced atomically)
       v-<time>-<rand>/
-        manifest.json      embedder identity, FAISS type, counts, versions
+        manifest.json      embedder identity, FAISS type, counts, versions, and the size and
+                           SHA-256 of every other file (checked when the version is opened)
         archive.sqlite     files, articles, paragraphs (text, positions, hashes, BM25 terms),
                            pages and line boxes of PDFs and scans
         vectors.npy        float32 (n, dim), row i = paragraph id i
@@ -11,30 +12,34 @@
         bm25_*.npy/json    BM25 postings
 
 A build writes a new version folder and then swaps CURRENT, so a crash at any point leaves
-the previous version loadable. Readers that opened an old version keep working: its files
-are only deleted two builds later.
+the previous version loadable. A version whose files are not those its manifest recorded is
+never read from: the previous sound one is, with a warning. Readers that opened an old version
+keep working: its files are only deleted two builds later.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
+import shlex
 import shutil
 import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import suppress
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
+from qa.errors import IndexError_, ReadError
+from qa.files import digest
 from qa.index import vectors as vectors_
 from qa.index.bm25 import BM25
-from qa.errors import IndexError_
 from qa.index.schema import (
     ARTICLE_COLS,
     LINE_COLS,
@@ -46,12 +51,16 @@ from qa.index.schema import (
     paragraph_from_row,
     read_manifest,
 )
-from qa.types import Article, LineBox, PageInfo
+from qa.types import Article, LineBox, PageInfo, Paragraph
 
 CURRENT = "CURRENT"
+# The files of a version besides its manifest, each checked against the manifest when opened.
+PARTS = ("archive.sqlite", "vectors.npy", vectors_.FILE, *BM25.FILES)
 KEEP_VERSIONS = 2
 _VERSION_NAME = re.compile(r"v-[\w-]{1,100}")
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
 
 def current_version(index_dir: Path) -> Path | None:
     """The live version folder, or None when no index has been built.
@@ -108,6 +117,64 @@ def _complete(folder: Path) -> bool:
     return (folder / "manifest.json").is_file()
 
 
+def missing_index(index_dir: Path) -> str:
+    """What to say when `index_dir` holds no index: where it looked, and the build command."""
+    where = index_dir if index_dir.is_absolute() else Path.cwd() / index_dir
+    build = "python -m qa index" + ("" if index_dir == Path("index") else
+                                    f" --index-dir {shlex.quote(str(index_dir))}")
+    return f"no index in {where}; build one with `{build} corpus`"
+
+
+def verify(folder: Path, manifest: dict) -> None:
+    """Check every part of a version against the size and SHA-256 its manifest recorded when
+    it was published: sizes first (a stat each), then the hashes (about 2 GB/s).
+
+    IndexError_ naming the first part that is missing or differs. A version written before
+    parts were recorded has nothing to check against (its next build records them).
+    """
+    parts = manifest.get("parts")
+    if parts is None:
+        return
+    unlisted = [name for name in PARTS if name not in parts]
+    if unlisted:
+        raise IndexError_(f"index manifest in {folder} has no checksum for {unlisted[0]}; "
+                          "rebuild it")
+    for name, entry in parts.items():  # a stat each first: a truncated part costs no hashing
+        _check_part(folder, name, entry, hashed=False)
+    for name, entry in parts.items():
+        _check_part(folder, name, entry, hashed=True)
+
+
+def _check_part(folder: Path, name: str, entry: dict, hashed: bool) -> None:
+    try:
+        if hashed:
+            sha, size = digest(folder / name)
+        else:
+            sha, size = entry["sha256"], (folder / name).stat().st_size
+    except (OSError, ReadError) as exc:
+        raise IndexError_(f"index part {name} in {folder} is missing or unreadable: "
+                          f"{_first_line(exc)}; rebuild the index") from exc
+    if size != entry["size"] or sha != entry["sha256"]:
+        what = "size" if size != entry["size"] else "SHA-256"
+        raise IndexError_(f"index part {name} in {folder} is damaged (its {what} is not the one "
+                          "recorded when it was built); rebuild the index")
+
+
+def _loaded(what: str, folder: Path, load: Callable[[], _T]) -> _T:
+    """`load()`, any error it raises an IndexError_ of one line naming `what`."""
+    try:
+        return load()
+    except IndexError_:
+        raise
+    except Exception as exc:  # a parser's own error on bytes it cannot read
+        raise IndexError_(f"{what} in {folder} is corrupt: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
 def check_embedder(manifest: dict, identity: dict, folder: Path) -> None:
     """Refuse to query an index with an embedder other than the one that built it."""
     built = manifest.get("embedder", {}).get("identity")
@@ -125,6 +192,7 @@ class Store:
     def __init__(self, folder: Path):
         self.folder = folder
         self.manifest = read_manifest(folder)
+        verify(folder, self.manifest)
         self._lock = threading.Lock()
         try:
             self.db = sqlite3.connect(
@@ -143,8 +211,9 @@ class Store:
         self.newspapers = np.array([row[2] or "" for row in meta], dtype=object)
         self.hashes = [row[3] for row in meta]
         self.vectors = self._load_vectors()
-        self.faiss = vectors_.load(folder, self.manifest.get("faiss", {}), self.size)
-        self.bm25 = BM25.load(folder)
+        self.faiss = _loaded(vectors_.FILE, folder, lambda: vectors_.load(
+            folder, self.manifest.get("faiss", {}), self.size))
+        self.bm25 = _loaded("BM25 index", folder, lambda: BM25.load(folder))
         if self.bm25.n_docs != self.size:
             raise IndexError_(f"index in {folder} is inconsistent (BM25 size); rebuild it")
 
@@ -152,14 +221,13 @@ class Store:
     def open(cls, index_dir: Path) -> Store:
         """Open the live version of the index in `index_dir`.
 
-        A live version that cannot be opened gives way to the newest complete one that can,
-        with a warning; IndexError_ (the live version's) when none can.
+        A live version that cannot be opened (a part that fails its checksum, a file that does
+        not load) gives way to the newest complete one that can, with a warning; IndexError_
+        (the live version's) when none can.
         """
         folder = current_version(index_dir)
         if folder is None:
-            raise IndexError_(
-                f"no index in {index_dir}; build one with `python -m qa index corpus`"
-            )
+            raise IndexError_(missing_index(index_dir))
         try:
             return cls(folder)
         except IndexError_ as exc:
@@ -174,8 +242,9 @@ class Store:
     def _load_vectors(self) -> np.ndarray:
         try:
             vectors = np.load(self.folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise IndexError_(f"vectors in {self.folder} are missing or corrupt: {exc}") from exc
+        except (OSError, ValueError, EOFError) as exc:
+            raise IndexError_(f"vectors in {self.folder} are missing or corrupt: "
+                              f"{_first_line(exc)}") from exc
         dim = self.manifest["embedder"]["identity"]["dim"]
         if vectors.shape != (self.size, dim):
             raise IndexError_(
