@@ -267,8 +267,16 @@ def answer_lines(answer) -> list[str]:
 @click.option("--insecure-no-auth", is_flag=True,
               help="Serve beyond this machine (--host) without a login: anyone who can reach "
                    "the port can use the app.")
+@click.option("--allowed-host", "allowed_hosts", metavar="NAME", multiple=True,
+              help="Also answer requests for this host name, e.g. the one a reverse proxy or "
+                   "the LAN reaches the app by; *.example.org for its subdomains; repeatable "
+                   "(QA_ALLOWED_HOSTS, comma-separated).")
+@click.option("--trusted-proxy", "trusted_proxies", metavar="ADDR", multiple=True,
+              help="Believe X-Forwarded-For from this reverse proxy (an address or network); "
+                   "repeatable (QA_TRUSTED_PROXY, comma-separated) [none].")
 @answerer_option
-def serve(host, port, index_dir, corpus, auth, insecure_no_auth, answerer, reader_runtime) -> None:
+def serve(host, port, index_dir, corpus, auth, insecure_no_auth, allowed_hosts, trusted_proxies,
+          answerer, reader_runtime) -> None:
     """Chat with the archive in a browser (what `python app.py` runs)."""
     import logging
 
@@ -277,7 +285,9 @@ def serve(host, port, index_dir, corpus, auth, insecure_no_auth, answerer, reade
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = _settings(host=host, port=port, index_dir=index_dir, corpus_dir=corpus,
-                         answerer=answerer, reader_runtime=reader_runtime)
+                         answerer=answerer, reader_runtime=reader_runtime,
+                         allowed_hosts=",".join(allowed_hosts) or None,
+                         trusted_proxy=",".join(trusted_proxies) or None)
     serve_(settings, parse_auth(auth), log=lambda msg: _echo(msg, err=True),
            insecure_no_auth=insecure_no_auth)
 

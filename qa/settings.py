@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -22,6 +24,37 @@ def _bool(raw: str) -> bool:
 
 
 _PARSE = {"Path": Path, "float": float, "int": int, "bool": _bool}
+_HOST_NAME = re.compile(r"(\*\.)?[a-z0-9_]([a-z0-9_-]{0,62}\.)*[a-z0-9_-]{1,63}")
+
+
+def _items(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _host_name(item: str) -> str:
+    name = item.lower()
+    if name == "*" or not _HOST_NAME.fullmatch(name) or len(name) > 253:
+        raise ValueError(
+            f"allowed host {item!r} (--allowed-host, QA_ALLOWED_HOSTS) is not a host name: give "
+            "names such as archive.example or *.example.org, without a scheme or port"
+            + ("; '*' would let any web page reach the app by DNS rebinding" if name == "*"
+               else ""))
+    return name
+
+
+def _proxy(item: str) -> str:
+    try:
+        network = ipaddress.ip_network(item.strip("[]"), strict=False)
+        if network.prefixlen == 0:
+            raise ValueError(item)
+        return str(network)
+    except ValueError:
+        raise ValueError(
+            f"trusted proxy {item!r} (--trusted-proxy, QA_TRUSTED_PROXY) is not an address or "
+            "network: give the proxy's address, e.g. 127.0.0.1 or 10.0.0.0/24"
+            + ("; '*' would let any client claim any address" if "*" in item or "/0" in item
+               else "")
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -65,6 +98,27 @@ class Settings:
     asked_on: str | None = None
     host: str = "127.0.0.1"
     port: int = 7860
+    # More host names the web app answers for, comma-separated ("*.example.org": its
+    # subdomains), beyond its own address, localhost and, on loopback, 127.0.0.1 and [::1]:
+    # the name a reverse proxy or the LAN reaches it by. Any other Host is refused (DNS
+    # rebinding).
+    allowed_hosts: str = ""
+    # Addresses or networks of reverse proxies whose X-Forwarded-For names the client,
+    # comma-separated; by default no one's is believed (logins are throttled per socket peer).
+    trusted_proxy: str = ""
+
+    def __post_init__(self) -> None:
+        self.host_names, self.proxy_addresses  # noqa: B018 - ValueError when malformed
+
+    @property
+    def host_names(self) -> tuple[str, ...]:
+        """allowed_hosts as lower-case names; ValueError for one that is not a host name."""
+        return tuple(_host_name(item) for item in _items(self.allowed_hosts))
+
+    @property
+    def proxy_addresses(self) -> tuple[str, ...]:
+        """trusted_proxy as addresses and networks; ValueError for anything else ("*" too)."""
+        return tuple(_proxy(item) for item in _items(self.trusted_proxy))
 
     @property
     def max_file_bytes(self) -> int:

@@ -255,3 +255,31 @@ def test_browser_refuses_an_overlong_question_politely(page):
     page.locator("#ask").click()
     expect(page.get_by_text("问题太长了（600 字），请缩短到 500 字以内再问")).to_be_visible()
     assert page.locator("#chat .message").count() == before
+
+
+def test_browser_the_login_page_works_without_the_api_described(browser, tmp_path):
+    """Behind a login the page a visitor first gets has no API description in it, yet its
+    login form works, and after it the app answers (its requests pass the host and origin
+    checks as a real browser sends them)."""
+    from playwright.sync_api import expect
+
+    settings = build(tmp_path, seeds=True, port=free_port())
+    archive = open_archive(settings)
+    demo = build_ui(lambda: archive, settings, allow_uploads=True)
+    launch(demo, settings, auth=("ann", "right"), prevent_thread_lock=True, quiet=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(f"http://localhost:{settings.port}/")
+        assert page.evaluate("Object.keys(window.gradio_api_info.named_endpoints).length") == 0
+        page.locator("input[type=password]").wait_for()
+        page.locator("input[type=text]").first.fill("ann")
+        page.locator("input[type=password]").fill("right")
+        page.locator("button[type=submit], button:has-text('Login'), button:has-text('登录')"
+                     ).first.click()
+        page.locator("#archive-info").filter(has_text="paragraphs").wait_for()
+        reply = ask(page, CONFIDENT)
+        expect(reply.locator("strong").first).to_have_text(CONFIDENT_ANSWER)
+    finally:
+        page.close()
+        demo.close()

@@ -176,7 +176,8 @@ class _Clock:
         return self.now
 
 
-def _attempt(throttle: LoginThrottle, password: str, client: str = "10.0.0.1") -> int:
+def _attempt(throttle: LoginThrottle, password: str, client: str = "10.0.0.1",
+             user: str = "ann") -> int:
     async def app(scope, receive, send):
         await send({"type": "http.response.start", "status": 200 if password == "right" else 400,
                     "headers": []})
@@ -185,11 +186,15 @@ def _attempt(throttle: LoginThrottle, password: str, client: str = "10.0.0.1") -
     throttle.app = app
     sent = []
 
+    async def receive():
+        return {"type": "http.request", "body": f"username={user}&password={password}".encode()}
+
     async def send(message):
         sent.append(message)
 
-    scope = {"type": "http", "method": "POST", "path": "/login", "client": (client, 1234)}
-    asyncio.run(throttle(scope, None, send))
+    scope = {"type": "http", "method": "POST", "path": "/login", "client": (client, 1234),
+             "headers": [(b"content-type", b"application/x-www-form-urlencoded")]}
+    asyncio.run(throttle(scope, receive, send))
     return sent[0]["status"]
 
 
@@ -198,7 +203,8 @@ def test_login_throttle_doubles_the_wait_and_forgives_a_success():
     throttle = LoginThrottle(None, free=3, base_delay=1.0, max_delay=8.0, clock=clock)
     assert [_attempt(throttle, "wrong") for _ in range(3)] == [400, 400, 400]
     assert _attempt(throttle, "right") == 429  # inside the 1 s wait: not even checked
-    assert _attempt(throttle, "wrong", client="10.0.0.2") == 400  # other addresses unaffected
+    # other addresses, asking for other accounts, are unaffected
+    assert _attempt(throttle, "wrong", client="10.0.0.2", user="bob") == 400
     waits = []
     for _ in range(5):
         clock.now = throttle.failures["10.0.0.1"][1]

@@ -20,7 +20,7 @@ from qa.jobs import Background
 from qa.settings import Settings
 from qa.web.app import ChatApp
 from qa.web.assets import CLOSE_ARTICLE, CSS, FOLD_ON_NARROW, REFS_JS, SCROLL_TO_CITED, SHOW_ANSWER
-from qa.web.guard import LoginThrottle
+from qa.web.guard import HostGuard, LoginThrottle, ServedHosts
 from qa.web.render import ALL_PAPERS, EXAMPLES, MAX_K
 from qa.web.upload import OFF, SUFFIXES
 
@@ -162,16 +162,32 @@ def upload_folder() -> str:
     return folder
 
 
+def app_kwargs(settings: Settings) -> dict[str, Any]:
+    """What Gradio's FastAPI app is made with: the guards in front of it (qa.web.guard), and no
+    /openapi.json (FastAPI's list of every route, which nothing here reads)."""
+    hosts = ServedHosts(settings.host, settings.host_names)
+    return {"middleware": [
+        Middleware(HostGuard, hosts=hosts, proxied=bool(settings.proxy_addresses)),
+        Middleware(LoginThrottle)], "openapi_url": None}
+
+
 def launch(demo: gr.Blocks, settings: Settings, auth: tuple[str, str] | None = None, **kwargs: Any):
     """Serve `demo` on settings.host:settings.port behind Gradio's queue.
 
-    Logins are throttled per address (LoginThrottle). Gradio's upload route takes files of at
-    most settings.max_upload_mb into this process's upload folder (`upload_folder`), swept
-    every few minutes and removed when the process ends; added pages are copied out of it
-    (see upload.Library).
+    Only requests for a host it serves, from no page or its own (HostGuard; more names with
+    settings.allowed_hosts), are answered; before a login nothing describes the API (no
+    /openapi.json at all, the pages without their API description). Logins are throttled per
+    address and per account (LoginThrottle), the address being the socket's peer unless it is
+    one of settings.trusted_proxy. Gradio's upload route takes files of at most
+    settings.max_upload_mb into this process's upload folder (`upload_folder`), swept every few
+    minutes and removed when the process ends; added pages are copied out of it (see
+    upload.Library).
     """
     demo.queue(default_concurrency_limit=4, max_size=64)
     upload_folder()
+    # Gradio makes uvicorn's Config without a word about proxies, so uvicorn reads which
+    # peers' X-Forwarded-For it believes from here (its default is loopback's); "" is no one.
+    os.environ["FORWARDED_ALLOW_IPS"] = ",".join(settings.proxy_addresses)
     return demo.launch(
         server_name=settings.host,
         server_port=settings.port,
@@ -179,6 +195,6 @@ def launch(demo: gr.Blocks, settings: Settings, auth: tuple[str, str] | None = N
         css=CSS,
         show_error=False,
         max_file_size=settings.max_upload_mb * 1024 * 1024,
-        app_kwargs={"middleware": [Middleware(LoginThrottle)]},
+        app_kwargs=app_kwargs(settings),
         **kwargs,
     )
