@@ -11,7 +11,7 @@ import click
 from qa.errors import QAError
 from qa.files import display_name
 from qa.settings import Settings
-from qa.text import check_question, json_text, printable
+from qa.text import check_question, is_date, json_text, printable
 
 
 def _echo(text: str = "", err: bool = False) -> None:
@@ -130,15 +130,45 @@ def index(paths, index_dir, model, rebuild, quiet, follow_links) -> None:
         _echo(f"warning: {source}: {warning}", err=True)
 
 
+def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A date option's value, checked: a day that exists, written YYYY-MM-DD."""
+    if value is not None and not is_date(value := value.strip()):
+        raise click.BadParameter(f"{value!r} is not a date written YYYY-MM-DD", ctx, param)
+    return value
+
+
 def _filter_options(f):
     for option in (
         click.option("--newspaper", help="Only this newspaper."),
-        click.option("--date-to", help="Latest date, YYYY-MM-DD."),
-        click.option("--date-from", help="Earliest date, YYYY-MM-DD."),
+        click.option("--date-to", callback=_date, help="Latest date, YYYY-MM-DD."),
+        click.option("--date-from", callback=_date, help="Earliest date, YYYY-MM-DD."),
         click.option("--index-dir", type=click.Path(path_type=Path), help="Index folder."),
     ):
         f = option(f)
     return f
+
+
+def _filters(date_from: str | None, date_to: str | None, newspaper: str | None, store):
+    """The filters, checked against each other and the archive (usage errors, exit 2)."""
+    from qa.index.search import Filters
+
+    if date_from and date_to and date_from > date_to:
+        raise click.BadParameter(f"--date-from {date_from} is after --date-to {date_to}",
+                                 param_hint="'--date-from' / '--date-to'")
+    if newspaper is not None and newspaper not in (known := store.newspaper_names()):
+        raise click.BadParameter(f"{newspaper!r} is not a newspaper of this archive; it has: "
+                                 f"{', '.join(known) or 'none named'}", param_hint="'--newspaper'")
+    return Filters(date_from, date_to, newspaper)
+
+
+def _index_needed(settings: Settings, given: Path | None) -> None:
+    """One line saying which folder holds no index and why that one (never another archive)."""
+    from qa.index.store import current_version, missing_index
+
+    if current_version(settings.index_dir) is None:
+        why = ("--index-dir" if given else "QA_INDEX_DIR" if os.environ.get("QA_INDEX_DIR")
+               else "the default; give --index-dir or set QA_INDEX_DIR for another")
+        raise QAError(f"{missing_index(settings.index_dir)} (the index folder: {why})")
 
 
 @main.command()
@@ -148,14 +178,17 @@ def _filter_options(f):
 @_filter_options
 def search(query, k, as_json, index_dir, date_from, date_to, newspaper) -> None:
     """Show the paragraphs closest to QUERY (hybrid dense + BM25 retrieval)."""
-    from qa.index.search import Filters, Retriever
+    from qa.index.search import Retriever
     from qa.index.store import Store
     from qa.model.embed import load_embedder
 
     settings = _settings(index_dir=index_dir)
     query = check_question(query, settings.max_question_chars)
-    retriever = Retriever(Store.open(settings.index_dir), load_embedder(settings, "query"))
-    hits = retriever.search(query, k, Filters(date_from, date_to, newspaper))
+    _index_needed(settings, index_dir)
+    store = Store.open(settings.index_dir)
+    filters = _filters(date_from, date_to, newspaper, store)
+    retriever = Retriever(store, load_embedder(settings, "query"))
+    hits = retriever.search(query, k, filters)
     if as_json:
         click.echo(json_text([hit_json(h) for h in hits], indent=2))
         return
@@ -208,12 +241,13 @@ def ask(question, k, as_json, answerer, reader_runtime, index_dir, date_from, da
     """Answer QUESTION with exact words from the archive and cite them."""
     from qa.answer.cite import format_citation
     from qa.answer.pipeline import Archive
-    from qa.index.search import Filters
 
-    archive = Archive.open(_settings(index_dir=index_dir, answerer=answerer,
-                                     reader_runtime=reader_runtime),
-                           log=lambda msg: click.echo(msg, err=True))
-    answer = archive.ask(question, k=k, filters=Filters(date_from, date_to, newspaper))
+    settings = _settings(index_dir=index_dir, answerer=answerer, reader_runtime=reader_runtime)
+    check_question(question, settings.max_question_chars)  # before anything is loaded
+    _index_needed(settings, index_dir)
+    archive = Archive.open(settings, log=lambda msg: click.echo(msg, err=True))
+    answer = archive.ask(question, k=k,
+                         filters=_filters(date_from, date_to, newspaper, archive.store))
     if as_json:
         click.echo(json_text(answer_json(answer, archive), indent=2))
         return

@@ -5,10 +5,12 @@ from __future__ import annotations
 import importlib.abc
 import importlib.machinery
 import ipaddress
+import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from qa.errors import QAError
 from qa.jobs import Background
@@ -107,6 +109,12 @@ def serve(settings: Settings, auth: tuple[str, str] | None = None,
     """
     started = time.perf_counter()
     check_binding(settings.host, auth, insecure_no_auth)
+    with _interruptible():
+        _serve(settings, auth, log, insecure_no_auth, started)
+
+
+def _serve(settings: Settings, auth: tuple[str, str] | None, log: Callable[[str], None],
+           insecure_no_auth: bool, started: float) -> None:
     ensure_index(settings, log)
     from qa.answer.pipeline import Archive
 
@@ -130,7 +138,32 @@ def serve(settings: Settings, auth: tuple[str, str] | None = None,
         f"{settings.port}" + (" (login required)" if auth else "")
         + (" WITHOUT A LOGIN: anyone who reaches this port can use the app"
            if insecure_no_auth and not auth else ""))
-    archive.get()  # an archive that cannot open fails at startup, not at the first question
-    log(f"ready in {time.perf_counter() - started:.1f} s")
-    warm_up.set()
-    demo.block_thread()  # until Ctrl-C, which closes the server
+    try:
+        archive.get()  # an archive that cannot open fails at startup, not at the first question
+        try:
+            log(f"ready in {time.perf_counter() - started:.1f} s")
+            warm_up.set()
+            while demo.is_running:
+                time.sleep(0.1)
+        except KeyboardInterrupt:
+            log("stopping (interrupted) …")
+    finally:
+        stopping = time.perf_counter()
+        demo.close(verbose=False)
+    log(f"stopped in {time.perf_counter() - stopping:.1f} s")
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """SIGINT (Ctrl-C, `kill -INT`) raises KeyboardInterrupt while the app starts and serves,
+    even when it was started with SIGINT ignored (as a shell starts `qa serve &`): serving
+    stops, and work on the index stops with it, its new version never published (builds are
+    atomic: see qa.index.build). SIGTERM keeps its default: the process ends at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

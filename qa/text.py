@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from typing import NamedTuple
 
 from qa.errors import QueryError
@@ -82,6 +83,21 @@ def check_question(question: str, max_chars: int) -> str:
     if not any(ch.isalnum() for ch in q):
         raise QueryError("the question has no words in it")
     return q
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def is_date(value: str) -> bool:
+    """Whether `value` is a day written YYYY-MM-DD (2026-13-01 and 2023-02-30 are not): the
+    one check of a date filter, for `ask`, `search` and the app."""
+    if not _DATE.fullmatch(value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def is_han(ch: str) -> bool:

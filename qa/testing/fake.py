@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import unicodedata
 import zlib
 from itertools import pairwise
@@ -34,3 +35,13 @@ class FakeEmbedder(Embedder):
                 out[row, zlib.crc32(gram.encode("utf-8")) % self.dim] += 1.0
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12)
+
+
+class SlowEmbedder(FakeEmbedder):
+    """FakeEmbedder taking a tenth of a second a passage: a build still running when a test
+    interrupts it."""
+
+    def _embed(self, texts: list[str], kind: str) -> np.ndarray:
+        if kind == "passage":
+            time.sleep(0.1 * len(texts))
+        return super()._embed(texts, kind)

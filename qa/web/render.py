@@ -13,6 +13,7 @@ import re
 
 from qa.errors import QueryError
 from qa.index.search import Filters
+from qa.text import is_date
 from qa.types import Citation
 
 NOT_FOUND = "在档案中没有找到答案"
@@ -21,7 +22,6 @@ MAX_K = 20
 WARM_UP_QUESTION = "档案里有哪些新闻？"
 CONTEXT_CHARS = 40  # characters shown on each side of the answer in the chat
 EXCERPT_CHARS = 90  # characters of a passage shown in lists
-DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]()#+\-.!|~$]")
 
 # Written for the sample archive in corpus/ (one per seed page); any question works.
@@ -82,9 +82,9 @@ def parse_filters(date_from: str, date_to: str, newspaper: str | None) -> Filter
     dates = []
     for label, value in (("起始日期", date_from), ("结束日期", date_to)):
         value = (value or "").strip()
-        if value and not DATE.fullmatch(value):
-            raise QueryError(bilingual(f"{label}应为 YYYY-MM-DD 格式：{value!r}",
-                                       "dates are written YYYY-MM-DD"))
+        if value and not is_date(value):
+            raise QueryError(bilingual(f"{label}应为 YYYY-MM-DD 格式的日期：{value!r}",
+                                       "dates are written YYYY-MM-DD, a day that exists"))
         dates.append(value or None)
     if dates[0] and dates[1] and dates[0] > dates[1]:
         raise QueryError(bilingual("起始日期晚于结束日期", "the start date is after the end date"))
