@@ -199,7 +199,7 @@ PDF_STORY = StorySpec(
     "我市城市书房建设提速", ["本报讯 今年以来，我市在社区和公园新建城市书房12座，藏书总量达到8.6万册，"
                          "全部免费向市民开放。", "城市书房实行24小时自助借阅，市民凭身份证即可借书。"],
     byline="本报记者 王丽")
-PDF_QUESTION, PDF_ANSWER = "今年我市在社区和公园新建了多少座城市书房？", "12座"
+PDF_QUESTION, PDF_ANSWER = "我市在社区和公园新建了多少座城市书房？", "12座"
 
 
 def test_browser_a_pdf_chosen_in_the_file_dialog_is_added_and_answered(browser, page, tmp_path):
