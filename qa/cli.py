@@ -234,15 +234,18 @@ def answer_json(answer, archive) -> dict:
 @click.argument("question")
 @click.option("-k", type=int, help="Passages to read [5].")
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.option("--asked-on", callback=_date, help="The day of asking, YYYY-MM-DD: what 今年 "
+              "and 去年 mean (QA_ASKED_ON) [today].")
 @answerer_option
 @_filter_options
-def ask(question, k, as_json, answerer, reader_runtime, index_dir, date_from, date_to,
+def ask(question, k, as_json, asked_on, answerer, reader_runtime, index_dir, date_from, date_to,
         newspaper) -> None:
     """Answer QUESTION with exact words from the archive and cite them."""
     from qa.answer.cite import format_citation
     from qa.answer.pipeline import Archive
 
-    settings = _settings(index_dir=index_dir, answerer=answerer, reader_runtime=reader_runtime)
+    settings = _settings(index_dir=index_dir, answerer=answerer, reader_runtime=reader_runtime,
+                         asked_on=asked_on)
     check_question(question, settings.max_question_chars)  # before anything is loaded
     _index_needed(settings, index_dir)
     archive = Archive.open(settings, log=lambda msg: click.echo(msg, err=True))

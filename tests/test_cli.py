@@ -162,3 +162,19 @@ def test_sigint_during_the_first_build_publishes_nothing(tmp_path):
     assert not (tmp_path / "index" / "CURRENT").exists()
     assert complete_versions(tmp_path / "index") == []
     assert not list((tmp_path / "index").glob("v-*"))  # the partial version removed
+
+
+def test_asked_on_says_what_this_year_means(run):
+    """The seed pages are undated but one (003, 2022-11-22): asked on a day of 2022, 今年 is
+    that page's year; asked on a day of 2030 the dated page is out of reach and the undated ones
+    stay, as the reply's searched period says."""
+    import json
+
+    question = "今年乌海市有多少家企业参与绿色矿山建设？"
+    then = json.loads(run("ask", question, "--json", "--asked-on", "2022-12-01").output)
+    later = json.loads(run("ask", question, "--json", "--asked-on", "2030-01-15").output)
+    assert then["searched"]["period"] == "今年（2022年）"
+    assert later["searched"]["period"] == "今年（2030年）"
+    assert "2022-11-22" not in {c["date"] for c in later["citations"]}
+    bad = run("ask", question, "--asked-on", "2030-02-30")
+    assert bad.exit_code == 2 and "--asked-on" in bad.output
