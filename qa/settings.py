@@ -81,6 +81,10 @@ class Settings:
     max_upload_mb: int = 1  # the web app's upload route; the app itself takes no files
     ocr_dpi: int = 200  # PDF pages without a text layer are rendered at this resolution for OCR
     ocr_threads: int = -1  # onnxruntime threads for OCR; -1: one per core
+    # Budgets per file: a page rendered for OCR (or drawn from an image) of more pixels than
+    # this is not read (an A3 page at 300 dpi is 17 megapixels), nor a PDF of more pages.
+    max_page_megapixels: int = 60
+    max_pdf_pages: int = 1000
     slow_page_seconds: float = 10.0  # pages that take longer to read are counted in the report
     # "auto" (the bundled trained reader with the rules as a second opinion, "reader+rules",
     # when the reader can run, else the rules); "reader" (the reader alone); "rules"; a folder

@@ -74,6 +74,10 @@ def ingest_file(path: Path, source: str | None = None, settings: Settings | None
         result.error, result.articles = str(exc), []
     except (OSError, ValueError, RecursionError) as exc:  # never a traceback for one bad file
         result.error, result.articles = f"cannot ingest: {exc}", []
+    except MemoryError:  # what it asked for is its own error: the run goes on
+        result.error, result.articles = "cannot ingest: not enough memory to read it", []
+    except Exception as exc:  # noqa: BLE001 - a reader library's own failure (pdfium, Pillow)
+        result.error, result.articles = f"cannot ingest: {type(exc).__name__}: {exc}", []
     return result
 
 

@@ -194,10 +194,11 @@ class ChatApp:
         try:
             view = page_view(archive.store, paragraph, cited, self.settings.max_file_bytes,
                              self.settings.read_timeout_s)
-        except (QAError, OSError, ValueError):  # a page that cannot be drawn leaves the text
+            picture = page_html(view) if view.image is not None or view.caption else ""
+        except (QAError, OSError, ValueError, MemoryError):  # the text stands without it
             log.warning("cannot draw the page of %s", paragraph.source, exc_info=True)
             return text
-        return page_html(view) + text if view.image is not None or view.caption else text
+        return picture + text
 
     def status(self) -> tuple:
         """On page load and after pages were added: newspapers for the filter, the line

@@ -20,6 +20,7 @@ from qa.ingest.formats.boxes import paragraph_boxes, span_boxes
 from qa.types import Citation, LineBox, PageInfo, Paragraph
 
 WIDTH = 900  # pixels across the picture
+MAX_HEIGHT = 1800  # pixels down it, at most: twice what a screen shows
 MARGIN = 0.04  # of the page, around the paragraph
 PARAGRAPH = (232, 162, 0)
 ANSWER = (220, 38, 38)
@@ -119,12 +120,19 @@ def _draw(data: bytes, is_pdf: bool, info: PageInfo, boxes: list[LineBox], answe
     return image
 
 
+def picture_scale(width: float, height: float) -> float:
+    """Pixels per page unit for a region: WIDTH pixels across, but never taller than
+    MAX_HEIGHT (a tall, thin page would otherwise be drawn hundreds of thousands of pixels
+    tall)."""
+    return min(WIDTH / max(width, 1.0), MAX_HEIGHT / max(height, 1.0))
+
+
 def _crop(data: bytes, is_pdf: bool, info: PageInfo, region: tuple[float, float, float, float]):
     """The region of the page (page units) as an RGB image `WIDTH` pixels across, and its scale."""
     from PIL import Image
 
     x0, y0, x1, y1 = region
-    scale = WIDTH / max(x1 - x0, 1.0)
+    scale = picture_scale(x1 - x0, y1 - y0)
     if is_pdf:
         from qa.ingest.formats.pdf import open_pdf
 
@@ -139,4 +147,5 @@ def _crop(data: bytes, is_pdf: bool, info: PageInfo, region: tuple[float, float,
         return image, scale
     with Image.open(io.BytesIO(data)) as scan:
         image = scan.convert("RGB").crop((int(x0), int(y0), int(x1), int(y1)))
-    return image.resize((WIDTH, max(1, round(image.height * scale)))), scale
+    return image.resize((max(1, round(image.width * scale)),
+                         max(1, round(image.height * scale)))), scale

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import time
+import warnings
 from pathlib import Path
 
 from qa.errors import ReadError
@@ -47,14 +48,19 @@ def _pdf(data: bytes, settings: Settings) -> Document:
     doc = pdf.open_pdf(data)
     text, pages, scanned = Text(), [], 0
     try:
+        if len(doc) > settings.max_pdf_pages:
+            raise ReadError(f"{len(doc)} pages: more than the {settings.max_pdf_pages} a file may "
+                            "have (QA_MAX_PDF_PAGES)")
         for number in range(1, len(doc) + 1):
             start = time.perf_counter()
             page = doc[number - 1]
             width, height = page.get_size()
             lines, skew, ocr = pdf.text_lines(page), 0.0, False
             if not pdf.has_text_layer(lines):  # a scan inside a PDF
+                _within_budget(width * settings.ocr_dpi / 72, height * settings.ocr_dpi / 72,
+                               settings, f"page {number}")
                 image = pdf.render(page, settings.ocr_dpi, grayscale=True)
-                lines, skew = _recognise(image, settings)
+                lines, skew = ([], 0.0) if blank(image) else _recognise(image, settings)
                 scale = 72 / settings.ocr_dpi  # back to PDF points
                 lines = [line._replace(x0=line.x0 * scale, y0=line.y0 * scale, x1=line.x1 * scale,
                                        y1=line.y1 * scale, size=line.size * scale) for line in lines]
@@ -70,6 +76,31 @@ def _pdf(data: bytes, settings: Settings) -> Document:
     return _checked(Document(pages, text.value(), kind))
 
 
+def _within_budget(width: float, height: float, settings: Settings, what: str) -> None:
+    """ReadError when a page of `width` × `height` pixels is more than a page may be."""
+    megapixels = width * height / 1e6
+    if megapixels > settings.max_page_megapixels:
+        raise ReadError(f"{what} would be {width:,.0f} × {height:,.0f} pixels ({megapixels:,.0f} "
+                        f"megapixels): more than the {settings.max_page_megapixels} a page may "
+                        "have (QA_MAX_PAGE_MEGAPIXELS)")
+
+
+def blank(image, spread: int = 24) -> bool:
+    """Whether a grayscale page holds nothing to read: its darkest and lightest pixels, once a
+    few specks are ignored, are this close (OCR of a blank page takes seconds for nothing)."""
+    histogram = image.histogram()
+    total = sum(histogram) or 1
+    seen, low, high = 0, None, None
+    for level, count in enumerate(histogram[:256]):
+        seen += count
+        if low is None and seen > 0.0002 * total:
+            low = level
+        if seen >= 0.9998 * total:
+            high = level
+            break
+    return low is not None and high is not None and high - low < spread
+
+
 def _image(data: bytes, settings: Settings) -> Document:
     from PIL import Image, UnidentifiedImageError
 
@@ -77,15 +108,22 @@ def _image(data: bytes, settings: Settings) -> Document:
 
     start = time.perf_counter()
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            pages_in = getattr(image, "n_frames", 1)
-            page = image.convert("L")
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        with warnings.catch_warnings():  # the page budget below is what decides
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                _within_budget(*image.size, settings, "the image")
+                image.load()
+                pages_in = getattr(image, "n_frames", 1)
+                page = image.convert("L")
+    except Image.DecompressionBombError as exc:
+        raise ReadError(f"the image is more than twice the pixels Pillow reads ({exc}); more "
+                        f"than the {settings.max_page_megapixels} megapixels a page may have "
+                        "(QA_MAX_PAGE_MEGAPIXELS)") from exc
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise ReadError(f"not a readable image ({exc})") from exc
     if pages_in > 1:
         raise ReadError("multi-page images are not read: save each page as its own file")
-    lines, skew = _recognise(page, settings)
+    lines, skew = ([], 0.0) if blank(page) else _recognise(page, settings)
     text = Text()
     info = PageInfo(1, page.width, page.height, None, True, skew, time.perf_counter() - start)
     return _checked(Document([build_page(analyse(lines, page.height), info, text)], text.value(), "ocr"))
