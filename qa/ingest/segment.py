@@ -335,14 +335,14 @@ def _stories(items: list[Item], markdown: bool) -> list[Story]:
             groups.append((run, len(stories)))
         run = []
         if unfinished:  # a sentence broken by a blank line, or by a headline set in its way
-            cur.paragraphs[-1] = cur.paragraphs[-1] + item.rows
+            cur.paragraphs[-1].extend(item.rows)  # in place: a long run stays linear
             continue
         if new:
             cur = Story(section=section)
             stories.append(cur)
         if cur.byline is None and (m := LEAD_BYLINE.match(item.rows[0].text)):
             cur.byline = m.group(1).strip()
-        cur.paragraphs.append(item.rows)
+        cur.paragraphs.append(list(item.rows))  # its own list, extended in place above
         cur.has_lead = cur.has_lead or item.opens
     if run:
         groups.append((run, len(stories)))
