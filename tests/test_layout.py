@@ -159,7 +159,7 @@ def test_a_gateway_is_the_only_way_through():
 def test_a_package_per_stage_and_few_modules_flat():
     flat = sorted(p.name for p in PACKAGE.glob("*.py"))
     assert len(flat) <= MAX_FLAT, flat
-    for stage in ("ingest", "index", "model", "reader", "answer", "eval", "train", "web"):
+    for stage in ("ingest", "index", "model", "reader", "answer", "eval", "train", "web", "cli"):
         assert (PACKAGE / stage / "__init__.py").is_file(), stage
 
 
