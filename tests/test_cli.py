@@ -30,9 +30,9 @@ def run(seed_archive, monkeypatch):
     monkeypatch.setenv("QA_ANSWERER", "rules")
     monkeypatch.delenv("QA_INDEX_DIR", raising=False)
 
-    def invoke(*args: str, index: bool = True):
+    def invoke(*args: str, index: bool = True, input: str | None = None):
         extra = ["--index-dir", str(seed_archive.index_dir)] if index else []
-        return CliRunner().invoke(main, [*args, *extra])
+        return CliRunner().invoke(main, [*args, *extra], input=input)
 
     return invoke
 
@@ -178,3 +178,23 @@ def test_asked_on_says_what_this_year_means(run):
     assert "2022-11-22" not in {c["date"] for c in later["citations"]}
     bad = run("ask", question, "--asked-on", "2030-02-30")
     assert bad.exit_code == 2 and "--asked-on" in bad.output
+
+
+def test_many_questions_with_one_start_give_json_lines(run):
+    import json
+
+    lines = ["全市有多少家大型家政企业加入了家政服务行业协会？",
+             json.dumps({"id": "empty", "question": " "}),
+             json.dumps({"id": 3, "question": "通辽市今年新建了多少个5G基站？",
+                         "asked_on": "2022-12-30"}),
+             json.dumps({"id": "bad day", "question": "谁？", "asked_on": "2022-02-30"})]
+    out = run("ask", "--questions", "-", input="\n".join(lines) + "\n")
+    assert out.exit_code == 0, out.output
+    rows = [json.loads(line) for line in out.output.splitlines()]
+    assert len(rows) == 4
+    assert rows[0]["answer"] == "34家" and "id" not in rows[0]
+    assert rows[1] == {"id": "empty", "error": "the question is empty"}
+    assert rows[2]["id"] == 3 and rows[2]["searched"]["period"] == "今年（2022年）"
+    assert "error" in rows[3]
+    both = run("ask", "谁？", "--questions", "-", input="x\n")
+    assert both.exit_code == 2 and "one of them" in both.output

@@ -18,6 +18,7 @@ from qa.cli.common import (
     follow_links_option,
     main,
 )
+from qa.errors import QAError
 from qa.files import display_name
 from qa.text import check_question, json_text
 
@@ -142,26 +143,38 @@ def answer_json(answer, archive) -> dict:
 
 
 @main.command()
-@click.argument("question")
+@click.argument("question", required=False)
 @click.option("-k", type=int, help="Passages to read [5].")
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.option("--questions", type=click.File("r", encoding="utf-8"),
+              help="Ask every line of this file (- for standard input: a question, or a JSON "
+                   "object with `question` and optionally `id` and `asked_on`) with one start; "
+                   "JSON lines out.")
 @click.option("--asked-on", callback=_date, help="The day of asking, YYYY-MM-DD: what 今年 "
               "and 去年 mean (QA_ASKED_ON) [today].")
 @answerer_option
 @_filter_options
-def ask(question, k, as_json, asked_on, answerer, reader_runtime, index_dir, date_from, date_to,
-        newspaper) -> None:
+def ask(question, k, as_json, questions, asked_on, answerer, reader_runtime, index_dir, date_from,
+        date_to, newspaper) -> None:
     """Answer QUESTION with exact words from the archive and cite them."""
     from qa.answer.cite import format_citation
     from qa.answer.pipeline import Archive
 
+    if (question is None) == (questions is None):
+        raise click.UsageError("give a QUESTION or --questions FILE (one of them)")
     settings = _settings(index_dir=index_dir, answerer=answerer, reader_runtime=reader_runtime,
                          asked_on=asked_on)
-    check_question(question, settings.max_question_chars)  # before anything is loaded
+    if question is not None:
+        check_question(question, settings.max_question_chars)  # before anything is loaded
     _index_needed(settings, index_dir)
     archive = Archive.open(settings, log=lambda msg: click.echo(msg, err=True))
-    answer = archive.ask(question, k=k,
-                         filters=_filters(date_from, date_to, newspaper, archive.store))
+    filters = _filters(date_from, date_to, newspaper, archive.store)
+    if questions is not None:
+        for line in questions:
+            if line.strip():
+                click.echo(json_text(_asked(line, archive, k, filters)))
+        return
+    answer = archive.ask(question, k=k, filters=filters)
     if as_json:
         click.echo(json_text(answer_json(answer, archive), indent=2))
         return
@@ -170,6 +183,23 @@ def ask(question, k, as_json, asked_on, answerer, reader_runtime, index_dir, dat
     for c in answer.citations:
         _echo(f"[{c.rank}] {format_citation(c)}  {c.source}:{c.line_start}-{c.line_end}"
               + ("" if answer.abstained or c.role == "answer" else f"  ({ROLE_LABELS[c.role]})"))
+
+
+def _asked(line: str, archive, k, filters) -> dict:
+    """One line of --questions answered: the answer's JSON, or the error for that line alone."""
+    import json
+    from datetime import date
+
+    try:
+        row = json.loads(line) if line.lstrip().startswith("{") else {"question": line.strip()}
+        day = date.fromisoformat(row["asked_on"]) if row.get("asked_on") else None
+        out = answer_json(archive.ask(str(row["question"]), k=k, filters=filters, asked_on=day),
+                          archive)
+    except (ValueError, KeyError, TypeError) as exc:
+        return {"error": f"not a question line: {exc}"}
+    except QAError as exc:
+        return {"id": row.get("id"), "error": str(exc)}
+    return {"id": row.get("id"), **out} if row.get("id") is not None else out
 
 
 ROLE_LABELS = {"agrees": "同样的答案 same answer", "timeline": "另一日期 another date",
