@@ -64,6 +64,19 @@ def test_large_index_switches_to_hnsw_and_finds_the_same_paragraphs(corpus, tmp_
     query = FakeEmbedder().embed_queries(["老石旦煤矿职工创新工作室的技术带头人"])
     top = [set(store.faiss.search(query, 5)[1][0]) for store in (exact, hnsw)]
     assert len(top[0] & top[1]) >= 4  # HNSW is approximate, but not on 200 vectors
+    faiss_info = hnsw.manifest["faiss"]
+    assert faiss_info["recall_at_10"] >= 0.99 and faiss_info["ef_search"] >= 128
+    assert hnsw.faiss.hnsw.efSearch == faiss_info["ef_search"]  # what was measured is used
+
+
+def test_a_graph_that_misses_what_exact_search_finds_gives_way_to_it(corpus, tmp_path,
+                                                                      monkeypatch):
+    monkeypatch.setattr("qa.index.vectors.EXACT_SEARCH_MAX", 50)
+    monkeypatch.setattr("qa.index.vectors.RECALL_TARGET", 1.01)  # no graph reaches it
+    _build([corpus], tmp_path / "index")
+    faiss_info = Store.open(tmp_path / "index").manifest["faiss"]
+    assert faiss_info["type"] == "IndexFlatIP" and faiss_info["exact"]
+    assert 0.0 < faiss_info["graph_recall_at_10"] <= 1.0
 
 
 def test_incremental_update_skips_changes_and_removes(corpus, tmp_path):
