@@ -252,9 +252,11 @@ def answer_lines(answer) -> list[str]:
 @click.option("--trusted-proxy", "trusted_proxies", metavar="ADDR", multiple=True,
               help="Believe X-Forwarded-For from this reverse proxy (an address or network); "
                    "repeatable (QA_TRUSTED_PROXY, comma-separated) [none].")
+@click.option("--asked-on", callback=_date, help="The day questions are taken to be asked, "
+              "YYYY-MM-DD: what 今年 and 去年 mean (QA_ASKED_ON) [today].")
 @answerer_option
 def serve(host, port, index_dir, corpus, auth, insecure_no_auth, allowed_hosts, trusted_proxies,
-          answerer, reader_runtime) -> None:
+          asked_on, answerer, reader_runtime) -> None:
     """Chat with the archive in a browser (what `python app.py` runs)."""
     import logging
 
@@ -265,7 +267,7 @@ def serve(host, port, index_dir, corpus, auth, insecure_no_auth, allowed_hosts, 
     settings = _settings(host=host, port=port, index_dir=index_dir, corpus_dir=corpus,
                          answerer=answerer, reader_runtime=reader_runtime,
                          allowed_hosts=",".join(allowed_hosts) or None,
-                         trusted_proxy=",".join(trusted_proxies) or None)
+                         trusted_proxy=",".join(trusted_proxies) or None, asked_on=asked_on)
     serve_(settings, parse_auth(auth), log=lambda msg: _echo(msg, err=True),
            insecure_no_auth=insecure_no_auth)
 
