@@ -165,7 +165,7 @@ def test_cli_ask_json_schema(settings, monkeypatch):
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert set(data) == {"question", "answer", "score", "abstained", "citations", "answerer",
-                         "confidence", "timeline", "searched"}
+                         "confidence", "timeline", "searched", "resolved_date"}
     assert data["answerer"] == {"name": "rules", "threshold": 0.125}
     assert set(data["citations"][0]) == {
         "rank", "article_id", "newspaper", "date", "page", "title", "paragraph_index", "passage",
@@ -229,3 +229,11 @@ def test_a_year_the_archive_has_no_report_for_is_said_so_not_answered(tmp_path):
     assert "没有" in searched_text(answer.searched) and any("2021年" in h for h in hints(answer))
     # no time named: every report is read
     assert not archive.ask("国庆假期我市共接待游客多少人次？").searched.period
+
+
+def test_an_answer_that_is_a_relative_date_shows_the_date_it_means(tmp_path):
+    pages = {"20260702.md": "# 新版地铁线路图启用\n\n"
+                            "本报讯 记者从市交通局获悉，新版地铁线路图于昨天启用，覆盖全部12条线路。\n"}
+    archive = open_archive(build(tmp_path, pages))
+    answer = archive.ask("新版地铁线路图是哪天启用的？")
+    assert answer.text and "昨天" in answer.text and answer.resolved_date == "2026-07-01"

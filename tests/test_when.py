@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from qa.answer.when import period
+from qa.answer.when import absolute, period
 
 ASKED = date(2024, 9, 30)
 
@@ -41,3 +41,16 @@ def test_no_time_or_several_times_are_not_narrowed(question):
 def test_a_year_asked_in_its_own_time_reaches_no_later_than_the_day_of_asking():
     assert period("今年的目标是多少？", date(2023, 3, 15)).reports(date(2023, 3, 15)) == \
         ("2022-11-01", "2023-03-15")
+
+
+@pytest.mark.parametrize(("text", "meant"), [
+    ("今天（7月1日）", "2026-07-01"), ("昨天", "2026-07-01"), ("本月10日", "2026-07-10"),
+    ("上月28日", "2026-06-28"), ("7月1日", "2026-07-01"), ("明年", "2027年"),
+    ("2025年", None), ("三年", None), ("128万人次", None),
+])
+def test_a_relative_date_in_an_answer_is_read_from_its_reports_day(text, meant):
+    assert absolute(text, "2026-07-02") == meant
+
+
+def test_an_undated_report_resolves_nothing():
+    assert absolute("今天", None) is None and absolute("今天", "not a date") is None

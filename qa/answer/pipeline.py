@@ -13,7 +13,7 @@ from qa.answer.cite import citation
 from qa.answer.confidence import Calibration, family, signals
 from qa.answer.explain import searched
 from qa.answer.support import agreeing, level, timeline, unconfirmed
-from qa.answer.when import period
+from qa.answer.when import absolute, period
 from qa.errors import QueryError
 from qa.index.search import Filters, Retriever
 from qa.index.store import Store, current_version
@@ -187,7 +187,8 @@ class Archive:
                                  rank[s.passage_index], p, level(p)))
         return Answer(question, best.text, best.score, False, cites, everything,
                       confidence=probability, level=shown,
-                      agreeing=articles, timeline=tuple(entries), answerer=name, signals=found)
+                      agreeing=articles, timeline=tuple(entries), answerer=name, signals=found,
+                      resolved_date=absolute(best.text, hits[best.passage_index].article.date))
 
     def _withheld(self, question: str, hits: Sequence[Hit], everything: tuple[Hit, ...],
                   score: float, found: Mapping[str, float] | None = None) -> Answer:

@@ -92,3 +92,36 @@ def period(question: str, asked_on: date) -> Period | None:
     if len(found) != 1:
         return None
     return next(iter(found.values()))
+
+
+_DAY_WORDS = {"今天": 0, "今日": 0, "昨天": -1, "昨日": -1, "前天": -2, "明天": 1, "明日": 1}
+_YEAR_WORDS = {"今年": 0, "去年": -1, "前年": -2, "明年": 1}
+_MONTH_DAY = re.compile(r"(?<![\d年])(?:(本月|上月|下月)|(\d{1,2})\s*月)\s*(\d{1,2})\s*[日号]")
+
+
+def absolute(text: str, reported: str | None) -> str | None:
+    """The absolute date an answer's relative one means, read from the day it was reported:
+    今天（7月1日） → 2026-07-01, 昨天 → the day before, 本月10日 → 2026-07-10, 7月1日 → 2026-07-01,
+    明年 → 2027年; None when the answer names no such date or the report has no date."""
+    if not reported:
+        return None
+    try:
+        day = date.fromisoformat(reported)
+    except ValueError:
+        return None
+    if m := _MONTH_DAY.search(text):
+        month = {None: None, "本月": day.month, "上月": day.month - 1, "下月": day.month + 1}[m[1]]
+        month = month if m[1] else int(m[2])
+        year = day.year + (month - 1) // 12 if month > 0 else day.year - 1
+        month = (month - 1) % 12 + 1
+        try:
+            return date(year, month, int(m[3])).isoformat()
+        except ValueError:
+            return None
+    for word, offset in _DAY_WORDS.items():
+        if word in text:
+            return date.fromordinal(day.toordinal() + offset).isoformat()
+    for word, offset in _YEAR_WORDS.items():
+        if word in text and not re.search(r"\d{4}\s*年", text):
+            return f"{day.year + offset}年"
+    return None

@@ -133,6 +133,7 @@ def answer_json(answer, archive) -> dict:
     probability = answer.confidence
     return {
         "question": answer.question, "answer": answer.text, "score": round(answer.score, 4),
+        "resolved_date": answer.resolved_date,
         "abstained": answer.abstained, "citations": [asdict(c) for c in answer.citations],
         "answerer": {"name": archive.answerer.name, "threshold": archive.threshold},
         "confidence": {"probability": None if probability is None else round(probability, 4),
@@ -222,10 +223,11 @@ def answer_lines(answer) -> list[str]:
         lines = ["不同日期的报道给出了不同的答案 (different dates, different answers):"]
         lines += [f"  {d.date}  {d.text}  ({describe(d.level, d.confidence)}) [{d.rank}]"
                   for d in answer.timeline]
-    elif answer.level == "low":
-        lines = [f"可能是 (possibly) {answer.text}    ({level}: check the source)"]
-    else:
-        lines = [f"{answer.text}    ({level})"]
+    meant = f"（即 {answer.resolved_date}）" if answer.resolved_date else ""
+    if answer.level == "low" and not answer.timeline:
+        lines = [f"可能是 (possibly) {answer.text}{meant}    ({level}: check the source)"]
+    elif not answer.timeline:
+        lines = [f"{answer.text}{meant}    ({level})"]
     c = answer.citations[0]
     lines.append(f"  {c.passage[:c.answer_start]}【{c.passage[c.answer_start:c.answer_end]}】"
                  f"{c.passage[c.answer_end:]}")

@@ -47,6 +47,8 @@ def reply_markdown(answer: Answer, first: int = 0) -> str:
         body = guess_lines(answer, first)
     else:
         lead = f"**{escape_markdown(answer.text or '')}**"
+        if answer.resolved_date:
+            lead += f"（即 {answer.resolved_date}）"
         if answer.level:
             lead += f" {badge(answer.level, answer.confidence or 0.0, answer.agreeing)}"
         body = [lead, "", quote(answer.citations[0], first)]
