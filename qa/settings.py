@@ -79,6 +79,10 @@ class Settings:
     read_timeout_s: float = 30.0  # a file not read by then is skipped (a dead network mount)
     follow_links: bool = False  # follow symbolic links that lead out of the archive folder
     max_upload_mb: int = 1  # the web app's upload route; the app itself takes no files
+    # paragraphs one uploaded file, and one batch, may add: a file of tens of thousands of
+    # tiny paragraphs holds the pipeline for minutes and crowds the archive's search
+    max_upload_paragraphs: int = 2000
+    max_batch_paragraphs: int = 5000
     ocr_dpi: int = 200  # PDF pages without a text layer are rendered at this resolution for OCR
     ocr_threads: int = -1  # onnxruntime threads for OCR; -1: one per core
     # Budgets per file: a page rendered for OCR (or drawn from an image) of more pixels than

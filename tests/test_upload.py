@@ -133,3 +133,25 @@ def test_one_batch_at_a_time(served):
 ])
 def test_safe_names(name, safe):
     assert safe_name(name) == safe
+
+
+def test_a_file_or_batch_of_too_many_paragraphs_is_refused_naming_the_cap(tmp_path):
+    settings = build(tmp_path, TIMELINE_PAGES, max_upload_paragraphs=3, max_batch_paragraphs=4)
+    archive = open_archive(settings)
+    before = archive.store.size
+    library = Library(settings, lambda: archive, threading.Lock(), allowed=True)
+    uploads = tmp_path / "gradio"
+
+    def page(n: int) -> str:
+        return "# 新闻\n\n" + "\n\n".join(f"本报讯 第{i}段新闻说，全市推进第{i}项工作。" for i in range(n))
+
+    files = [uploaded(uploads, "many.md", page(5)), uploaded(uploads, "three.md", page(3)),
+             uploaded(uploads, "two.md", page(2))]
+    job = library.add(files, uploads)
+    assert job.wait() and job.progress.stage == "done"
+    why = dict(job.progress.skipped)
+    assert "QA_MAX_UPLOAD_PARAGRAPHS" in why["many.md"]  # 5 > 3 in one file
+    assert "QA_MAX_BATCH_PARAGRAPHS" in why["two.md"]  # 3 + 2 > 4 in the batch
+    assert job.progress.added == ["three.md（3 篇文章，3 段）"]
+    assert archive.store.size == before + 3
+    assert sorted(p.name for p in (settings.corpus_dir / "uploads").glob("*")) == ["three.md"]
