@@ -256,3 +256,23 @@ def test_bm25_weighs_by_how_much_of_the_query_the_archive_knows(retriever):
             expected = sum(w / (f.k + rank) for w, rank in ((f.dense_weight, hit.dense_rank),
                                                             (weight, hit.lexical_rank)) if rank)
             assert hit.score == pytest.approx(expected)
+
+
+def test_an_unchanged_archive_is_checked_without_loading_the_model(corpus, tmp_path):
+    from qa.model.embed import Deferred
+    from qa.model.weights import DIM, MODEL_NAME
+
+    def stand_in():  # the default model's identity, computed by the fake
+        fake = FakeEmbedder(dim=DIM)
+        fake.name = MODEL_NAME
+        return fake
+
+    first = Deferred(stand_in)
+    report = _build([corpus], tmp_path / "index", embedder=first)
+    assert report.version is not None and first._inner is not None  # loaded to embed
+
+    def must_not_load():
+        raise AssertionError("the model was loaded for an unchanged archive")
+
+    again = _build([corpus], tmp_path / "index", embedder=Deferred(must_not_load))
+    assert again.version is None and again.unchanged == 5

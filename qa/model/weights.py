@@ -32,6 +32,7 @@ import numpy as np
 from qa.errors import ModelError
 
 MODEL_NAME = "multilingual-e5-small"
+DIM = 384  # its vectors' size, whichever runtime computes them
 PREFIXES = {"query": "query: ", "passage": "passage: "}
 Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", 16)])
 _F32, _Q4 = 0, 1
