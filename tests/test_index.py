@@ -276,3 +276,40 @@ def test_an_unchanged_archive_is_checked_without_loading_the_model(corpus, tmp_p
 
     again = _build([corpus], tmp_path / "index", embedder=Deferred(must_not_load))
     assert again.version is None and again.unchanged == 5
+
+
+class _Counting(FakeEmbedder):
+    """The fake, counting the passages it embeds."""
+
+    def __init__(self):
+        super().__init__()
+        self.embedded = 0
+
+    def embed_passages(self, texts, progress=None):
+        self.embedded += len(texts)
+        return super().embed_passages(texts, progress)
+
+
+def test_changed_reading_rules_read_every_file_again_keeping_unchanged_vectors(corpus, tmp_path,
+                                                                               monkeypatch):
+    _build([corpus], tmp_path / "index")
+    before = Store.open(tmp_path / "index")
+    monkeypatch.setattr("qa.index.schema.INGEST", 99)  # the rules changed
+    counting = _Counting()
+    report = _build([corpus], tmp_path / "index", embedder=counting)
+    assert len(report.updated) == 5 and report.version is not None  # every file read again
+    assert counting.embedded == 0  # every paragraph's text was known: its vector was kept
+    after = Store.open(tmp_path / "index")
+    assert after.manifest["ingest"] == 99 and after.size == before.size
+    np.testing.assert_array_equal(np.asarray(after.vectors), np.asarray(before.vectors))
+    again = _build([corpus], tmp_path / "index", embedder=_Counting())
+    assert again.version is None  # and then it is up to date
+
+
+def test_a_changed_file_embeds_only_its_new_paragraphs(corpus, tmp_path):
+    _build([corpus], tmp_path / "index")
+    page = next(corpus.glob("004_*.txt"))
+    page.write_text(page.read_text("utf-8") + "\n\n本报讯 通辽市新建城市书房12座，全部免费开放。\n", "utf-8")
+    counting = _Counting()
+    report = _build([corpus], tmp_path / "index", embedder=counting)
+    assert report.updated and 1 <= counting.embedded <= 2  # the new paragraph, not the page

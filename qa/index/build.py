@@ -141,6 +141,7 @@ def _plan(paths, index_dir, identity, settings, rebuild, log) -> _Plan:
         except IndexError_ as exc:  # nothing sound to build on: build it all again
             log(f"warning: {exc}; building from scratch")
     old_files: dict[str, str] = {}
+    stale = False
     if old is not None:
         try:
             manifest = _sound(old)
@@ -149,6 +150,7 @@ def _plan(paths, index_dir, identity, settings, rebuild, log) -> _Plan:
             log(f"warning: {exc}; building on {old.name if old else 'nothing (a full build)'}")
         if old is not None:
             check_embedder(manifest, identity, old)
+            stale = manifest.get("ingest", 1) != schema.INGEST
             with sqlite3.connect(f"file:{old / 'archive.sqlite'}?mode=ro", uri=True) as db:
                 old_files = dict(db.execute("SELECT source, sha256 FROM files"))
 
@@ -164,6 +166,10 @@ def _plan(paths, index_dir, identity, settings, rebuild, log) -> _Plan:
     prefixes = [source_prefix(p) for p in paths]
     removed = [s for s in old_files if s not in found and any(s.startswith(p) for p in prefixes)]
     changed = {s for s, (_, sha, _) in found.items() if old_files.get(s) != sha}
+    if stale and found:
+        log("the rules files are read by changed since this index was built: every file is read "
+            "again (paragraphs whose text is unchanged keep their vectors)")
+        changed = set(found)
     return _Plan(old, old_files, found, unreadable, changed, removed)
 
 
@@ -326,6 +332,15 @@ def _allocate(path: Path) -> None:
         os.close(fd)
 
 
+def _old_vectors_by_hash(old: Path | None) -> tuple[dict[str, int], np.ndarray]:
+    """The old version's paragraph ids by text hash, and its vectors (memory-mapped)."""
+    if old is None:
+        return {}, np.zeros((0, 0), np.float32)
+    with sqlite3.connect(f"file:{old / 'archive.sqlite'}?mode=ro", uri=True) as db:
+        ids = dict(db.execute("SELECT hash, id FROM paragraphs"))
+    return ids, np.load(old / "vectors.npy", mmap_mode="r", allow_pickle=False)
+
+
 def _write_vectors(db, folder, old, n, embedder, batch_size, progress) -> np.ndarray:
     """vectors.npy: carried rows copied from the old version, the rest embedded."""
     vectors = np.lib.format.open_memmap(folder / "vectors.npy", "w+", np.float32, (n, embedder.dim))
@@ -339,12 +354,17 @@ def _write_vectors(db, folder, old, n, embedder, batch_size, progress) -> np.nda
             vectors[block[:, 0]] = old_vectors[block[:, 1]]
     todo = n - len(carried)
     if todo:
+        known = _old_vectors_by_hash(old)
         bar = tqdm(total=todo, desc="embedding", unit="para", disable=not progress)
-        rows = db.execute(
-            "SELECT id, text FROM paragraphs WHERE id NOT IN (SELECT new_id FROM carried) ORDER BY id")
+        rows = db.execute("SELECT id, text, hash FROM paragraphs "
+                          "WHERE id NOT IN (SELECT new_id FROM carried) ORDER BY id")
         while batch := rows.fetchmany(batch_size * 8):
-            ids = [i for i, _ in batch]
-            vectors[ids] = embedder.embed_passages([t for _, t in batch])
+            same = [(i, known[1][known[0][h]]) for i, _, h in batch if h in known[0]]
+            for i, vector in same:  # the same text was embedded before: its vector stands
+                vectors[i] = vector
+            fresh = [(i, text) for i, text, h in batch if h not in known[0]]
+            if fresh:
+                vectors[[i for i, _ in fresh]] = embedder.embed_passages([t for _, t in fresh])
             bar.update(len(batch))
         bar.close()
     vectors.flush()

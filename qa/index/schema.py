@@ -17,6 +17,9 @@ from qa.index.bm25 import BM25Params
 from qa.types import Article, LineBox, PageInfo, Paragraph
 
 FORMAT = 2  # 2: pages and lines of PDFs and scans
+# The rules a file is read by (qa.ingest): bump when they change what a file yields, so the next
+# build reads every file again (2: bulletins cut into their items).
+INGEST = 2
 
 TABLES: dict[str, tuple[str, ...]] = {
     "files": ("source TEXT PRIMARY KEY", "sha256 TEXT NOT NULL", "size INTEGER", "encoding TEXT",
@@ -132,6 +135,7 @@ def manifest(*, paragraphs: int, files: int, embedder: dict, faiss: dict, bm25: 
     of every other file of the version (`parts`, checked when it is opened)."""
     return {
         "format": FORMAT,
+        "ingest": INGEST,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "paragraphs": paragraphs,
         "files": files,
