@@ -6,11 +6,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from qa.model.embed import Embedder
-from qa.errors import QueryError
 from qa.index.lexical import fold, tokenize
 from qa.index.store import Store, check_embedder
-from qa.text import clean_text
+from qa.model.embed import Embedder
 from qa.types import Hit
 
 BRUTE_FORCE_MAX = 50_000  # filtered searches over at most this many rows skip FAISS
