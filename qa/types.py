@@ -170,8 +170,8 @@ class Answer:
     timeline: tuple[Dated, ...] = ()  # different answers by date, newest first; () when none
     searched: Searched | None = None
     answerer: str = ""  # the answerer's name
-    # the absolute date a relative one in the answer means (今天 in a report of 2026-07-01 →
-    # 2026-07-01), read from its report's date; None when it names none
+    # the absolute date a relative one in the answer means (今天 in a report of 2024-06-01 →
+    # 2024-06-01), read from its report's date; None when it names none
     resolved_date: str | None = None
     # what the answer stage measured of the answer (qa.answer.confidence.signals); {} when
     # abstaining

@@ -303,7 +303,7 @@ def test_the_make_checker_finds_a_missing_target():
 
 
 def test_the_script_checker_finds_missing_scripts_options_and_tests():
-    lines = ["python benchmarks/bench_ingest.py ../shared/corpora/xwlb",
+    lines = ["python benchmarks/bench_ingest.py corpus",
              "python benchmarks/nosuch.py", "python benchmarks/bench_embed.py --repeat 2 --nosuch",
              "python -m pytest tests/test_nosuch.py", "`tests/test_docs.py::test_nosuch`",
              "tests/test_docs.py::test_readme_is_a_short_front_door"]

@@ -39,17 +39,17 @@ def test_no_time_or_several_times_are_not_narrowed(question):
 
 
 def test_a_year_asked_in_its_own_time_reaches_no_later_than_the_day_of_asking():
-    assert period("今年的目标是多少？", date(2023, 3, 15)).reports(date(2023, 3, 15)) == \
-        ("2022-11-01", "2023-03-15")
+    assert period("今年的目标是多少？", date(2022, 3, 15)).reports(date(2022, 3, 15)) == \
+        ("2021-11-01", "2022-03-15")
 
 
 @pytest.mark.parametrize(("text", "meant"), [
-    ("今天（7月1日）", "2026-07-01"), ("昨天", "2026-07-01"), ("本月10日", "2026-07-10"),
-    ("上月28日", "2026-06-28"), ("7月1日", "2026-07-01"), ("明年", "2027年"),
+    ("今天（6月1日）", "2024-06-01"), ("昨天", "2024-06-01"), ("本月10日", "2024-06-10"),
+    ("上月28日", "2024-05-28"), ("6月1日", "2024-06-01"), ("明年", "2025年"),
     ("2025年", None), ("三年", None), ("128万人次", None),
 ])
 def test_a_relative_date_in_an_answer_is_read_from_its_reports_day(text, meant):
-    assert absolute(text, "2026-07-02") == meant
+    assert absolute(text, "2024-06-02") == meant
 
 
 def test_an_undated_report_resolves_nothing():

@@ -101,8 +101,8 @@ _MONTH_DAY = re.compile(r"(?<![\d年])(?:(本月|上月|下月)|(\d{1,2})\s*月)
 
 def absolute(text: str, reported: str | None) -> str | None:
     """The absolute date an answer's relative one means, read from the day it was reported:
-    今天（7月1日） → 2026-07-01, 昨天 → the day before, 本月10日 → 2026-07-10, 7月1日 → 2026-07-01,
-    明年 → 2027年; None when the answer names no such date or the report has no date."""
+    今天（6月1日） → 2024-06-01, 昨天 → the day before, 本月10日 → 2024-06-10, 6月1日 → 2024-06-01,
+    明年 → 2025年; None when the answer names no such date or the report has no date."""
     if not reported:
         return None
     try:
