@@ -80,17 +80,18 @@ class Retriever:
         self.embedder = embedder
         self.fusion = fusion
 
-    def coverage(self, query: str) -> float:
+    def coverage(self, query: str | list[str]) -> float:
         """The share of the query's BM25 terms (by characters) that the archive's vocabulary
-        holds: 1.0 for a query of no terms."""
-        terms = tokenize(query)
+        holds: 1.0 for a query of no terms. `query` may be given as its terms."""
+        terms = tokenize(query) if isinstance(query, str) else query
         total = sum(len(term) for term in terms)
         known = sum(len(term) for term in terms if term in self.store.bm25.vocab)
         return known / total if total else 1.0
 
-    def lexical(self, query: str, n: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """BM25 candidates as (paragraph id, score), best first."""
-        scores = self.store.bm25.scores(tokenize(query))
+    def lexical(self, query: str | list[str], n: int,
+                mask: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """BM25 candidates as (paragraph id, score), best first; `query` may be its terms."""
+        scores = self.store.bm25.scores(tokenize(query) if isinstance(query, str) else query)
         if mask is not None:
             scores[~mask] = 0
         ids = _top(scores, n)
@@ -129,9 +130,10 @@ class Retriever:
             return []
         f = self.fusion
         pool = min(max(f.pool, 3 * k), max(self.store.size, 1))
-        lexical = self.lexical(query, pool, mask)
+        terms = tokenize(query)  # once: BM25 and its weight both read them
+        lexical = self.lexical(terms, pool, mask)
         dense = self.dense(query, pool, mask)
-        lexical_weight = f.lexical_weight * min(1.0, self.coverage(query) / f.full_coverage)
+        lexical_weight = f.lexical_weight * min(1.0, self.coverage(terms) / f.full_coverage)
         fused: dict[int, float] = {}
         for weight, ranked in ((f.dense_weight, dense), (lexical_weight, lexical)):
             for rank, (pid, _) in enumerate(ranked, 1):
