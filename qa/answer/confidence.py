@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer.support import answer_key
+from qa.answer.support import answer_key, level
 from qa.errors import ModelError
 from qa.reader.question import analyse, fits, unmentioned
 from qa.types import Hit, Span
@@ -80,8 +80,8 @@ class Calibration:
     medium: float = MEDIUM
 
     def level(self, probability: float) -> str:
-        return "high" if probability >= self.high else "medium" if probability >= self.medium \
-            else "low"
+        """The level of a calibrated probability (agreement is already one of its signals)."""
+        return level(probability, 1, self.high, self.medium)
 
     def probability(self, found: Mapping[str, float]) -> float:
         z = self.bias + sum(w * found[name] for name, w in self.weights.items())

@@ -26,10 +26,11 @@ TIMELINE_MAX = 6
 _NOT_WORD = re.compile(r"[\W_]+")
 
 
-def level(probability: float, agreeing: int = 1) -> str:
-    """"high", "medium" or "low" for a probability; agreement of two or more articles raises
-    it one step (their passages were read on their own and gave the same answer)."""
-    step = 2 if probability >= HIGH else 1 if probability >= MEDIUM else 0
+def level(probability: float, agreeing: int = 1, high: float = HIGH, medium: float = MEDIUM) -> str:
+    """"high", "medium" or "low" for a probability (from `high`, from `medium`); agreement of
+    two or more articles raises it one step (their passages were read on their own and gave
+    the same answer)."""
+    step = 2 if probability >= high else 1 if probability >= medium else 0
     if agreeing >= 2:
         step = min(step + 1, 2)
     return LEVELS[step]
