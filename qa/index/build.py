@@ -332,37 +332,34 @@ def _allocate(path: Path) -> None:
         os.close(fd)
 
 
-def _old_vectors_by_hash(old: Path | None) -> tuple[dict[str, int], np.ndarray]:
-    """The old version's paragraph ids by text hash, and its vectors (memory-mapped)."""
-    if old is None:
-        return {}, np.zeros((0, 0), np.float32)
+def _ids_by_hash(old: Path) -> dict[str, int]:
+    """The old version's paragraph ids by the hash of their text."""
     with sqlite3.connect(f"file:{old / 'archive.sqlite'}?mode=ro", uri=True) as db:
-        ids = dict(db.execute("SELECT hash, id FROM paragraphs"))
-    return ids, np.load(old / "vectors.npy", mmap_mode="r", allow_pickle=False)
+        return dict(db.execute("SELECT hash, id FROM paragraphs"))
 
 
 def _write_vectors(db, folder, old, n, embedder, batch_size, progress) -> np.ndarray:
-    """vectors.npy: carried rows copied from the old version, the rest embedded."""
+    """vectors.npy: carried rows and paragraphs whose text the old version holds copied from
+    it, the rest embedded."""
     vectors = np.lib.format.open_memmap(folder / "vectors.npy", "w+", np.float32, (n, embedder.dim))
     _allocate(folder / "vectors.npy")
+    old_vectors = np.load(old / "vectors.npy", mmap_mode="r", allow_pickle=False) if old else None
     carried = np.asarray(db.execute("SELECT new_id, old_id FROM carried ORDER BY new_id").fetchall(),
                          dtype=np.int64).reshape(-1, 2)
-    if len(carried):
-        old_vectors = np.load(old / "vectors.npy", mmap_mode="r", allow_pickle=False)
-        for lo in range(0, len(carried), 65536):
-            block = carried[lo : lo + 65536]
-            vectors[block[:, 0]] = old_vectors[block[:, 1]]
+    for lo in range(0, len(carried), 65536):
+        block = carried[lo : lo + 65536]
+        vectors[block[:, 0]] = old_vectors[block[:, 1]]
     todo = n - len(carried)
     if todo:
-        known = _old_vectors_by_hash(old)
+        seen = _ids_by_hash(old) if old else {}
         bar = tqdm(total=todo, desc="embedding", unit="para", disable=not progress)
         rows = db.execute("SELECT id, text, hash FROM paragraphs "
                           "WHERE id NOT IN (SELECT new_id FROM carried) ORDER BY id")
         while batch := rows.fetchmany(batch_size * 8):
-            same = [(i, known[1][known[0][h]]) for i, _, h in batch if h in known[0]]
-            for i, vector in same:  # the same text was embedded before: its vector stands
-                vectors[i] = vector
-            fresh = [(i, text) for i, text, h in batch if h not in known[0]]
+            for i, _, h in batch:  # the same text was embedded before: its vector stands
+                if h in seen:
+                    vectors[i] = old_vectors[seen[h]]
+            fresh = [(i, text) for i, text, h in batch if h not in seen]
             if fresh:
                 vectors[[i for i, _ in fresh]] = embedder.embed_passages([t for _, t in fresh])
             bar.update(len(batch))

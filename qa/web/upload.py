@@ -206,13 +206,15 @@ class Library:
     def _readable(self, result: FileResult, progress: Progress) -> bool:
         name = Path(result.source).name
         paragraphs = sum(len(a.paragraphs) for a in result.articles)
-        s = self.settings
-        why = (f"读不出文章：{result.error or '没有正文'}" if result.error or not paragraphs else
-               f"有 {paragraphs} 段，超过每个文件 {s.max_upload_paragraphs} 段的上限 "
-               "(QA_MAX_UPLOAD_PARAGRAPHS)" if paragraphs > s.max_upload_paragraphs else
-               f"这一批已有 {progress.total} 段，再加 {paragraphs} 段就超过每批 "
-               f"{s.max_batch_paragraphs} 段的上限 (QA_MAX_BATCH_PARAGRAPHS)"
-               if progress.total + paragraphs > s.max_batch_paragraphs else None)
+        s, why = self.settings, None
+        if result.error or not paragraphs:
+            why = f"读不出文章：{result.error or '没有正文'}"
+        elif paragraphs > s.max_upload_paragraphs:
+            why = (f"有 {paragraphs} 段，超过每个文件 {s.max_upload_paragraphs} 段的上限 "
+                   "(QA_MAX_UPLOAD_PARAGRAPHS)")
+        elif progress.total + paragraphs > s.max_batch_paragraphs:
+            why = (f"这一批已有 {progress.total} 段，再加 {paragraphs} 段就超过每批 "
+                   f"{s.max_batch_paragraphs} 段的上限 (QA_MAX_BATCH_PARAGRAPHS)")
         if why:
             (self.folder / name).unlink(missing_ok=True)
             progress.skipped.append((name, why))
