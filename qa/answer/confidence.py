@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.answer.explain import mostly_latin
 from qa.answer.support import answer_key, level
 from qa.errors import ModelError
 from qa.reader.question import analyse, fits, unmentioned
@@ -28,7 +29,6 @@ from qa.types import Hit, Span
 
 SHIPPED = Path(str(resources.files("qa").joinpath("data/confidence.json")))
 SIGNALS = ("logit", "agreeing", "margin", "rank", "fits", "english", "absent")
-_LATIN = re.compile(r"[A-Za-z]")
 # What the levels mean once answers are calibrated: 高 right at least 9 times in 10, 中 at
 # least 6 in 10; below that a guess, said as one.
 HIGH, MEDIUM = 0.9, 0.6
@@ -54,7 +54,6 @@ def signals(question: str, best: Span, probability: float, spans: Sequence[Span]
                  if answer_key(s.text) != key), default=0.0)
     q = analyse(question)
     hit = hits[best.passage_index]
-    letters = sum(ch.isalpha() for ch in question) or 1
     p = min(max(probability, 1e-4), 1 - 1e-4)
     return {
         "logit": math.log(p / (1 - p)),
@@ -62,7 +61,7 @@ def signals(question: str, best: Span, probability: float, spans: Sequence[Span]
         "margin": probability - other,
         "rank": float(min(best.passage_index, 5)),
         "fits": float(fits(q, best.text)),
-        "english": float(len(_LATIN.findall(question)) / letters > 0.5),
+        "english": float(mostly_latin(question)),
         "absent": unmentioned(q, hit.paragraph.text, hit.context),
     }
 
