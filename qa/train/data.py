@@ -15,6 +15,7 @@ from typing import NamedTuple
 from qa.datasets import Example, read_squad
 from qa.errors import DatasetError
 from qa.index.lexical import simplified
+from qa.train.negatives import hard_negatives
 
 # --- training examples ----------------------------------------------------------------------
 
@@ -69,8 +70,6 @@ def load_training_data(paths: Sequence[Path], limit: int | None,
                        log: Callable[[str], None], hard: int = 0) -> tuple[list[Example], list[Example]]:
     """Every file's examples (Traditional ones also folded), with a line of counts per file,
     and `hard` hard negatives per answerable question (qa.train.negatives), mined per file."""
-    from qa.train.negatives import hard_negatives
-
     examples, negatives = [], []
     for path in paths:
         part, skipped = load_examples(path, limit)
