@@ -89,6 +89,15 @@ class Settings:
     # this is not read (an A3 page at 300 dpi is 17 megapixels), nor a PDF of more pages.
     max_page_megapixels: int = 60
     max_pdf_pages: int = 1000
+    # A PDF's page descriptions (its content streams, not images or fonts) may inflate to this
+    # much: a 400 kB file can hold a stream of gigabytes. Larger: the file is not read.
+    max_pdf_content_mb: int = 64
+    # PDFs and page images are read in a process of their own with this much address space
+    # (0: read them in this process, unbounded), each page of OCR within
+    # max_ocr_page_seconds and the whole file within max_file_seconds.
+    reader_memory_mb: int = 4096
+    max_ocr_page_seconds: float = 120.0
+    max_file_seconds: float = 900.0
     slow_page_seconds: float = 10.0  # pages that take longer to read are counted in the report
     # "auto" (the bundled trained reader with the rules as a second opinion, "reader+rules",
     # when the reader can run, else the rules); "reader" (the reader alone); "rules"; a folder

@@ -11,17 +11,31 @@ from pathlib import Path
 from qa.errors import ReadError
 from qa.files import read_bytes
 from qa.ingest.formats.pages import Document, Text, build_page
+from qa.ingest.formats.sandbox import deadline, read_isolated
 from qa.settings import Settings
 from qa.types import PageInfo
 
 
 def read_pdf(path: Path, settings: Settings) -> Document:
-    """The pages of a PDF: from its text layer, or by OCR where a page has none."""
-    return _pdf(_read(path, settings), settings)
+    """The pages of a PDF: from its text layer, or by OCR where a page has none (in the reading
+    process of qa.ingest.formats.sandbox unless `settings.reader_memory_mb` is 0)."""
+    if settings.reader_memory_mb > 0:
+        return read_isolated("pdf", path, settings)
+    return read_pdf_here(path, settings)
 
 
 def read_image(path: Path, settings: Settings) -> Document:
-    """The page of a scanned or photographed page, by OCR."""
+    """The page of a scanned or photographed page, by OCR (in the reading process too)."""
+    if settings.reader_memory_mb > 0:
+        return read_isolated("image", path, settings)
+    return read_image_here(path, settings)
+
+
+def read_pdf_here(path: Path, settings: Settings) -> Document:
+    return _pdf(_read(path, settings), settings)
+
+
+def read_image_here(path: Path, settings: Settings) -> Document:
     return _image(_read(path, settings), settings)
 
 
@@ -45,14 +59,19 @@ def _pdf(data: bytes, settings: Settings) -> Document:
     from qa.ingest.formats import pdf
     from qa.ingest.formats.layout import analyse
 
+    pdf.check_content(data, settings.max_pdf_content_mb)
     doc = pdf.open_pdf(data)
     text, pages, scanned = Text(), [], 0
+    began = time.perf_counter()
     try:
         if len(doc) > settings.max_pdf_pages:
             raise ReadError(f"{len(doc)} pages: more than the {settings.max_pdf_pages} a file may "
                             "have (QA_MAX_PDF_PAGES)")
         for number in range(1, len(doc) + 1):
             start = time.perf_counter()
+            if start - began > settings.max_file_seconds:
+                raise ReadError(f"pages 1-{number - 1} took more than {settings.max_file_seconds:g}"
+                                " s, the time a file may take (QA_MAX_FILE_SECONDS)")
             page = doc[number - 1]
             width, height = page.get_size()
             lines, skew, ocr = pdf.text_lines(page), 0.0, False
@@ -60,7 +79,7 @@ def _pdf(data: bytes, settings: Settings) -> Document:
                 _within_budget(width * settings.ocr_dpi / 72, height * settings.ocr_dpi / 72,
                                settings, f"page {number}")
                 image = pdf.render(page, settings.ocr_dpi, grayscale=True)
-                lines, skew = ([], 0.0) if blank(image) else _recognise(image, settings)
+                lines, skew = ([], 0.0) if blank(image) else _ocr(image, settings, f"page {number}")
                 scale = 72 / settings.ocr_dpi  # back to PDF points
                 lines = [line._replace(x0=line.x0 * scale, y0=line.y0 * scale, x1=line.x1 * scale,
                                        y1=line.y1 * scale, size=line.size * scale) for line in lines]
@@ -123,10 +142,20 @@ def _image(data: bytes, settings: Settings) -> Document:
         raise ReadError(f"not a readable image ({exc})") from exc
     if pages_in > 1:
         raise ReadError("multi-page images are not read: save each page as its own file")
-    lines, skew = ([], 0.0) if blank(page) else _recognise(page, settings)
+    lines, skew = ([], 0.0) if blank(page) else _ocr(page, settings, "the image")
     text = Text()
     info = PageInfo(1, page.width, page.height, None, True, skew, time.perf_counter() - start)
     return _checked(Document([build_page(analyse(lines, page.height), info, text)], text.value(), "ocr"))
+
+
+def _ocr(image, settings: Settings, what: str):
+    """Lines and skew of a page image, read within the page's OCR time (the engine is loaded
+    first: that takes a second, once)."""
+    from qa.ingest.formats.ocr import engine
+
+    engine(settings.ocr_threads)
+    with deadline(settings.max_ocr_page_seconds, f"OCR of {what}"):
+        return _recognise(image, settings)
 
 
 def _recognise(image, settings: Settings):

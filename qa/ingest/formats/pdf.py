@@ -11,6 +11,8 @@ Coordinates are PDF points with the origin at the top left of the page.
 from __future__ import annotations
 
 import ctypes
+import re
+import zlib
 from collections.abc import Iterator
 
 from qa.errors import ReadError
@@ -21,6 +23,36 @@ SPACE_EMS = 0.3  # an edge gap this wide beside a CJK character is a space
 LATIN_SPACE_EMS = 0.18  # between Latin letters or digits
 WIDER_EMS = 0.12  # two CJK characters this much further apart than usual have a space between
 MIN_TEXT_CHARS = 20  # fewer characters in the text layer: the page is a scan
+
+
+_STREAM = re.compile(rb">>\s*stream\r?\n")
+_NOT_CONTENT = re.compile(rb"/Subtype\s*/(?:Image|Type1C|CIDFontType0C|OpenType|XML)|/Length[123]\b|"
+                          rb"/Type\s*/(?:ObjStm|XRef|EmbeddedFile|Metadata)")
+_DICT_BYTES = 4096  # a stream's dictionary is looked for this far before its data
+
+
+def check_content(data: bytes, max_mb: int) -> None:
+    """ReadError when one of the PDF's Flate-compressed page descriptions inflates to more than
+    `max_mb` (found in the raw file, inflated piece by piece and thrown away, so a bomb costs a
+    fraction of a second); images and fonts are bounded elsewhere (pixels, the reader's memory)."""
+    limit = max_mb * 1024 * 1024
+    for match in _STREAM.finditer(data):
+        head = data[max(0, match.start() - _DICT_BYTES):match.start()]
+        head = head[head.rfind(b"obj"):]
+        if b"/Fl" not in head or _NOT_CONTENT.search(head):
+            continue
+        inflate, out, at = zlib.decompressobj(), 0, match.end()
+        try:
+            while not inflate.eof and out <= limit and (inflate.unconsumed_tail or at < len(data)):
+                piece = inflate.unconsumed_tail or data[at:at + 65536]
+                if not inflate.unconsumed_tail:
+                    at += len(piece)
+                out += len(inflate.decompress(piece, 1 << 20))
+        except zlib.error:
+            continue  # encrypted or damaged: pdfium decides, within the reader's memory limit
+        if out > limit:
+            raise ReadError(f"a page description inflates to more than {max_mb} MB, more than "
+                            "one may have (QA_MAX_PDF_CONTENT_MB)")
 
 
 def open_pdf(data: bytes):
