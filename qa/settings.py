@@ -83,6 +83,12 @@ class Settings:
     # tiny paragraphs holds the pipeline for minutes and crowds the archive's search
     max_upload_paragraphs: int = 2000
     max_batch_paragraphs: int = 5000
+    # Fair shares of the web app: questions one browser session, and one address (loopback
+    # as one), may have waiting; what an address may upload a minute; browser sessions kept.
+    max_waiting_per_session: int = 2
+    max_waiting_per_address: int = 16
+    max_upload_mb_per_minute: int = 32
+    max_sessions: int = 500
     ocr_dpi: int = 200  # PDF pages without a text layer are rendered at this resolution for OCR
     ocr_threads: int = -1  # onnxruntime threads for OCR; -1: one per core
     # Budgets per file: a page rendered for OCR (or drawn from an image) of more pixels than

@@ -117,7 +117,7 @@ class HostGuard:
         if problem is not None:
             status, text = problem
             self._report(text, headers)
-            await _answer(scope, send, status, text)
+            await answer(scope, send, status, text)
             return
         if not self.proxied:
             scope = dict(scope, headers=[(k, v) for k, v in scope.get("headers", ())
@@ -228,14 +228,14 @@ class LoginThrottle:
             return
         body = await _read_body(receive, MAX_LOGIN_BODY)
         if body is None:
-            await _answer(scope, send, 413, "login form too large")
+            await answer(scope, send, 413, "login form too large")
             return
         keys = (address_key((scope.get("client") or ("unknown",))[0]),
                 "account " + await _user_name(scope, body))
         now = self.clock()
         until = max(self.failures.get(key, (0, 0.0))[1] for key in keys)
         if now < until:
-            await _answer(scope, send, 429,
+            await answer(scope, send, 429,
                           f"too many failed logins; try again in {math.ceil(until - now)} s",
                           [(b"retry-after", str(math.ceil(until - now)).encode())])
             return
@@ -325,7 +325,7 @@ def _replay(body: bytes, receive):
     return replayed
 
 
-async def _answer(scope, send, status: int, text: str, extra: list | None = None) -> None:
+async def answer(scope, send, status: int, text: str, extra: list | None = None) -> None:
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": 1008})
         return

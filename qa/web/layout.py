@@ -20,12 +20,15 @@ from qa.jobs import Background
 from qa.settings import Settings
 from qa.web.app import ChatApp
 from qa.web.assets import CLOSE_ARTICLE, CSS, FOLD_ON_NARROW, REFS_JS, SCROLL_TO_CITED, SHOW_ANSWER
+from qa.web.fair import UploadBudget, release_sessions, share_queue
 from qa.web.guard import HostGuard, LoginThrottle, ServedHosts
 from qa.web.render import ALL_PAPERS, EXAMPLES, MAX_K
 from qa.web.upload import OFF, SUFFIXES
 
 UPLOAD_SWEEP_S = 300  # uploads older than this are deleted, checked as often
 UPLOADS_PREFIX = "archive-qa-uploads-"
+SESSION_CLOSED_S = 600  # a browser session's memory is released this long after its page closed
+SESSION_IDLE_S = 12 * 3600  # or after this long unused
 
 INTRO = (
     "## 报纸档案问答 · Newspaper archive QA\n"
@@ -168,7 +171,9 @@ def app_kwargs(settings: Settings) -> dict[str, Any]:
     hosts = ServedHosts(settings.host, settings.host_names)
     return {"middleware": [
         Middleware(HostGuard, hosts=hosts, proxied=bool(settings.proxy_addresses)),
-        Middleware(LoginThrottle)], "openapi_url": None}
+        Middleware(LoginThrottle),
+        Middleware(UploadBudget, max_bytes=settings.max_upload_mb_per_minute * 2**20)],
+        "openapi_url": None}
 
 
 def launch(demo: gr.Blocks, settings: Settings, auth: tuple[str, str] | None = None, **kwargs: Any):
@@ -178,17 +183,21 @@ def launch(demo: gr.Blocks, settings: Settings, auth: tuple[str, str] | None = N
     settings.allowed_hosts), are answered; before a login nothing describes the API (no
     /openapi.json at all, the pages without their API description). Logins are throttled per
     address and per account (LoginThrottle), the address being the socket's peer unless it is
-    one of settings.trusted_proxy. Gradio's upload route takes files of at most
+    one of settings.trusted_proxy. A client holds at most a few places in the queue, uploads
+    at most settings.max_upload_mb_per_minute, and its session's memory is released when it
+    ends (qa.web.fair). Gradio's upload route takes files of at most
     settings.max_upload_mb into this process's upload folder (`upload_folder`), swept every few
     minutes and removed when the process ends; added pages are copied out of it (see
     upload.Library).
     """
     demo.queue(default_concurrency_limit=4, max_size=64)
+    share_queue(demo._queue, settings.max_waiting_per_session, settings.max_waiting_per_address)
     upload_folder()
     # Gradio makes uvicorn's Config without a word about proxies, so uvicorn reads which
     # peers' X-Forwarded-For it believes from here (its default is loopback's); "" is no one.
     os.environ["FORWARDED_ALLOW_IPS"] = ",".join(settings.proxy_addresses)
-    return demo.launch(
+    block = not kwargs.pop("prevent_thread_lock", False)
+    served = demo.launch(
         server_name=settings.host,
         server_port=settings.port,
         auth=auth,
@@ -196,5 +205,11 @@ def launch(demo: gr.Blocks, settings: Settings, auth: tuple[str, str] | None = N
         show_error=False,
         max_file_size=settings.max_upload_mb * 1024 * 1024,
         app_kwargs=app_kwargs(settings),
+        prevent_thread_lock=True,  # the server's session store is made by launch: bounded next
         **kwargs,
     )
+    release_sessions(demo.server_app.state_holder, settings.max_sessions,
+                     closed_after_s=SESSION_CLOSED_S, idle_after_s=SESSION_IDLE_S)
+    if block:
+        demo.block_thread()
+    return served
