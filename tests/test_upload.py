@@ -114,17 +114,27 @@ def test_uploads_are_refused_when_off_or_empty(served):
         Library(settings, lambda: archive, threading.Lock(), allowed=True).add([], uploads)
 
 
-def test_one_batch_at_a_time(served):
+def test_batches_wait_their_turn_one_per_client(served):
     settings, archive, library, uploads = served
     lock = threading.Lock()
     slow = Library(settings, lambda: archive, lock, allowed=True)
     with lock:  # the build waits for the question holding the engine
-        job = slow.add([uploaded(uploads, "page.md", NEW_PAGE)], uploads)
+        first = slow.add([uploaded(uploads, "page.md", NEW_PAGE)], uploads, client="a")
         with pytest.raises(UploadRefused, match="上一批"):
-            slow.add([uploaded(uploads, "other.md", NEW_PAGE)], uploads)
-        assert not job.progress.finished
-        assert "<progress" in progress_html(job.progress)
-    assert job.wait() and job.progress.stage == "done"
+            slow.add([uploaded(uploads, "other.md", NEW_PAGE)], uploads, client="a")
+        second = slow.add([uploaded(uploads, "bus.md", NEW_PAGE.replace("68公里", "71公里"))],
+                          uploads, client="b")  # once refused: one batch for everyone
+        assert not first.progress.finished and "<progress" in progress_html(first.progress)
+        assert second.progress.stage == "waiting" and second.progress.ahead == 1
+        assert "前面还有 1 批" in progress_html(second.progress)
+    assert first.wait(60) and second.wait(60)
+    assert first.progress.stage == second.progress.stage == "done"
+    assert second.progress.added == ["bus.md（1 篇文章，1 段）"]
+    kept = {p.name for p in (settings.corpus_dir / "uploads").iterdir()}
+    assert kept == {"page.md", "bus.md"}
+    # the client may send its next batch once its own has ended
+    third = slow.add([uploaded(uploads, "later.md", NEW_PAGE.replace("68", "90"))], uploads, client="a")
+    assert third.wait(60) and third.progress.stage == "done"
 
 
 @pytest.mark.parametrize(("name", "safe"), [

@@ -217,7 +217,8 @@ class ChatApp:
         """Add uploaded files to the archive, showing progress until they are answerable.
         Outputs: progress, the file picker, newspapers, archive line, details."""
         try:
-            job = self.library.add(list(files or []), _upload_root(request))
+            job = self.library.add(list(files or []), _upload_root(request),
+                                   getattr(request, "session_hash", None) or "")
         except UploadRefused as exc:
             _warn(str(exc))
             yield (gr.skip(),) * 5

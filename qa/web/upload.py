@@ -15,6 +15,7 @@ import re
 import shutil
 import stat
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -49,16 +50,20 @@ class UploadRefused(QAError):
     """Files cannot be added now (uploads off, a batch still running, nothing chosen)."""
 
 
+MAX_WAITING_BATCHES = 8  # batches the queue holds beside the one being indexed
+
+
 @dataclass
 class Progress:
-    """Where a batch of uploads stands; written by the job's thread, read by the page."""
+    """Where a batch of uploads stands; written by the library's thread, read by the page."""
 
-    stage: str = "checking"  # checking | reading | embedding | done | failed
+    stage: str = "checking"  # checking | waiting | reading | embedding | done | failed
     done: int = 0  # paragraphs embedded
     total: int = 0  # paragraphs to embed
     added: list[str] = field(default_factory=list)  # "name (n 篇文章, m 段)"
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (name, why)
     message: str = ""
+    ahead: int = 0  # batches to be indexed before this one (while waiting)
 
     @property
     def finished(self) -> bool:
@@ -66,54 +71,84 @@ class Progress:
 
 
 class Job:
-    """One batch of uploads being indexed in a thread of its own."""
+    """One batch of uploads: its progress, and the event of its end."""
 
-    def __init__(self, progress: Progress, work: Callable[[Progress], None] | None = None):
-        self.progress = progress
-        self._work = Background(lambda: work(progress), "add-to-archive") if work else None
+    def __init__(self, progress: Progress, client: str = ""):
+        self.progress, self.client = progress, client
+        self._ended = threading.Event()
+        if progress.finished:
+            self._ended.set()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the batch to finish (at most `timeout` seconds); whether it has."""
-        if self._work:
-            self._work.wait(timeout)
+        self._ended.wait(timeout)
         return self.progress.finished
+
+    def end(self) -> None:
+        self._ended.set()
 
 
 class Library:
-    """Adds uploaded files to the archive; one batch at a time."""
+    """Adds uploaded files to the archive: batches are indexed one after another, in the order
+    they came, in one thread of their own; each client (a browser session) has at most one
+    batch waiting or being indexed, and the queue holds MAX_WAITING_BATCHES."""
 
     def __init__(self, settings: Settings, archive: Callable[[], Archive], lock: threading.Lock,
                  allowed: bool):
         self.settings, self.archive, self.lock, self.allowed = settings, archive, lock, allowed
         self.folder = settings.corpus_dir / UPLOADS
-        self.job: Job | None = None
+        self._queue: deque[tuple[Job, list[Path]]] = deque()  # the first is being indexed
+        self._worker: Background[None] | None = None
         self._starting = threading.Lock()
 
     @property
     def limit_bytes(self) -> int:
         return self.settings.max_upload_mb * 1024 * 1024
 
-    def add(self, paths: Sequence[str | os.PathLike], upload_root: Path) -> Job:
+    def add(self, paths: Sequence[str | os.PathLike], upload_root: Path, client: str = "") -> Job:
         """Check and copy the uploaded files at `paths` (only files inside `upload_root`, which
-        are then deleted), and index the copies in the background; UploadRefused when
-        uploads are off, a batch is still running or no file was given."""
+        are then deleted), and queue the copies to be indexed; UploadRefused when uploads are
+        off, no file was given, `client` has a batch in the queue or the queue is full."""
         if not self.allowed:
             raise UploadRefused(OFF)
         if not paths:
             raise UploadRefused(bilingual("请先选择要加入的文件", "choose files to add first"))
         with self._starting:
-            if self.job and not self.job.progress.finished:
-                raise UploadRefused(bilingual("上一批文件还在加入档案，请稍候",
-                                              "the previous files are still being added"))
+            if any(job.client == client for job, _ in self._queue):
+                raise UploadRefused(bilingual("您上一批文件还在加入档案，请等它完成",
+                                              "your previous files are still being added"))
+            if len(self._queue) > MAX_WAITING_BATCHES:
+                raise UploadRefused(bilingual(f"已有 {len(self._queue)} 批文件在排队，请稍后再试",
+                                              "too many batches are waiting; try again later"))
             progress = Progress()
             copied = [c for p in paths if (c := self._take(Path(p), upload_root, progress))]
             if not copied:
                 progress.stage = "failed"
                 progress.message = bilingual("没有可以加入的文件", "no file was added")
-                self.job = Job(progress)
-            else:
-                self.job = Job(progress, lambda pr: self._index(copied, pr))
-            return self.job
+                return Job(progress, client)
+            job = Job(progress, client)
+            progress.stage, progress.ahead = "waiting", len(self._queue)
+            self._queue.append((job, copied))
+            if self._worker is None:
+                self._worker = Background(self._run, "add-to-archive")
+            return job
+
+    def _run(self) -> None:
+        """Index the queued batches one after another until none is left."""
+        while True:
+            with self._starting:
+                if not self._queue:
+                    self._worker = None
+                    return
+                job, files = self._queue[0]
+            try:
+                self._index(files, job.progress)
+            finally:
+                with self._starting:
+                    self._queue.popleft()
+                    for ahead, (waiting, _) in enumerate(self._queue):
+                        waiting.progress.ahead = ahead
+                job.end()
 
     def _take(self, path: Path, root: Path, progress: Progress) -> Path | None:
         """Copy one uploaded file into the uploads folder, or note why not; the upload is
@@ -263,7 +298,7 @@ def _inside(path: Path, root: Path) -> bool:
         return False
 
 
-STAGES = {"checking": "正在检查文件", "reading": "正在读取文章", "embedding": "正在建立索引",
+STAGES = {"checking": "正在检查文件", "waiting": "排队中", "reading": "正在读取文章", "embedding": "正在建立索引",
           "done": "完成", "failed": "没有完成"}
 
 
@@ -273,6 +308,8 @@ def progress_html(p: Progress) -> str:
     if not p.finished:
         value = f' value="{p.done}" max="{max(p.total, 1)}"' if p.stage == "embedding" else ""
         count = f" {p.done}/{p.total} 段" if p.stage == "embedding" else ""
+        if p.stage == "waiting":
+            count = f"：前面还有 {p.ahead} 批 ({p.ahead} batches ahead)" if p.ahead else "：下一批就是"
         parts.append(f'<progress{value}></progress><p>{STAGES[p.stage]}{count}…</p>')
     elif p.message:
         parts.append(f'<p class="qa-{p.stage}">{html.escape(p.message)}</p>')
