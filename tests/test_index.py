@@ -313,3 +313,21 @@ def test_a_changed_file_embeds_only_its_new_paragraphs(corpus, tmp_path):
     counting = _Counting()
     report = _build([corpus], tmp_path / "index", embedder=counting)
     assert report.updated and 1 <= counting.embedded <= 2  # the new paragraph, not the page
+
+
+def test_a_text_copied_many_times_does_not_crowd_out_the_rest(tmp_path):
+    from qa.index.search import Fusion
+    from tests.archives import build
+
+    real = "# 城际公交开通\n\n本报讯 我市开通首条城际公交线路，全程68公里，每天往返24个班次。\n"
+    copy = "# 城际公交\n\n城际公交线路全程多少公里，城际公交线路全程多少公里，城际公交线路。\n"
+    pages = {"20221102.md": real, **{f"copy{n:02}.md": copy for n in range(40)}}
+    settings = build(tmp_path, pages)
+    retriever = Retriever(Store.open(settings.index_dir), FakeEmbedder(), Fusion(pool=20))
+    hits = retriever.search("城际公交线路全程多少公里？", 5)
+    texts = [h.paragraph.text for h in hits]
+    assert any("68公里" in t for t in texts)  # once: 40 copies filled both pools of 20
+    first = next(h for h in hits if "多少公里" in h.paragraph.text)
+    assert len(first.copies) == 39 and len(set(texts)) == len(texts)
+    dated = retriever.search("城际公交线路全程多少公里？", 5, Filters(date_from="2022-11-01"))
+    assert [h.paragraph.text for h in dated] == [t for t in texts if "68公里" in t]

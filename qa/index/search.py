@@ -12,6 +12,7 @@ from qa.model.embed import Embedder
 from qa.types import Hit
 
 BRUTE_FORCE_MAX = 50_000  # filtered searches over at most this many rows skip FAISS
+MAX_COPIES = 50  # copies of one text named on its hit
 
 
 class Filters(NamedTuple):
@@ -129,6 +130,7 @@ class Retriever:
         if not any(ch.isalnum() for ch in query) or k <= 0:
             return []
         f = self.fusion
+        admitted, mask = mask, self._one_of_each_text(mask)
         pool = min(max(f.pool, 3 * k), max(self.store.size, 1))
         terms = tokenize(query)  # once: BM25 and its weight both read them
         lexical = self.lexical(terms, pool, mask)
@@ -139,10 +141,32 @@ class Retriever:
             for rank, (pid, _) in enumerate(ranked, 1):
                 fused[pid] = fused.get(pid, 0.0) + weight / (f.k + rank)
         order = sorted(fused, key=lambda pid: (-fused[pid], pid))
-        return self._hits(order, fused, dense, lexical, k)
+        return self._hits(order, fused, dense, lexical, k, admitted)
 
-    def _hits(self, order, fused, dense, lexical, k) -> list[Hit]:
-        """Collapse copies of one text, then load the k best hits."""
+    def _one_of_each_text(self, mask: np.ndarray | None) -> np.ndarray | None:
+        """`mask` with one paragraph of each text left (the first it admits): a text copied
+        hundreds of times (a page uploaded again and again, a boilerplate line) would else
+        fill the candidate pools and crowd out every other paragraph."""
+        store = self.store
+        if not store.duplicated:
+            return mask
+        allowed = np.arange(store.size) if mask is None else np.flatnonzero(mask)
+        _, first = np.unique(store.copy_group[allowed], return_index=True)
+        kept = np.zeros(store.size, dtype=bool)
+        kept[allowed[first]] = True
+        return kept
+
+    def _copies_of(self, pid: int, mask: np.ndarray | None) -> list[int]:
+        """Other paragraphs of the same text as `pid` (that `mask` admits), at most MAX_COPIES."""
+        if not self.store.duplicated:
+            return []
+        same = np.flatnonzero(self.store.copy_group == self.store.copy_group[pid])
+        if mask is not None:
+            same = same[mask[same]]
+        return [int(i) for i in same if i != pid][:MAX_COPIES]
+
+    def _hits(self, order, fused, dense, lexical, k, admitted) -> list[Hit]:
+        """Collapse near-copies of one text, then load the k best hits with their copies."""
         dense_rank = {pid: (r, s) for r, (pid, s) in enumerate(dense, 1)}
         lexical_rank = {pid: (r, s) for r, (pid, s) in enumerate(lexical, 1)}
         rows = dict(zip(order[: 4 * k], self.store.paragraphs(order[: 4 * k]), strict=True))
@@ -174,6 +198,7 @@ class Retriever:
         for pid in heads:
             paragraph, article = rows[pid]
             d, lx = dense_rank.get(pid, (None, None)), lexical_rank.get(pid, (None, None))
+            same = [c for c in self._copies_of(pid, admitted) if c not in copies[pid]]
             hits.append(Hit(pid, fused[pid], paragraph, article, d[0], lx[0], d[1], lx[1],
-                            tuple(copies[pid])))
+                            tuple(copies[pid] + same)))
         return hits

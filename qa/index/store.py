@@ -210,6 +210,11 @@ class Store:
         self.dates = np.array([row[1] or "" for row in meta], dtype="U10")
         self.newspapers = np.array([row[2] or "" for row in meta], dtype=object)
         self.hashes = [row[3] for row in meta]
+        first: dict[str, int] = {}
+        # paragraphs of the same text share the id of the first of them
+        self.copy_group = np.array([first.setdefault(h, i) for i, h in enumerate(self.hashes)],
+                                   dtype=np.int64)
+        self.duplicated = len(first) < self.size
         self.vectors = self._load_vectors()
         self.faiss = _loaded(vectors_.FILE, folder, lambda: vectors_.load(
             folder, self.manifest.get("faiss", {}), self.size))
