@@ -31,18 +31,21 @@ def blank_pdf(path, *sizes: tuple[float, float]):
 
 def raw_pdf(path, content: bytes = b"", box: str = "0 0 595 842",
             pages: bytes = b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>"):
-    """A PDF written by hand: one page of `content` (Flate-compressed), its MediaBox, its tree."""
+    """A PDF written by hand: one page of `content` (Flate-compressed; Helvetica is its /F1),
+    its MediaBox, its page tree."""
     stream = zlib.compress(content, 9)
     objects = [b"<< /Type /Catalog /Pages 2 0 R >>", pages,
-               b"<< /Type /Page /Parent 2 0 R /MediaBox [%s] /Contents 4 0 R >>" % box.encode(),
-               b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(stream), stream)]
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [%s] /Contents 4 0 R /Resources << /Font "
+               b"<< /F1 5 0 R >> >> >>" % box.encode(),
+               b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(stream), stream),
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
     out, offsets = bytearray(b"%PDF-1.4\n"), []
     for number, body in enumerate(objects, 1):
         offsets.append(len(out))
         out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
     xref = len(out)
-    out += b"xref\n0 5\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
+    out += b"xref\n0 6\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
     path.write_bytes(bytes(out))
     return path
 
@@ -186,3 +189,41 @@ def test_the_files_time_is_checked_between_pages_in_process_too(tmp_path, monkey
     path = blank_pdf(tmp_path / "three.pdf", *[(595, 842)] * 3)
     result = ingest_file(path, settings=IN_PROCESS.with_(max_file_seconds=0.2))
     assert result.error and "QA_MAX_FILE_SECONDS" in result.error and "pages 1-1" in result.error
+
+
+def test_a_tall_thin_page_in_the_answer_panel_is_drawn_small_and_a_failure_leaves_the_text(
+        tmp_path, monkeypatch):
+    import base64
+    import re
+
+    import qa.web.app as web_app
+    from qa.answer.pipeline import Archive
+    from qa.index.build import build_index
+    from qa.testing.fake import FakeEmbedder
+    from qa.web import ChatApp
+
+    lines = b"".join(b"BT /F1 3 Tf 1 %d Td (Wuhai held its economic work meeting.) Tj ET\n" % y
+                     for y in range(14000, 13000, -8))  # a column of print 20 pt wide, 14400 tall
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    raw_pdf(folder / "tall.pdf", lines, box="0 0 20 14400")
+    settings = Settings(index_dir=tmp_path / "index", model="qa.testing.fake:FakeEmbedder",
+                        answerer="rules")
+    report = build_index([folder], settings.index_dir, FakeEmbedder(), settings=settings,
+                         progress=False, log=lambda _: None)
+    assert report.failed == []
+    archive = Archive.open(settings, embedder=FakeEmbedder())
+    app = ChatApp(lambda: archive, settings)
+    article = archive.store.article(archive.store.page_articles(report.added[0])[0].id)
+    html = app._article(archive, article, None)  # once 900 × 634,626 px, 23 s, 6.7 GB
+    data = re.search(r'src="data:image/jpeg;base64,([^"]+)"', html).group(1)
+    picture = Image.open(io.BytesIO(base64.b64decode(data)))
+    assert picture.height <= 1800 and picture.width <= 900
+    assert "Wuhai" in html
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("Failed to render page")  # what pdfium raises (not an OSError)
+
+    monkeypatch.setattr(web_app, "page_view", broken)
+    html = app._article(archive, article, None)
+    assert "the page could not be drawn" in html and "Wuhai" in html

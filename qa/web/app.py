@@ -22,7 +22,7 @@ from qa.text import clean_text
 from qa.types import Article, Citation
 from qa.web.details import archive_line, details_html
 from qa.web.inspector import answer_block, article_html, citation_list_html, neighbour_choices
-from qa.web.page import page_html, page_view
+from qa.web.page import PageView, page_html, page_view
 from qa.web.render import (
     ALL_PAPERS,
     MAX_K,
@@ -195,9 +195,10 @@ class ChatApp:
             view = page_view(archive.store, paragraph, cited, self.settings.max_file_bytes,
                              self.settings.read_timeout_s)
             picture = page_html(view) if view.image is not None or view.caption else ""
-        except (QAError, OSError, ValueError, MemoryError):  # the text stands without it
+        except Exception:  # noqa: BLE001 - a page that cannot be drawn: the text stands alone
             log.warning("cannot draw the page of %s", paragraph.source, exc_info=True)
-            return text
+            picture = page_html(PageView(None, "无法显示原页面，下面是文字 (the page could not be "
+                                               "drawn; its text is below)"))
         return picture + text
 
     def status(self) -> tuple:
