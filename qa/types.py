@@ -117,7 +117,8 @@ class Citation:
     line_end: int
     score: float
     # "answer": the passage the answer was read from; "agrees": another passage that gives
-    # the same answer; "timeline": a dated passage that gives another answer; "related":
+    # the same answer; "timeline": a dated passage that gives another answer; "conflict":
+    # another article of the answer's own date that gives another answer; "related":
     # retrieved and read, but it does not hold the answer.
     role: str = "related"
 
@@ -176,3 +177,6 @@ class Answer:
     # what the answer stage measured of the answer (qa.answer.confidence.signals); {} when
     # abstaining
     signals: Mapping[str, float] = field(default_factory=dict, repr=False, compare=False)
+    # why it was withheld, or why its confidence was lowered, when a rule decided it (the
+    # passage is about another place; the same day's reports disagree); None otherwise
+    reason: str | None = None

@@ -26,7 +26,7 @@ pytestmark = [
 
 # Questions written for these tests from the seed pages (not the evaluation set).
 CONFIDENT, CONFIDENT_ANSWER = "全市有多少家大型家政企业加入了家政服务行业协会？", "34家"
-GUESS = "通辽市委书记是谁？"  # the archive names 乌海's secretary, 唐毅: a low-confidence guess
+GUESS = "乌海市委书记是谁？"  # the rules read 唐毅 with low confidence: a guess
 ABSENT = "乌海市今年的降雨量是多少毫米？"
 NEW_PAGE = ("# 我市开通首条城际公交\n\n"
             "本报讯 11月1日，我市开通首条城际公交线路，全程68公里，每天往返24个班次。\n")

@@ -73,18 +73,37 @@ ARTICLES = ["a", "b", "c", "d"]
 def test_dated_passages_with_different_figures_make_a_timeline_newest_first():
     spans = [span(1, "2860个", 0.40), span(0, "4120个", 0.38), span(2, "9999个", 0.5),
              span(3, "1500个", 0.1), span(0, "80%", 0.3)]
-    got = timeline(spans[0], spans, DATES, ARTICLES, 0.125)
+    got = timeline(spans[0], spans, DATES, ARTICLES, 0.125).entries
     assert [(DATES[s.passage_index], s.text) for s in got] == [
         ("2023-01-05", "4120个"), ("2022-01-06", "2860个")]  # undated and weak ones left out
 
 
 def test_no_timeline_when_the_dated_passages_agree_or_the_best_is_undated():
     same = [span(0, "4120个", 0.4), span(1, "4120 个", 0.35)]
-    assert timeline(same[0], same, DATES, ARTICLES, 0.125) == []
+    assert timeline(same[0], same, DATES, ARTICLES, 0.125) == ([], [])
     undated = [span(2, "4120个", 0.5), span(1, "2860个", 0.4), span(0, "4120个", 0.4)]
-    assert timeline(undated[0], undated, DATES, ARTICLES, 0.125) == []
+    assert timeline(undated[0], undated, DATES, ARTICLES, 0.125) == ([], [])
 
 
 def test_a_timeline_compares_figures_with_figures():
     spans = [span(0, "4120个", 0.4), span(1, "市交通局", 0.4)]
-    assert timeline(spans[0], spans, DATES, ARTICLES, 0.125) == []
+    assert timeline(spans[0], spans, DATES, ARTICLES, 0.125) == ([], [])
+
+
+def test_one_date_gives_one_entry_and_its_other_answers_are_conflicts():
+    dates, articles = ["2023-01-05", "2023-01-05", "2022-01-06", "2022-01-06"], ["a", "b", "c", "d"]
+    spans = [span(0, "4120个", 0.4), span(1, "4200个", 0.38), span(2, "2860个", 0.37),
+             span(3, "2900个", 0.36)]
+    got = timeline(spans[0], spans, dates, articles, 0.125)
+    assert [s.text for s in got.entries] == ["4120个", "2860个"]  # a date once, its best span
+    assert [s.text for s in got.conflicts] == ["4200个"]  # the best one's own day disagrees
+    alone = timeline(spans[0], spans[:2], dates, articles, 0.125)
+    assert alone.entries == [] and [s.text for s in alone.conflicts] == ["4200个"]
+
+
+def test_what_does_not_fit_the_question_joins_no_timeline():
+    spans = [span(0, "4120个", 0.4), span(1, "2860个", 0.4), span(3, "65万元", 0.4)]
+    got = timeline(spans[0], spans, DATES, ARTICLES, 0.125, fits=lambda s: s.text != "2860个")
+    assert [s.text for s in got.entries] == ["4120个", "65万元"]
+    assert timeline(spans[0], spans[:2], DATES, ARTICLES, 0.125,
+                    fits=lambda s: s.text != "2860个").entries == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from qa.types import Citation, Hit, Span
 
 # Citation roles that hold an answer (see Citation.role); the others are related passages.
-EVIDENCE_ROLES = ("answer", "agrees", "timeline")
+EVIDENCE_ROLES = ("answer", "agrees", "timeline", "conflict")
 
 
 def is_evidence(c: Citation) -> bool:

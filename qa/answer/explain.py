@@ -72,7 +72,7 @@ def mostly_latin(text: str) -> bool:
 def hints(answer: Answer) -> list[str]:
     """What to try when a question found no answer, most useful first (in Chinese)."""
     s = answer.searched
-    out = []
+    out = [f"{answer.reason}。"] if answer.reason else []
     if s and s.admitted < s.articles:
         if s.undated:
             out.append(f"日期筛选排除了 {s.undated} 篇没有日期的文章：去掉起止日期再问一次。")

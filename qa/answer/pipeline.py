@@ -12,6 +12,7 @@ from datetime import date
 from qa.answer.cite import citation
 from qa.answer.confidence import Calibration, family, signals
 from qa.answer.explain import searched
+from qa.answer.subject import about, subjects
 from qa.answer.support import agreeing, level, timeline, unconfirmed
 from qa.answer.when import absolute, period
 from qa.errors import QueryError
@@ -19,8 +20,9 @@ from qa.index.search import Filters, Retriever
 from qa.index.store import Store, current_version
 from qa.model.embed import Embedder, load_embedder
 from qa.reader import Answerer, load_answerer
+from qa.reader.question import fits
 from qa.settings import Settings
-from qa.text import check_question
+from qa.text import check_question, clean_text
 from qa.types import Answer, Dated, Hit, Span
 
 # A follow-up leans on the previous question: it points back (那/这/它/其…, "what about"),
@@ -31,6 +33,7 @@ FOLLOW_UP = re.compile(
     re.IGNORECASE,
 )
 SHORT_QUESTION = 8
+CONFLICT_CEILING = 0.3  # the most an answer is trusted when its own day's reports disagree
 
 
 def is_follow_up(question: str) -> bool:
@@ -114,7 +117,7 @@ class Archive:
         """
         q = check_question(question, self.settings.max_question_chars)
         k = k or self.settings.k
-        query = retrieval_query(q, history)
+        query = retrieval_query(q, [clean_text(h) for h in history])  # typed earlier, unchecked
         retriever = self.retriever  # one version for the whole question, even if refreshed
         store = retriever.store
         chosen = mask = (filters or Filters()).mask(store)
@@ -131,7 +134,7 @@ class Archive:
             answer = self._withheld(q, others[:k], tuple(others), 0.0)
             return replace(answer, searched=searched(store, query, filters, 0, chosen, label,
                                                      False))
-        answer = self.answer(q, hits, k)
+        answer = self.answer(q, hits, k, latest=asked is None or asked.as_of)
         return replace(answer, searched=searched(store, query, filters, min(k, len(hits)),
                                                  chosen, label))
 
@@ -146,26 +149,48 @@ class Archive:
             raise QueryError(f"asked_on {self.settings.asked_on!r} is not a date (YYYY-MM-DD)") \
                 from exc
 
-    def answer(self, question: str, hits: Sequence[Hit], k: int | None = None) -> Answer:
+    def answer(self, question: str, hits: Sequence[Hit], k: int | None = None,
+               latest: bool = False) -> Answer:
         """The best-supported span in the first `k` hits, cited with the passages that agree
-        (and, when dated passages differ, with its timeline), or an abstention citing them."""
+        (and, when dated passages differ, with its timeline), or an abstention citing them.
+
+        A passage that never names the place the question is about answers nothing; with
+        `latest` (the question names no time, or asks "as of" one), the newest report of a
+        figure that changed is the answer and the older ones its timeline.
+        """
         everything = tuple(hits)
         hits = everything[: k or len(everything)]
         spans = self._extract(question, hits, range(len(hits)))
-        best = spans[0] if spans else None
+        places = subjects(question)
+        on_subject = [about(places, f"{h.context} {h.paragraph.text}") for h in hits]
+        best = next((s for s in spans if on_subject[s.passage_index]), None)
+        if spans and best is not spans[0] and spans[0].score >= self.threshold and (
+                best is None or best.score < self.threshold):
+            why = (f"读到的答案出自没有提到{'、'.join(places)}的段落（讲的是别处），"
+                   f"档案里没有找到关于{'、'.join(places)}的答案")
+            return self._withheld(question, hits, everything, spans[0].score, reason=why)
         name = self.answerer.name
         if best is None or best.score < self.threshold:
             return self._withheld(question, hits, everything, best.score if best else 0.0)
+        dates, ids = [h.article.date for h in hits], [h.article.id for h in hits]
+
+        def comparable(s: Span) -> bool:
+            return on_subject[s.passage_index] and fits(question, s.text)
+
+        dated = timeline(best, spans, dates, ids, self.threshold, comparable)
+        if latest and dated.entries and dated.entries[0] is not best:
+            best = dated.entries[0]  # the newest report
+            dated = timeline(best, spans, dates, ids, self.threshold, comparable)
         passages = [h.paragraph.text for h in hits]
         same = agreeing(best, spans, self.threshold)
         if again := unconfirmed(best, passages, same):  # the second, closer read
             same = agreeing(best, [*spans, *self._extract(question, hits, again)], self.threshold)
-        dated = timeline(best, spans, [h.article.date for h in hits],
-                         [h.article.id for h in hits], self.threshold)
         held = {best.passage_index: (best, "answer")}
         held.update((i, (s, "agrees")) for i, s in sorted(same.items()))
-        for s in dated:
+        for s in dated.entries:
             held.setdefault(s.passage_index, (s, "timeline"))
+        for s in dated.conflicts:
+            held.setdefault(s.passage_index, (s, "conflict"))
         order = [*held, *(i for i in range(len(hits)) if i not in held)]
         cites = tuple(citation(r, hits[i], *held.get(i, (None, "related")))
                       for r, i in enumerate(order, 1))
@@ -180,22 +205,31 @@ class Archive:
             shown = self.calibration.level(probability)
             if probability < self.calibration.withhold_below:
                 return self._withheld(question, hits, everything, best.score, found)
+        reason = None
+        if dated.conflicts:  # the same day's reports disagree: neither is sure
+            probability, shown = min(probability, CONFLICT_CEILING), "low"
+            others = "、".join(dict.fromkeys(s.text for s in dated.conflicts))
+            reason = (f"同一天（{dates[best.passage_index]}）的报道给出了不同的答案：{best.text}，"
+                      f"还有 {others}")
         entries = []
-        for s in dated:
+        for s in dated.entries:
             p = self.answerer.confidence(s.score)
             entries.append(Dated(hits[s.passage_index].article.date or "", s.text,
                                  rank[s.passage_index], p, level(p)))
         return Answer(question, best.text, best.score, False, cites, everything,
                       confidence=probability, level=shown,
                       agreeing=articles, timeline=tuple(entries), answerer=name, signals=found,
-                      resolved_date=absolute(best.text, hits[best.passage_index].article.date))
+                      resolved_date=absolute(best.text, hits[best.passage_index].article.date),
+                      reason=reason)
 
     def _withheld(self, question: str, hits: Sequence[Hit], everything: tuple[Hit, ...],
-                  score: float, found: Mapping[str, float] | None = None) -> Answer:
-        """An abstention citing the passages that were read."""
+                  score: float, found: Mapping[str, float] | None = None,
+                  reason: str | None = None) -> Answer:
+        """An abstention citing the passages that were read (and why, when it is not only a
+        low score)."""
         cites = tuple(citation(r, h) for r, h in enumerate(hits, 1))
         return Answer(question, None, score, True, cites, everything, answerer=self.answerer.name,
-                      signals=found or {})
+                      signals=found or {}, reason=reason)
 
     def _extract(self, question: str, hits: Sequence[Hit], which: Sequence[int]) -> list[Span]:
         """The answerer's spans in the passages of `hits` numbered `which`, best first, with

@@ -8,7 +8,8 @@ and the probability `Answerer.confidence(score)` gives; it reads no index.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
 
 from qa.index.lexical import fold
 from qa.types import Span
@@ -73,29 +74,45 @@ def unconfirmed(best: Span, passages: Sequence[str], agreed: Mapping[int, Span])
             if i != best.passage_index and i not in agreed and key and key in answer_key(text)]
 
 
-def timeline(best: Span, spans: Sequence[Span], dates: Sequence[str | None],
-             articles: Sequence[str], threshold: float) -> list[Span]:
-    """The best span of each dated article, newest first, when those give different answers
-    (a figure that changes from year to year); [] when they all agree or only one is dated.
+class Timeline(NamedTuple):
+    """Dated answers that differ: one per date, newest first (`entries`, [] when they agree), and
+    other articles of the best answer's own date that give another answer (`conflicts`)."""
 
-    A span counts when it scores at least TIMELINE_SHARE of the best span (and `threshold`)
-    and answers in the same kind (a figure for a figure); the best span must be dated.
+    entries: list[Span]
+    conflicts: list[Span]
+
+
+def timeline(best: Span, spans: Sequence[Span], dates: Sequence[str | None],
+             articles: Sequence[str], threshold: float,
+             fits: Callable[[Span], bool] = lambda _: True) -> Timeline:
+    """The answers of dated articles that compare with the best one: each scores at least
+    TIMELINE_SHARE of it (and `threshold`), answers in the same kind (a figure for a figure) and
+    `fits` the question (its subject, its measure); the best span must be dated.
+
+    A date gives one entry (its best span); a timeline needs two dates with different answers.
+    Another answer on the best one's own date is a conflict, never a timeline entry.
     """
     if not dates[best.passage_index]:
-        return []
+        return Timeline([], [])
     floor = max(threshold, TIMELINE_SHARE * best.score)
     figure = _has_digit(best.text)
-    per_article: dict[str, Span] = {}
+    day, key = dates[best.passage_index], answer_key(best.text)
+    per_date: dict[str, Span] = {day: best}
+    conflicts: dict[str, Span] = {}
     for s in spans:  # best first
-        article = articles[s.passage_index]
-        if (dates[s.passage_index] and article not in per_article and s.score >= floor
-                and _has_digit(s.text) == figure):
-            per_article[article] = s
-    chosen = sorted(per_article.values(), key=lambda s: (dates[s.passage_index], s.score),
-                    reverse=True)[:TIMELINE_MAX]
+        when, article = dates[s.passage_index], articles[s.passage_index]
+        if (not when or s.score < floor or _has_digit(s.text) != figure or s is best
+                or not fits(s)):
+            continue
+        if when == day:
+            if answer_key(s.text) != key and article != articles[best.passage_index]:
+                conflicts.setdefault(article, s)
+        else:
+            per_date.setdefault(when, s)
+    chosen = sorted(per_date.values(), key=lambda s: dates[s.passage_index], reverse=True)
     if len({answer_key(s.text) for s in chosen}) < 2:
-        return []
-    return chosen
+        chosen = []
+    return Timeline(chosen[:TIMELINE_MAX], list(conflicts.values()))
 
 
 def _has_digit(text: str) -> bool:

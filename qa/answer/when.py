@@ -21,21 +21,50 @@ _RELATIVE_YEAR = {"今年": 0, "本年": 0, "去年": -1, "上年": -1, "前年"
 _RELATIVE = re.compile("|".join(_RELATIVE_YEAR) + r"|this year|last year", re.I)
 _RELATIVE_MONTH = re.compile(r"本月|这个月|這個月|上个月|上個月|上月|this month|last month", re.I)
 _MONTH_IN_YEAR = re.compile(r"\s*(\d{1,2})\s*月")
+# Parts of a year named after it (2025年一季度, 今年国庆假期): (first month, first day), (last
+# month, last day). Holidays are their days (the reports come in the weeks after); 春节 and 春运
+# move with the lunar calendar and are taken wide.
+_PARTS = {
+    "一季度": ((1, 1), (3, 31)), "第一季度": ((1, 1), (3, 31)), "二季度": ((4, 1), (6, 30)),
+    "第二季度": ((4, 1), (6, 30)), "三季度": ((7, 1), (9, 30)), "第三季度": ((7, 1), (9, 30)),
+    "四季度": ((10, 1), (12, 31)), "第四季度": ((10, 1), (12, 31)), "上半年": ((1, 1), (6, 30)),
+    "下半年": ((7, 1), (12, 31)), "前三季度": ((1, 1), (9, 30)), "国庆": ((10, 1), (10, 8)),
+    "國慶": ((10, 1), (10, 8)), "十一": ((10, 1), (10, 8)), "中秋": ((9, 10), (10, 8)),
+    "五一": ((5, 1), (5, 5)), "劳动节": ((5, 1), (5, 5)), "勞動節": ((5, 1), (5, 5)),
+    "清明": ((4, 4), (4, 6)), "元旦": ((1, 1), (1, 3)), "端午": ((5, 25), (6, 25)),
+    "暑运": ((7, 1), (8, 31)), "暑運": ((7, 1), (8, 31)), "暑期": ((7, 1), (8, 31)),
+    "暑假": ((7, 1), (8, 31)), "春节": ((1, 10), (2, 28)), "春節": ((1, 10), (2, 28)),
+    "春运": ((1, 1), (3, 10)), "春運": ((1, 1), (3, 10)), "双十一": ((11, 1), (11, 11)),
+}
+_PART = re.compile(r"\s*(?:的)?\s*(" + "|".join(sorted(_PARTS, key=len, reverse=True)) + ")")
+_FIRST_MONTHS = re.compile(r"\s*(?:前(\d{1,2})个月|1\s*[至到—–-]\s*(\d{1,2})\s*月)")
+_ENGLISH_PART = re.compile(
+    r"\b(first|second|third|fourth) quarter (?:of )?((?:19|20)\d{2})\b|"
+    r"\b(first|second) half (?:of )?((?:19|20)\d{2})\b", re.I)
+_ORDINAL = {"first": 0, "second": 1, "third": 2, "fourth": 3}
+# 截至 / as of: the latest report up to a day (the end of the month or year named).
+_AS_OF = re.compile(r"(?:截至|截止|截止到|到|as of|by the end of)\s*", re.I)
+_LAG_MONTHS = 1  # figures "as of" a day come out within about a month of it
 
 
 class Period(NamedTuple):
     start: date
     end: date
     label: str  # as the reply names it: 2023年, 今年（2026年）
+    as_of: bool = False  # 截至 the end: the latest report up to it is the answer
 
     def reports(self, asked_on: date) -> tuple[str, str]:
         """The publication dates (ISO, inclusive) of the reports that can be about it: from two
         months before it (a year's plan is announced in the December before) to the end of the
-        next year for a year, two months after it for a month, never past the day of asking."""
+        next year for a whole year, two months after it for a part of one, never past the day
+        of asking; for "as of" a day, every report up to about a month after it."""
+        whole_year = (self.start.month, self.start.day, self.end.month, self.end.day) == (1, 1, 12, 31)
+        if self.as_of:  # a year's end figures come out in its first quarter
+            lag = _add_months(self.end, 3 if whole_year else _LAG_MONTHS)
+            return "", min(lag, max(asked_on, self.end)).isoformat()
         year, month0 = divmod(self.start.year * 12 + self.start.month - 1 - 2, 12)
         first = date(year, month0 + 1, 1)
-        last = date(self.end.year + 1, 12, 31) if self.end.month == 12 and self.end.day == 31 \
-            else _add_months(self.end, 2)
+        last = date(self.end.year + 1, 12, 31) if whole_year else _add_months(self.end, 2)
         return first.isoformat(), min(last, max(asked_on, self.start)).isoformat()
 
 
@@ -55,6 +84,27 @@ def _month(y: int, m: int, label: str) -> Period | None:
     return Period(date(y, m, 1), date(y, m, calendar.monthrange(y, m)[1]), label)
 
 
+def _in_year(question: str, at: int, y: int, label: str) -> Period | None:
+    """The part of year `y` named right after position `at` (一季度, 上半年, 国庆假期, 前8个月),
+    or None when none is."""
+    if m := _PART.match(question, at):
+        (m0, d0), (m1, d1) = _PARTS[m.group(1)]
+        return Period(date(y, m0, d0), date(y, m1, d1), f"{label}{m.group(1)}")
+    if (m := _FIRST_MONTHS.match(question, at)) and 1 <= int(n := m.group(1) or m.group(2)) <= 12:
+        last = int(n)
+        return Period(date(y, 1, 1), date(y, last, calendar.monthrange(y, last)[1]),
+                      f"{label}1-{last}月")
+    return None
+
+
+def _as_of(question: str, start: int, p: Period) -> Period:
+    """`p` as "as of" its end when 截至 / as of comes right before it (at `start`)."""
+    before = question[max(0, start - 16):start]
+    if re.search(_AS_OF.pattern + r"$", before, re.I):
+        return p._replace(as_of=True, label=f"截至{p.label}")
+    return p
+
+
 def period(question: str, asked_on: date) -> Period | None:
     """The one period `question` asks about, or None (no time named, or more than one)."""
     found: dict[tuple, Period] = {}
@@ -65,10 +115,25 @@ def period(question: str, asked_on: date) -> Period | None:
         elif m.group(2):
             p = _month(y, int(m.group(2)), f"{y}年{int(m.group(2))}月")
         else:
-            p = _year(y, f"{y}年")
+            p = _in_year(question, m.end(), y, f"{y}年") or _year(y, f"{y}年")
         if p:
+            p = _as_of(question, m.start(), p)
             found[(p.start, p.end)] = p
+    for m in _ENGLISH_PART.finditer(question):
+        if m.group(1):
+            q, y = _ORDINAL[m.group(1).lower()], int(m.group(2))
+            end = 3 * q + 3
+            p = Period(date(y, 3 * q + 1, 1), date(y, end, calendar.monthrange(y, end)[1]),
+                       f"{y}年第{q + 1}季度")
+        else:
+            half, y = _ORDINAL[m.group(3).lower()], int(m.group(4))
+            p = Period(date(y, 6 * half + 1, 1), date(y, 6 * half + 6, 30 if half == 0 else 31),
+                       f"{y}年{'上下'[half]}半年")
+        found = {k: v for k, v in found.items() if k[0].year != y}  # "of 2025" is this part
+        found[(p.start, p.end)] = _as_of(question, m.start(), p)
     for m in _ENGLISH_YEAR.finditer(question):
+        if any(k[0].year == int(m.group(1)) for k in found):
+            continue  # the year of a quarter or half named before it
         y = int(m.group(1))
         p = (Period(date(y, 1, 1), asked_on, f"{y}年以来") if m.group(0).lower().startswith("since")
              else _year(y, f"{y}年"))
@@ -79,8 +144,9 @@ def period(question: str, asked_on: date) -> Period | None:
         y = asked_on.year + offset
         month = _MONTH_IN_YEAR.match(question, m.end())
         p = (_month(y, int(month.group(1)), f"{word}{int(month.group(1))}月（{y}年）") if month
-             else _year(y, f"{word}（{y}年）"))
+             else _in_year(question, m.end(), y, f"{word}（{y}年）") or _year(y, f"{word}（{y}年）"))
         if p:
+            p = _as_of(question, m.start(), p)
             found[(p.start, p.end)] = p
     for m in _RELATIVE_MONTH.finditer(question):
         back = 0 if m.group(0) in ("本月", "这个月", "這個月") or m.group(0).lower() == "this month" \

@@ -134,7 +134,7 @@ def answer_json(answer, archive) -> dict:
     probability = answer.confidence
     return {
         "question": answer.question, "answer": answer.text, "score": round(answer.score, 4),
-        "resolved_date": answer.resolved_date,
+        "resolved_date": answer.resolved_date, "reason": answer.reason,
         "abstained": answer.abstained, "citations": [asdict(c) for c in answer.citations],
         "answerer": {"name": archive.answerer.name, "threshold": archive.threshold},
         "confidence": {"probability": None if probability is None else round(probability, 4),
@@ -205,6 +205,7 @@ def _asked(line: str, archive, k, filters) -> dict:
 
 
 ROLE_LABELS = {"agrees": "同样的答案 same answer", "timeline": "另一日期 another date",
+               "conflict": "同一天的不同答案 same day, another answer",
                "related": "相关 related"}
 
 
@@ -234,6 +235,8 @@ def answer_lines(answer) -> list[str]:
                  f"{c.passage[c.answer_end:]}")
     if answer.agreeing >= 2:
         lines.append(f"  {answer.agreeing} 篇报道一致 ({answer.agreeing} reports agree)")
+    if answer.reason:
+        lines.append(f"  注意 (note): {answer.reason}")
     return lines
 
 

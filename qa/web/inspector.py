@@ -15,7 +15,8 @@ from qa.types import Article, Citation
 from qa.web.render import bilingual, excerpt_html, highlight
 
 UNTITLED = "（无标题 untitled）"
-ROLE_NAMES = {"answer": "答案出处", "agrees": "同样的答案", "timeline": "另一日期的答案"}
+ROLE_NAMES = {"answer": "答案出处", "agrees": "同样的答案", "timeline": "另一日期的答案",
+              "conflict": "同一天的不同答案"}
 
 
 def answer_block(citations: Sequence[Citation], index: int) -> tuple[int, int]:

@@ -52,6 +52,8 @@ def reply_markdown(answer: Answer, first: int = 0) -> str:
         if answer.level:
             lead += f" {badge(answer.level, answer.confidence or 0.0, answer.agreeing)}"
         body = [lead, "", quote(answer.citations[0], first)]
+    if answer.reason:
+        body += ["", f"⚠️ {escape_markdown(answer.reason)}"]
     return "\n".join([*body, "", *source_lines(answer, first)])
 
 

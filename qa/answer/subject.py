@@ -1,0 +1,60 @@
+"""Whom or where a question is about, and whether a passage is about them too.
+
+A story often gives one figure for several places (the Yangtze delta's total, then Shanghai's,
+Zhejiang's shares): a passage that never names the place asked about cannot answer for it, and
+its figure must not join a timeline of that place's figures. Places are found by name (China's
+provinces and regions, the main countries and blocs, in Chinese, Traditional script or English)
+and by form (a name ending in 省, 市, 县, 州, 盟, 旗 or 自治区 after a word boundary); a passage or
+its headline must name each of them (the short form is enough: 浙江 for 浙江省).
+"""
+
+from __future__ import annotations
+
+import re
+
+from qa.index.lexical import fold
+
+# Chinese name (short form) -> English names
+PLACES = {
+    "北京": "beijing", "天津": "tianjin", "上海": "shanghai", "重庆": "chongqing",
+    "河北": "hebei", "山西": "shanxi", "辽宁": "liaoning", "吉林": "jilin",
+    "黑龙江": "heilongjiang", "江苏": "jiangsu", "浙江": "zhejiang", "安徽": "anhui",
+    "福建": "fujian", "江西": "jiangxi", "山东": "shandong", "河南": "henan", "湖北": "hubei",
+    "湖南": "hunan", "广东": "guangdong", "海南": "hainan", "四川": "sichuan",
+    "贵州": "guizhou", "云南": "yunnan", "陕西": "shaanxi", "甘肃": "gansu", "青海": "qinghai",
+    "台湾": "taiwan", "内蒙古": "inner mongolia", "广西": "guangxi", "西藏": "tibet|xizang",
+    "宁夏": "ningxia", "新疆": "xinjiang", "香港": "hong kong", "澳门": "macao|macau",
+    "长三角": "yangtze river delta", "京津冀": "beijing-tianjin-hebei", "粤港澳大湾区": "greater bay area",
+    "美国": "united states|u\\.s\\.|america", "日本": "japan", "俄罗斯": "russia", "英国": "britain|uk",
+    "法国": "france", "德国": "germany", "印度": "india", "韩国": "south korea", "欧盟": "european union|eu",
+    "东盟": "asean", "巴西": "brazil", "澳大利亚": "australia", "加拿大": "canada",
+}
+_NAMES = re.compile("|".join(sorted(PLACES, key=len, reverse=True)))
+_ENGLISH = [(name, re.compile(rf"\b(?:{english})\b", re.I)) for name, english in PLACES.items()]
+# a place by its form: two to four characters before its kind, after a word that is not part
+# of a name (的, 在, 年, a digit, punctuation, the start)
+_BY_FORM = re.compile(r"(?:^|(?<=[的在了和与及年月日，、\s\d]))([\u4e00-\u9fff]{2,4}?)(?:省|市|县|自治区|自治州|州|盟|旗)")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_NOT_PLACES = {"全国", "全市", "全省", "全县", "本市", "我市", "我省", "城市", "超市", "股市", "上市",
+               "各省", "各市", "城乡", "直辖"}
+
+
+def subjects(question: str) -> tuple[str, ...]:
+    """The places `question` is about, as short forms (浙江, 通辽), in the order named."""
+    question = _SURROGATE.sub(" ", question)  # no part of a name, and fold cannot take them
+    q = fold(question)
+    found = [m.group() for m in _NAMES.finditer(q)]
+    found += [name for name, english in _ENGLISH if english.search(question)]
+    for m in _BY_FORM.finditer(q):
+        name = m.group(1)
+        if name not in _NOT_PLACES and not any(name in f or f in name for f in found):
+            found.append(name)
+    return tuple(dict.fromkeys(found))
+
+
+def about(places: tuple[str, ...], text: str) -> bool:
+    """Whether `text` (a passage with its headline) names every one of `places`."""
+    if not places:
+        return True
+    folded = fold(_SURROGATE.sub(" ", text))
+    return all(place in folded for place in places)
