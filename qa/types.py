@@ -121,6 +121,9 @@ class Citation:
     # another article of the answer's own date that gives another answer; "related":
     # retrieved and read, but it does not hold the answer.
     role: str = "related"
+    # the paragraph's place in the file's decoded text (a story may stand on one line)
+    char_start: int = 0
+    char_end: int = 0
 
 
 @dataclass(frozen=True)

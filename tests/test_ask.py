@@ -172,7 +172,8 @@ def test_cli_ask_json_schema(settings, monkeypatch):
     assert data["answerer"] == {"name": "rules", "threshold": 0.125}
     assert set(data["citations"][0]) == {
         "rank", "article_id", "newspaper", "date", "page", "title", "paragraph_index", "passage",
-        "answer_start", "answer_end", "source", "line_start", "line_end", "score", "role"}
+        "answer_start", "answer_end", "source", "line_start", "line_end", "score", "role",
+        "char_start", "char_end"}
     c = data["citations"][0]
     assert c["passage"][c["answer_start"] : c["answer_end"]] == data["answer"]
     assert c["role"] == "answer" and {x["role"] for x in data["citations"][1:]} <= {
@@ -297,3 +298,36 @@ def test_a_passage_about_another_place_is_no_answer_and_joins_no_timeline(tmp_pa
     assert any("浙江" in h for h in hints(answer))
     earlier = archive.ask("浙江省上半年外贸进出口总值是多少？")
     assert earlier.text == "2.35万亿元" and earlier.timeline == ()  # 长三角's figure is not 浙江's
+
+
+def test_search_reads_the_time_asked_as_ask_does(tmp_path, monkeypatch):
+    settings = build(tmp_path, TWO_YEARS)
+    monkeypatch.setenv("QA_MODEL", "qa.testing.fake:FakeEmbedder")
+    index = ["--index-dir", str(settings.index_dir)]
+    asked = "今年国庆假期我市接待游客多少人次"
+    then = CliRunner().invoke(main, ["search", asked, "--json", "--asked-on", "2021-10-31", *index])
+    assert then.exit_code == 0, then.output
+    assert [h["date"] for h in json.loads(then.output)] == ["2021-10-09"]
+    now = CliRunner().invoke(main, ["search", asked, "--asked-on", "2022-10-31", *index])
+    assert "今年（2022年）国庆" in now.output and "2022-10-08" in now.output
+    assert "2021-10-09" not in now.output
+    every = CliRunner().invoke(main, ["search", "国庆假期我市接待游客多少人次", "--json", *index])
+    assert {h["date"] for h in json.loads(every.output)} == {"2021-10-09", "2022-10-08"}
+
+
+def test_a_citation_names_the_bulletin_item_and_its_characters_in_the_file(tmp_path, capsys):
+    from pathlib import Path
+
+    from qa.answer.cite import location
+
+    real = (Path(__file__).parent / "data" / "20250412_excerpt.md").read_text("utf-8")
+    settings = build(tmp_path, {"20250412.md": real})
+    answer = open_archive(settings).ask("截至4月11日，今年我国快递业务量突破了多少件？",
+                                        asked_on=date(2025, 4, 30))
+    c = answer.citations[0]
+    assert answer.text == "500亿件" and c.title == "今年我国快递业务量已突破500亿件"  # the item's
+    text = (settings.corpus_dir / "20250412.md").read_text("utf-8")
+    assert c.passage in text[c.char_start:c.char_end + 1]  # the story stands on one line
+    line = text.splitlines()[c.line_start - 1]
+    assert c.line_start == c.line_end and len(line) > len(c.passage)  # the line alone is vague
+    assert location(c) == f"{c.source}:{c.line_start} ¶{c.paragraph_index + 1} @{c.char_start}-{c.char_end}"

@@ -256,3 +256,25 @@ def test_a_bulletin_is_cut_into_its_items_each_under_its_own_lead(tmp_path):
     storm = [a for a in result.articles if a.title == "北方大风进入最强时段"]
     assert len(storm) == 1 and len(result.articles) == 1 + len(leads)
     assert storm[0].paragraphs[-1].text.startswith("气象部门提醒")
+
+
+REAL_PAGE = Path(__file__).parent / "data" / "20250412_excerpt.md"  # xwlb 2025-04-12, verbatim
+
+
+@pytest.mark.parametrize("bulletin", ["### 国内联播快讯", "### 国际联播快讯"])
+def test_a_real_xwlb_bulletin_gives_one_article_per_strong_lead(tmp_path, bulletin):
+    page = tmp_path / "20250412.md"
+    page.write_bytes(REAL_PAGE.read_bytes())
+    text = page.read_text("utf-8")
+    section = text.split(bulletin)[1].split("[查看原文]")[0]
+    leads = re.findall(r"<p><strong>([^<]+)</strong></p>", section)
+    assert len(leads) >= 4  # the real section: nine items at home, four abroad
+    articles = ingest_file(page).articles
+    titles = [a.title for a in articles]
+    assert all(titles.count(lead) == 1 for lead in leads)
+    assert bulletin[4:] not in titles
+    start = text.index(bulletin)
+    for a in (a for a in articles if a.title in leads):
+        body = section.split(f"<strong>{a.title}</strong>")[1].split("<strong>")[0]
+        assert a.paragraphs and all(p.text[:12] in body for p in a.paragraphs)  # the item's own
+        assert all(start < p.char_start for p in a.paragraphs)

@@ -22,8 +22,14 @@ def citation(rank: int, hit: Hit, span: Span | None = None, role: str = "related
         title=a.title, paragraph_index=p.index, passage=p.text,
         answer_start=span.start if span else None, answer_end=span.end if span else None,
         source=p.source, line_start=p.line_start, line_end=p.line_end, score=hit.score,
-        role=role,
+        role=role, char_start=p.char_start, char_end=p.char_end,
     )
+
+
+def location(c: Citation) -> str:
+    """Where in its file: 20250412.md:130 ¶3 @5120-5188 (line, paragraph, characters)."""
+    lines = str(c.line_start) if c.line_start == c.line_end else f"{c.line_start}-{c.line_end}"
+    return f"{c.source}:{lines} ¶{c.paragraph_index + 1} @{c.char_start}-{c.char_end}"
 
 
 def page_label(page: str | None) -> str | None:

@@ -14,8 +14,7 @@ from qa.answer.confidence import Calibration, family, signals
 from qa.answer.explain import searched
 from qa.answer.subject import about, subjects
 from qa.answer.support import agreeing, level, timeline, unconfirmed
-from qa.answer.when import absolute, period
-from qa.errors import QueryError
+from qa.answer.when import absolute, asked_day, period, timely
 from qa.index.search import Filters, Retriever
 from qa.index.store import Store, current_version
 from qa.model.embed import Embedder, load_embedder
@@ -124,9 +123,8 @@ class Archive:
         day = asked_on or self.asked_on
         asked = period(q, day)
         if asked:  # only reports that can be about the time asked (undated ones may be)
-            first, last = asked.reports(day)
-            timely = ((store.dates >= first) & (store.dates <= last)) | (store.dates == "")
-            mask = timely if mask is None else mask & timely
+            fitting = timely(store.dates, asked, day)
+            mask = fitting if mask is None else mask & fitting
         hits = retriever.search_within(query, max(k, depth or 0), mask)
         label = asked.label if asked else None
         if asked and not hits:  # nothing of that time: say so, and show the other times'
@@ -141,13 +139,7 @@ class Archive:
     @property
     def asked_on(self) -> date:
         """The day questions are asked on: the settings' `asked_on`, else today."""
-        if not self.settings.asked_on:
-            return date.today()
-        try:
-            return date.fromisoformat(self.settings.asked_on)
-        except ValueError as exc:
-            raise QueryError(f"asked_on {self.settings.asked_on!r} is not a date (YYYY-MM-DD)") \
-                from exc
+        return asked_day(self.settings.asked_on)
 
     def answer(self, question: str, hits: Sequence[Hit], k: int | None = None,
                latest: bool = False) -> Answer:

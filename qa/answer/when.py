@@ -14,6 +14,8 @@ import re
 from datetime import date
 from typing import NamedTuple
 
+from qa.errors import QueryError
+
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年(?!代)(?:\s*(\d{1,2})\s*月)?")
 _ENGLISH_YEAR = re.compile(r"\b(?:in|of|for|during|since)\s+((?:19|20)\d{2})\b", re.I)
 _SINCE = re.compile(r"\s*(?:以来|以後|以后|起|至今)")  # matched where the year ends
@@ -66,6 +68,23 @@ class Period(NamedTuple):
         first = date(year, month0 + 1, 1)
         last = date(self.end.year + 1, 12, 31) if whole_year else _add_months(self.end, 2)
         return first.isoformat(), min(last, max(asked_on, self.start)).isoformat()
+
+
+def asked_day(value: str | None) -> date:
+    """The day of asking a setting names (YYYY-MM-DD), today when it names none."""
+    if not value:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise QueryError(f"asked_on {value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def timely(dates, asked: Period, asked_on: date):
+    """Which of the reports published on `dates` (an array of ISO dates, "" when undated) can
+    be about `asked`: a boolean array; undated reports may be, and are kept."""
+    first, last = asked.reports(asked_on)
+    return ((dates >= first) & (dates <= last)) | (dates == "")
 
 
 def _add_months(day: date, n: int) -> date:

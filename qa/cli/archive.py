@@ -8,13 +8,13 @@ from pathlib import Path
 import click
 
 from qa.cli.common import (
-    _date,
     _echo,
     _filter_options,
     _filters,
     _index_needed,
     _settings,
     answerer_option,
+    asked_on_option,
     follow_links_option,
     main,
 )
@@ -88,29 +88,41 @@ def index(paths, index_dir, model, rebuild, quiet, follow_links) -> None:
 @click.argument("query")
 @click.option("-k", default=10, show_default=True, help="Number of paragraphs.")
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@asked_on_option
 @_filter_options
-def search(query, k, as_json, index_dir, date_from, date_to, newspaper) -> None:
-    """Show the paragraphs closest to QUERY (hybrid dense + BM25 retrieval)."""
+def search(query, k, as_json, asked_on, index_dir, date_from, date_to, newspaper) -> None:
+    """Show the paragraphs closest to QUERY (hybrid dense + BM25 retrieval); a time it names
+    (2023年, 今年一季度, 截至去年底) keeps the reports that can be about it, as `qa ask` does."""
+    from qa.answer.cite import citation, location
+    from qa.answer.when import asked_day, period, timely
     from qa.index.search import Retriever
     from qa.index.store import Store
     from qa.model.embed import load_embedder
 
-    settings = _settings(index_dir=index_dir)
+    settings = _settings(index_dir=index_dir, asked_on=asked_on)
     query = check_question(query, settings.max_question_chars)
     _index_needed(settings, index_dir)
     store = Store.open(settings.index_dir)
-    filters = _filters(date_from, date_to, newspaper, store)
+    mask = _filters(date_from, date_to, newspaper, store).mask(store)
+    day = asked_day(settings.asked_on)
+    asked = period(query, day)
+    if asked:
+        fitting = timely(store.dates, asked, day)
+        mask = fitting if mask is None else mask & fitting
     retriever = Retriever(store, load_embedder(settings, "query"))
-    hits = retriever.search(query, k, filters)
+    hits = retriever.search_within(query, k, mask)
     if as_json:
         click.echo(json_text([hit_json(h) for h in hits], indent=2))
         return
+    if asked:
+        first, last = asked.reports(day)
+        _echo(f"问的时间 (time asked): {asked.label}: reports {first or '…'} – {last}")
     if not hits:
         _echo("no matching paragraphs")
     for rank, h in enumerate(hits, 1):
         a, p = h.article, h.paragraph
         _echo(f"{rank:>2}. [{h.score:.4f}] {a.newspaper or ''} {a.date or ''} "
-                   f"〈{a.title or ''}〉 ¶{p.index + 1}  {p.source}:{p.line_start}-{p.line_end}")
+              f"〈{a.title or ''}〉  {location(citation(rank, h))}")
         _echo(f"    {p.text[:160]}")
         if h.copies:
             _echo(f"    (+{len(h.copies)} copies)")
@@ -152,14 +164,13 @@ def answer_json(answer, archive) -> dict:
               help="Ask every line of this file (- for standard input: a question, or a JSON "
                    "object with `question` and optionally `id` and `asked_on`) with one start; "
                    "JSON lines out.")
-@click.option("--asked-on", callback=_date, help="The day of asking, YYYY-MM-DD: what 今年 "
-              "and 去年 mean (QA_ASKED_ON) [today].")
+@asked_on_option
 @answerer_option
 @_filter_options
 def ask(question, k, as_json, questions, asked_on, answerer, reader_runtime, index_dir, date_from,
         date_to, newspaper) -> None:
     """Answer QUESTION with exact words from the archive and cite them."""
-    from qa.answer.cite import format_citation
+    from qa.answer.cite import format_citation, location
     from qa.answer.pipeline import Archive
 
     if (question is None) == (questions is None):
@@ -183,7 +194,7 @@ def ask(question, k, as_json, questions, asked_on, answerer, reader_runtime, ind
     for line in answer_lines(answer):
         _echo(line)
     for c in answer.citations:
-        _echo(f"[{c.rank}] {format_citation(c)}  {c.source}:{c.line_start}-{c.line_end}"
+        _echo(f"[{c.rank}] {format_citation(c)}  {location(c)}"
               + ("" if answer.abstained or c.role == "answer" else f"  ({ROLE_LABELS[c.role]})"))
 
 
@@ -258,8 +269,7 @@ def answer_lines(answer) -> list[str]:
 @click.option("--trusted-proxy", "trusted_proxies", metavar="ADDR", multiple=True,
               help="Believe X-Forwarded-For from this reverse proxy (an address or network); "
                    "repeatable (QA_TRUSTED_PROXY, comma-separated) [none].")
-@click.option("--asked-on", callback=_date, help="The day questions are taken to be asked, "
-              "YYYY-MM-DD: what 今年 and 去年 mean (QA_ASKED_ON) [today].")
+@asked_on_option
 @answerer_option
 def serve(host, port, index_dir, corpus, auth, insecure_no_auth, allowed_hosts, trusted_proxies,
           asked_on, answerer, reader_runtime) -> None:

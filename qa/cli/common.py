@@ -77,6 +77,12 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
     return value
 
 
+asked_on_option = click.option(
+    "--asked-on", callback=_date,
+    help="The day of asking, YYYY-MM-DD: what 今年, 去年 and 上个月 in a question mean "
+         "(QA_ASKED_ON) [today].")
+
+
 def _filter_options(f):
     for option in (
         click.option("--newspaper", help="Only this newspaper."),
