@@ -10,6 +10,7 @@ from qa.answer.support import (
     answer_key,
     describe,
     level,
+    same_answer,
     timeline,
     unconfirmed,
 )
@@ -107,3 +108,13 @@ def test_what_does_not_fit_the_question_joins_no_timeline():
     assert [s.text for s in got.entries] == ["4120个", "65万元"]
     assert timeline(spans[0], spans[:2], DATES, ARTICLES, 0.125,
                     fits=lambda s: s.text != "2860个").entries == []
+
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    ("近5万人次", "5万人次", True), ("100万亿元台", "100万亿元", True), ("34 家", "34家", True),
+    ("5%", "15%", False), ("34家", "35家", False), ("1.5%", "1.55%", False), ("英国", "英国伦敦", True),
+    ("2860个", "4120个", False),
+])
+def test_answers_are_one_up_to_what_a_span_takes_in_beside_them(a, b, same):
+    assert same_answer(a, b) is same and same_answer(b, a) is same

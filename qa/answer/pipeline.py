@@ -170,6 +170,7 @@ class Archive:
             return on_subject[s.passage_index] and fits(question, s.text)
 
         dated = timeline(best, spans, dates, ids, self.threshold, comparable)
+        read = best  # the reader's own best reading: what the confidence is measured on
         if latest and dated.entries and dated.entries[0] is not best:
             best = dated.entries[0]  # the newest report
             dated = timeline(best, spans, dates, ids, self.threshold, comparable)
@@ -188,8 +189,9 @@ class Archive:
                       for r, i in enumerate(order, 1))
         rank = {i: r for r, i in enumerate(order, 1)}
         articles = len({hits[i].article.id for i in (best.passage_index, *same)})
-        probability = self.answerer.confidence(best.score)
-        found = signals(question, best, probability, spans, hits, articles,
+        probability = self.answerer.confidence(read.score)
+        rivals = spans if read is best else [s for s in spans if s is read or s not in dated.entries]
+        found = signals(question, read, probability, rivals, hits, articles,
                         self.answerer.confidence)
         shown = level(probability, articles)
         if self.calibration:  # agreement is one of its signals: no extra step for it

@@ -31,9 +31,10 @@ PLACES = {
 }
 _NAMES = re.compile("|".join(sorted(PLACES, key=len, reverse=True)))
 _ENGLISH = [(name, re.compile(rf"\b(?:{english})\b", re.I)) for name, english in PLACES.items()]
-# a place by its form: two to four characters before its kind, after a word that is not part
-# of a name (的, 在, 年, a digit, punctuation, the start)
-_BY_FORM = re.compile(r"(?:^|(?<=[的在了和与及年月日，、\s\d]))([\u4e00-\u9fff]{2,4}?)(?:省|市|县|自治区|自治州|州|盟|旗)")
+# a place by its form: two to four characters before its kind, after punctuation, 的, 在, 和, 与,
+# 及 or the start (a name run on from other words is not found, rather than found wrong)
+_BY_FORM = re.compile(r"(?:^|(?<=[的在和与及，、：\s]))([\u4e00-\u9fff]{2,4}?)(?:省|市|县|自治区|盟|旗)")
+_NOT_A_NAME = re.compile(r"[哪几什多这那各每本该全同某]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _NOT_PLACES = {"全国", "全市", "全省", "全县", "本市", "我市", "我省", "城市", "超市", "股市", "上市",
                "各省", "各市", "城乡", "直辖"}
@@ -47,7 +48,8 @@ def subjects(question: str) -> tuple[str, ...]:
     found += [name for name, english in _ENGLISH if english.search(question)]
     for m in _BY_FORM.finditer(q):
         name = m.group(1)
-        if name not in _NOT_PLACES and not any(name in f or f in name for f in found):
+        if (name not in _NOT_PLACES and not _NOT_A_NAME.search(name)
+                and not any(name in f or f in name for f in found)):
             found.append(name)
     return tuple(dict.fromkeys(found))
 

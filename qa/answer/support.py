@@ -50,6 +50,19 @@ def answer_key(text: str) -> str:
     return _NOT_WORD.sub("", fold(text))
 
 
+def same_answer(a: str, b: str) -> bool:
+    """Whether two answers are one, up to what a span takes in beside it: 近5万人次 and 5万人次,
+    100万亿元 and 100万亿元台 are; 5% and 15%, 34家 and 35家 are not (a number is never part of
+    a longer one)."""
+    short, long = sorted((answer_key(a), answer_key(b)), key=len)
+    at = long.find(short) if short else -1
+    if at < 0:
+        return False
+    end = at + len(short)
+    return not (at > 0 and long[at - 1].isdigit() and short[0].isdigit()) and \
+        not (end < len(long) and long[end].isdigit() and short[-1].isdigit())
+
+
 def agreeing(best: Span, spans: Sequence[Span], threshold: float) -> dict[int, Span]:
     """Other passages that give the best span's answer: passage index -> its span there.
 
@@ -96,7 +109,7 @@ def timeline(best: Span, spans: Sequence[Span], dates: Sequence[str | None],
         return Timeline([], [])
     floor = max(threshold, TIMELINE_SHARE * best.score)
     figure = _has_digit(best.text)
-    day, key = dates[best.passage_index], answer_key(best.text)
+    day = dates[best.passage_index]
     per_date: dict[str, Span] = {day: best}
     conflicts: dict[str, Span] = {}
     for s in spans:  # best first
@@ -105,12 +118,12 @@ def timeline(best: Span, spans: Sequence[Span], dates: Sequence[str | None],
                 or not fits(s)):
             continue
         if when == day:
-            if answer_key(s.text) != key and article != articles[best.passage_index]:
+            if not same_answer(s.text, best.text) and article != articles[best.passage_index]:
                 conflicts.setdefault(article, s)
         else:
             per_date.setdefault(when, s)
     chosen = sorted(per_date.values(), key=lambda s: dates[s.passage_index], reverse=True)
-    if len({answer_key(s.text) for s in chosen}) < 2:
+    if all(same_answer(s.text, chosen[0].text) for s in chosen):
         chosen = []
     return Timeline(chosen[:TIMELINE_MAX], list(conflicts.values()))
 

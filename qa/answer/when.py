@@ -44,9 +44,16 @@ _ENGLISH_PART = re.compile(
     r"\b(first|second|third|fourth) quarter (?:of )?((?:19|20)\d{2})\b|"
     r"\b(first|second) half (?:of )?((?:19|20)\d{2})\b", re.I)
 _ORDINAL = {"first": 0, "second": 1, "third": 2, "fourth": 3}
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
+           "september", "october", "november", "december")
+# May 2, 2023 / 2 May 2023 / May 2023 (a month name that is also a word, "may", only with a year)
+_ENGLISH_DAY = re.compile(
+    r"\b(?:(?P<d1>\d{1,2})\s+)?(?P<m>" + "|".join(m.capitalize() for m in _MONTHS)
+    + r"|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?(?:\s+(?P<d2>\d{1,2})(?:st|nd|rd|th)?)?"
+    r",?\s+(?P<y>(?:19|20)\d{2})\b")
 # 截至 / as of: the latest report up to a day (the end of the month or year named).
 _AS_OF = re.compile(r"(?:截至|截止|截止到|到|as of|by the end of)\s*", re.I)
-_LAG_MONTHS = 1  # figures "as of" a day come out within about a month of it
+_LAG_MONTHS = 1  # figures "as of" a month's end come out within about a month of it
 
 
 class Period(NamedTuple):
@@ -59,10 +66,13 @@ class Period(NamedTuple):
         """The publication dates (ISO, inclusive) of the reports that can be about it: from two
         months before it (a year's plan is announced in the December before) to the end of the
         next year for a whole year, two months after it for a part of one, never past the day
-        of asking; for "as of" a day, every report up to about a month after it."""
+        of asking; for "as of" a day, every report up to it (as of a month's or a year's end, up
+        to a month or a quarter after it)."""
         whole_year = (self.start.month, self.start.day, self.end.month, self.end.day) == (1, 1, 12, 31)
-        if self.as_of:  # a year's end figures come out in its first quarter
-            lag = _add_months(self.end, 3 if whole_year else _LAG_MONTHS)
+        if self.as_of:  # a day is itself; a month's end figures come out within a month of
+            # it, a year's in its first quarter
+            lag = self.end if self.start == self.end else _add_months(
+                self.end, 3 if whole_year else _LAG_MONTHS)
             return "", min(lag, max(asked_on, self.end)).isoformat()
         year, month0 = divmod(self.start.year * 12 + self.start.month - 1 - 2, 12)
         first = date(year, month0 + 1, 1)
@@ -150,6 +160,17 @@ def period(question: str, asked_on: date) -> Period | None:
                        f"{y}年{'上下'[half]}半年")
         found = {k: v for k, v in found.items() if k[0].year != y}  # "of 2025" is this part
         found[(p.start, p.end)] = _as_of(question, m.start(), p)
+    for m in _ENGLISH_DAY.finditer(question):
+        y, name = int(m["y"]), m["m"].lower()
+        month = next(i for i, full in enumerate(_MONTHS, 1) if full.startswith(name[:3]))
+        day = m["d1"] or m["d2"]
+        p = _month(y, month, f"{y}年{month}月")
+        if p and day and 1 <= int(day) <= p.end.day:
+            at = date(y, month, int(day))
+            p = Period(at, at, f"{y}年{month}月{int(day)}日")
+        if p:
+            found = {k: v for k, v in found.items() if k[0].year != y}
+            found[(p.start, p.end)] = _as_of(question, m.start(), p)
     for m in _ENGLISH_YEAR.finditer(question):
         if any(k[0].year == int(m.group(1)) for k in found):
             continue  # the year of a quarter or half named before it
