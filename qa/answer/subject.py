@@ -35,17 +35,22 @@ _ENGLISH = [(name, re.compile(rf"\b(?:{english})\b", re.I)) for name, english in
 # 及 or the start (a name run on from other words is not found, rather than found wrong)
 _BY_FORM = re.compile(r"(?:^|(?<=[的在和与及，、：\s]))([\u4e00-\u9fff]{2,4}?)(?:省|市|县|自治区|盟|旗)")
 _NOT_A_NAME = re.compile(r"[哪几什多这那各每本该全同某]")
+# an edition (第137届广交会) names one event of a series: a passage about another edition is not
+# about it
+_EDITION = re.compile(r"第\s*(\d+|[一二三四五六七八九十百]+)\s*届")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _NOT_PLACES = {"全国", "全市", "全省", "全县", "本市", "我市", "我省", "城市", "超市", "股市", "上市",
                "各省", "各市", "城乡", "直辖"}
 
 
 def subjects(question: str) -> tuple[str, ...]:
-    """The places `question` is about, as short forms (浙江, 通辽), in the order named."""
+    """The places `question` is about, as short forms (浙江, 通辽), and the edition it names
+    (第137届), in the order found."""
     question = _SURROGATE.sub(" ", question)  # no part of a name, and fold cannot take them
     q = fold(question)
     found = [m.group() for m in _NAMES.finditer(q)]
     found += [name for name, english in _ENGLISH if english.search(question)]
+    found += [f"第{m.group(1)}届" for m in _EDITION.finditer(q)]
     for m in _BY_FORM.finditer(q):
         name = m.group(1)
         if (name not in _NOT_PLACES and not _NOT_A_NAME.search(name)
@@ -58,5 +63,5 @@ def about(places: tuple[str, ...], text: str) -> bool:
     """Whether `text` (a passage with its headline) names every one of `places`."""
     if not places:
         return True
-    folded = fold(_SURROGATE.sub(" ", text))
+    folded = re.sub(r"第\s*(\d+)\s*届", r"第\1届", fold(_SURROGATE.sub(" ", text)))
     return all(place in folded for place in places)

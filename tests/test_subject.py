@@ -1,0 +1,27 @@
+"""Whom or where a question is about (qa.answer.subject)."""
+
+import pytest
+
+from qa.answer.subject import about, subjects
+
+
+@pytest.mark.parametrize(("question", "found"), [
+    ("今年上半年浙江省外贸进出口总值是多少？", ("浙江",)),
+    ("廣東省今年GDP是多少？", ("广东",)),  # Traditional script
+    ("What was Zhejiang's foreign trade in the first half?", ("浙江",)),
+    ("通辽市2023年选派了多少名驻村干部？", ("通辽",)),
+    ("在呼和浩特市举办的展会有多少家企业参加？", ("呼和浩特",)),
+    ("第137屆廣交會開幕前，4月以來廣州口岸平均每天有多少人次出入境？", ("第137届",)),
+    ("中国农业大学的第一个科技小院是在哪个县成立的？", ()),  # 哪个县 names no place
+    ("全市有多少家大型家政企业？", ()),
+    ("2023年国庆假期全国国内出游多少人次？", ()),
+])
+def test_the_places_and_editions_a_question_names(question, found):
+    assert subjects(question) == found
+
+
+def test_a_passage_is_about_them_when_it_or_its_headline_names_each():
+    assert about(("浙江",), "浙江外贸保持增长 今年上半年，浙江省外贸进出口总值2.35万亿元")
+    assert not about(("浙江",), "长三角外贸 今年上半年，其中上海市进出口2.55万亿元")
+    assert about(("第137届",), "第 137 届广交会开幕") and not about(("第137届",), "第139届广交会")
+    assert about((), "anything at all\ud800")  # nothing asked: every passage may answer
