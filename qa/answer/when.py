@@ -53,6 +53,10 @@ _ENGLISH_DAY = re.compile(
     r",?\s+(?P<y>(?:19|20)\d{2})\b")
 # 截至 / as of: the latest report up to a day (the end of the month or year named).
 _AS_OF = re.compile(r"(?:截至|截止|截止到|到|as of|by the end of)\s*", re.I)
+# Figures for a part of a year (a month, a quarter, a holiday) come out for months after it (an
+# international body's count of a half-year in the autumn), never as late as the same part of
+# the next year.
+PART_LAG_MONTHS = 6
 _LAG_MONTHS = 1  # figures "as of" a month's end come out within about a month of it
 
 
@@ -65,7 +69,7 @@ class Period(NamedTuple):
     def reports(self, asked_on: date) -> tuple[str, str]:
         """The publication dates (ISO, inclusive) of the reports that can be about it: from two
         months before it (a year's plan is announced in the December before) to the end of the
-        next year for a whole year, two months after it for a part of one, never past the day
+        next year for a whole year, six months after it for a part of one, never past the day
         of asking; for "as of" a day, every report up to it (as of a month's or a year's end, up
         to a month or a quarter after it)."""
         whole_year = (self.start.month, self.start.day, self.end.month, self.end.day) == (1, 1, 12, 31)
@@ -76,7 +80,7 @@ class Period(NamedTuple):
             return "", min(lag, max(asked_on, self.end)).isoformat()
         year, month0 = divmod(self.start.year * 12 + self.start.month - 1 - 2, 12)
         first = date(year, month0 + 1, 1)
-        last = date(self.end.year + 1, 12, 31) if whole_year else _add_months(self.end, 2)
+        last = date(self.end.year + 1, 12, 31) if whole_year else _add_months(self.end, PART_LAG_MONTHS)
         return first.isoformat(), min(last, max(asked_on, self.start)).isoformat()
 
 
