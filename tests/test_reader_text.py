@@ -62,6 +62,15 @@ def test_an_answer_fits_the_kind_asked_for():
     assert fits("为什么要改革？", "因为效率太低")  # clauses are not checked
 
 
+def test_an_english_question_counts_in_the_chinese_word_for_what_it_names():
+    assert not fits("How many China-Europe freight trains ran in the first quarter?", "1870万人次")
+    assert fits("How many China-Europe freight trains ran in the first quarter?", "4500列")
+    assert fits("How many visitors came during the holiday?", "48.1万人次")
+    assert not fits("How many companies did the window help?", "65万元")
+    assert fits("How many companies did the window help?", "129家")
+    assert not fits("How much investment did the projects draw?", "101个")
+
+
 def test_a_number_question_gets_the_value_it_asks_for():
     def value(question: str, text: str) -> str:
         passage = "据介绍，" + text + "。"

@@ -57,6 +57,7 @@ _AS_OF = re.compile(r"(?:截至|截止|截止到|到|as of|by the end of)\s*", r
 # international body's count of a half-year in the autumn), never as late as the same part of
 # the next year.
 PART_LAG_MONTHS = 6
+PART_LEAD_DAYS = 15  # a holiday's forecast comes out in the fortnight before it
 _LAG_MONTHS = 1  # figures "as of" a month's end come out within about a month of it
 
 
@@ -67,9 +68,10 @@ class Period(NamedTuple):
     as_of: bool = False  # 截至 the end: the latest report up to it is the answer
 
     def reports(self, asked_on: date) -> tuple[str, str]:
-        """The publication dates (ISO, inclusive) of the reports that can be about it: from two
-        months before it (a year's plan is announced in the December before) to the end of the
-        next year for a whole year, six months after it for a part of one, never past the day
+        """The publication dates (ISO, inclusive) of the reports that can be about it: for a whole
+        year from two months before it (its plan is announced in the December before) to the end
+        of the next year; for a part of one from a fortnight before it to six months after it;
+        never past the day
         of asking; for "as of" a day, every report up to it (as of a month's or a year's end, up
         to a month or a quarter after it)."""
         whole_year = (self.start.month, self.start.day, self.end.month, self.end.day) == (1, 1, 12, 31)
@@ -78,8 +80,11 @@ class Period(NamedTuple):
             lag = self.end if self.start == self.end else _add_months(
                 self.end, 3 if whole_year else _LAG_MONTHS)
             return "", min(lag, max(asked_on, self.end)).isoformat()
-        year, month0 = divmod(self.start.year * 12 + self.start.month - 1 - 2, 12)
-        first = date(year, month0 + 1, 1)
+        if whole_year:
+            year, month0 = divmod(self.start.year * 12 + self.start.month - 1 - 2, 12)
+            first = date(year, month0 + 1, 1)
+        else:  # a part of a year is not reported on before it (bar a forecast just before)
+            first = date.fromordinal(self.start.toordinal() - PART_LEAD_DAYS)
         last = date(self.end.year + 1, 12, 31) if whole_year else _add_months(self.end, PART_LAG_MONTHS)
         return first.isoformat(), min(last, max(asked_on, self.start)).isoformat()
 
