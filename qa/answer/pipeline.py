@@ -14,7 +14,7 @@ from qa.answer.confidence import Calibration, family, signals
 from qa.answer.explain import searched
 from qa.answer.subject import about, subjects
 from qa.answer.support import agreeing, level, timeline, unconfirmed
-from qa.answer.when import absolute, asked_day, period, timely
+from qa.answer.when import absolute, asked_day, narrowed
 from qa.index.search import Filters, Retriever
 from qa.index.store import Store, current_version
 from qa.model.embed import Embedder, load_embedder
@@ -121,10 +121,7 @@ class Archive:
         store = retriever.store
         chosen = mask = (filters or Filters()).mask(store)
         day = asked_on or self.asked_on
-        asked = period(q, day)
-        if asked:  # only reports that can be about the time asked (undated ones may be)
-            fitting = timely(store.dates, asked, day)
-            mask = fitting if mask is None else mask & fitting
+        asked, mask = narrowed(q, day, store.dates, mask)  # undated reports may be about it too
         hits = retriever.search_within(query, max(k, depth or 0), mask)
         label = asked.label if asked else None
         if asked and not hits:  # nothing of that time: say so, and show the other times'

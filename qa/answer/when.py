@@ -99,6 +99,16 @@ def asked_day(value: str | None) -> date:
         raise QueryError(f"asked_on {value!r} is not a date (YYYY-MM-DD)") from exc
 
 
+def narrowed(question: str, asked_on: date, dates, mask):
+    """The period `question` asks about (None when it names none) and `mask` (None: every
+    report) narrowed to the reports on `dates` that can be about it."""
+    asked = period(question, asked_on)
+    if asked is None:
+        return None, mask
+    fitting = timely(dates, asked, asked_on)
+    return asked, fitting if mask is None else mask & fitting
+
+
 def timely(dates, asked: Period, asked_on: date):
     """Which of the reports published on `dates` (an array of ISO dates, "" when undated) can
     be about `asked`: a boolean array; undated reports may be, and are kept."""

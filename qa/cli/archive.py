@@ -94,7 +94,7 @@ def search(query, k, as_json, asked_on, index_dir, date_from, date_to, newspaper
     """Show the paragraphs closest to QUERY (hybrid dense + BM25 retrieval); a time it names
     (2023年, 今年一季度, 截至去年底) keeps the reports that can be about it, as `qa ask` does."""
     from qa.answer.cite import citation, location
-    from qa.answer.when import asked_day, period, timely
+    from qa.answer.when import asked_day, narrowed
     from qa.index.search import Retriever
     from qa.index.store import Store
     from qa.model.embed import load_embedder
@@ -105,10 +105,7 @@ def search(query, k, as_json, asked_on, index_dir, date_from, date_to, newspaper
     store = Store.open(settings.index_dir)
     mask = _filters(date_from, date_to, newspaper, store).mask(store)
     day = asked_day(settings.asked_on)
-    asked = period(query, day)
-    if asked:
-        fitting = timely(store.dates, asked, day)
-        mask = fitting if mask is None else mask & fitting
+    asked, mask = narrowed(query, day, store.dates, mask)
     retriever = Retriever(store, load_embedder(settings, "query"))
     hits = retriever.search_within(query, k, mask)
     if as_json:

@@ -150,17 +150,19 @@ class Retriever:
         store = self.store
         if not store.duplicated:
             return mask
-        allowed = np.arange(store.size) if mask is None else np.flatnonzero(mask)
-        _, first = np.unique(store.copy_group[allowed], return_index=True)
-        kept = np.zeros(store.size, dtype=bool)
-        kept[allowed[first]] = True
+        kept = np.ones(store.size, dtype=bool) if mask is None else mask.copy()
+        repeated = store.repeated if mask is None else store.repeated[mask[store.repeated]]
+        kept[repeated] = False
+        _, first = np.unique(store.copy_group[repeated], return_index=True)  # ids ascending
+        kept[repeated[first]] = True
         return kept
 
     def _copies_of(self, pid: int, mask: np.ndarray | None) -> list[int]:
         """Other paragraphs of the same text as `pid` (that `mask` admits), at most MAX_COPIES."""
-        if not self.store.duplicated:
+        store = self.store
+        if not store.duplicated:
             return []
-        same = np.flatnonzero(self.store.copy_group == self.store.copy_group[pid])
+        same = store.repeated[store.copy_group[store.repeated] == store.copy_group[pid]]
         if mask is not None:
             same = same[mask[same]]
         return [int(i) for i in same if i != pid][:MAX_COPIES]

@@ -214,7 +214,10 @@ class Store:
         # paragraphs of the same text share the id of the first of them
         self.copy_group = np.array([first.setdefault(h, i) for i, h in enumerate(self.hashes)],
                                    dtype=np.int64)
-        self.duplicated = len(first) < self.size
+        # the paragraphs whose text is also elsewhere, by id (searched per question, not all)
+        sizes = np.bincount(self.copy_group, minlength=self.size) if self.size else np.zeros(0, int)
+        self.repeated = np.flatnonzero(sizes[self.copy_group] > 1)
+        self.duplicated = len(self.repeated) > 0
         self.vectors = self._load_vectors()
         self.faiss = _loaded(vectors_.FILE, folder, lambda: vectors_.load(
             folder, self.manifest.get("faiss", {}), self.size))

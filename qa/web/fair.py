@@ -10,7 +10,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from qa.web.guard import address_key, answer
+from qa.web.guard import address_key, answer, client_key
 
 UPLOAD_PATHS = ("/gradio_api/upload", "/upload")
 WINDOW_S = 60.0  # uploads are counted over the last minute
@@ -62,7 +62,7 @@ class UploadBudget:
             await answer(scope, send, 411, "an upload must say its length")
             return
         size, now = int(length), self.clock()
-        key = address_key((scope.get("client") or ("unknown",))[0])
+        key = client_key(scope)
         recent = self.sent.setdefault(key, deque())
         while recent and recent[0][0] <= now - WINDOW_S:
             recent.popleft()

@@ -230,7 +230,7 @@ class LoginThrottle:
         if body is None:
             await answer(scope, send, 413, "login form too large")
             return
-        keys = (address_key((scope.get("client") or ("unknown",))[0]),
+        keys = (client_key(scope),
                 "account " + await _user_name(scope, body))
         now = self.clock()
         until = max(self.failures.get(key, (0, 0.0))[1] for key in keys)
@@ -263,6 +263,11 @@ class LoginThrottle:
         if len(self.failures) >= self.max_clients:  # forget those no longer held back
             self.failures = {c: f for c, f in self.failures.items() if f[1] > now}
         self.failures[key] = (failures, now + self.delay(failures))
+
+
+def client_key(scope) -> str:
+    """Whom an ASGI request's socket peer stands for (see address_key)."""
+    return address_key((scope.get("client") or ("unknown",))[0])
 
 
 def address_key(host: str) -> str:

@@ -17,26 +17,21 @@ from qa.types import PageInfo
 
 
 def read_pdf(path: Path, settings: Settings) -> Document:
-    """The pages of a PDF: from its text layer, or by OCR where a page has none (in the reading
-    process of qa.ingest.formats.sandbox unless `settings.reader_memory_mb` is 0)."""
-    if settings.reader_memory_mb > 0:
-        return read_isolated("pdf", path, settings)
-    return read_pdf_here(path, settings)
+    """The pages of a PDF: from its text layer, or by OCR where a page has none."""
+    return _layout("pdf", path, settings)
 
 
 def read_image(path: Path, settings: Settings) -> Document:
-    """The page of a scanned or photographed page, by OCR (in the reading process too)."""
+    """The page of a scanned or photographed page, by OCR."""
+    return _layout("image", path, settings)
+
+
+def _layout(kind: str, path: Path, settings: Settings) -> Document:
+    """`path` read by HERE[kind], in the reading process of qa.ingest.formats.sandbox unless
+    `settings.reader_memory_mb` is 0."""
     if settings.reader_memory_mb > 0:
-        return read_isolated("image", path, settings)
-    return read_image_here(path, settings)
-
-
-def read_pdf_here(path: Path, settings: Settings) -> Document:
-    return _pdf(_read(path, settings), settings)
-
-
-def read_image_here(path: Path, settings: Settings) -> Document:
-    return _image(_read(path, settings), settings)
+        return read_isolated(kind, path, settings)
+    return HERE[kind](path, settings)
 
 
 def read_web_page(path: Path, settings: Settings) -> Document:
@@ -168,3 +163,8 @@ def _checked(document: Document) -> Document:
     if not document.text.strip():
         raise ReadError("no text found on the page (blank, or not a page of text)")
     return document
+
+
+# The readers themselves, run in this process (the sandbox's worker runs them there).
+HERE = {"pdf": lambda path, settings: _pdf(_read(path, settings), settings),
+        "image": lambda path, settings: _image(_read(path, settings), settings)}

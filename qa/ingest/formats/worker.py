@@ -24,7 +24,6 @@ def serve() -> None:
     if memory > 0:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     sandbox.IN_SANDBOX = True
-    readers = {"pdf": document.read_pdf_here, "image": document.read_image_here}
     while True:
         try:
             kind, path, settings = recv.recv()
@@ -32,7 +31,7 @@ def serve() -> None:
             return
         fresh = True  # whether the process is fit for the next file
         try:
-            reply = ("ok", readers[kind](Path(path), settings))
+            reply = ("ok", document.HERE[kind](Path(path), settings))
         except Expired as exc:
             reply, fresh = ("error", str(exc)), False
         except ReadError as exc:
