@@ -199,32 +199,37 @@ def chromium_available() -> str | None:
 
 
 def print_pdf(specs: list[PageSpec], out: Path, seed: int = 0, browser=None) -> Path:
-    """One PDF page per spec, each page as tall as its content, written to `out`; printed by
-    `browser` (a Playwright Browser) when given, else by a Chromium started for it."""
+    """One PDF page per spec (laid out by `page_html`), written to `out`; printed by `browser`
+    (a Playwright Browser) when given, else by a Chromium started for it."""
+    pages = [(page_html(spec, seed + n), PAGE_WIDTH_MM) for n, spec in enumerate(specs)]
+    return print_html(pages, out, browser)
+
+
+def print_html(pages: list[tuple[str, float]], out: Path, browser=None) -> Path:
+    """One PDF page per (HTML, width in mm), each as tall as its `.page` element."""
     if browser is not None:
-        return _print(browser, specs, out, seed)
+        return _print(browser, pages, out)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            return _print(browser, specs, out, seed)
+            return _print(browser, pages, out)
         finally:
             browser.close()
 
 
-def _print(browser, specs: list[PageSpec], out: Path, seed: int) -> Path:
+def _print(browser, pages: list[tuple[str, float]], out: Path) -> Path:
     import pypdfium2 as pdfium
 
     merged = pdfium.PdfDocument.new()
     page = browser.new_page()
     page.emulate_media(media="print")
-    for n, spec in enumerate(specs):
-        page.set_content(page_html(spec, seed + n))
+    for markup, width in pages:
+        page.set_content(markup)
         page.evaluate("document.fonts.ready")
         height = page.evaluate("document.querySelector('.page').getBoundingClientRect().height")
-        data = page.pdf(width=f"{PAGE_WIDTH_MM}mm", height=f"{int(height) + 24}px",
-                        print_background=True)
+        data = page.pdf(width=f"{width}mm", height=f"{int(height) + 24}px", print_background=True)
         single = pdfium.PdfDocument(data)
         merged.import_pages(single, [0])  # any overflow page would be blank: keep the first
         single.close()

@@ -21,8 +21,9 @@ from collections.abc import Iterator
 from statistics import median
 from typing import NamedTuple
 
+from qa.ingest.formats.header import is_field
 from qa.ingest.normalize import ends_sentence, joiner
-from qa.ingest.segment import DATE_HEADER, EDITOR, ORGAN, PAGE_LINE, PAPER
+from qa.ingest.segment import ORGAN
 
 HEADLINE = 1.6  # type at least this many times the body size is a headline
 SUBHEAD = 1.2  # larger than the body, smaller than a headline: sub-headline or intertitle
@@ -146,11 +147,7 @@ def _weighted_median(pairs: list[tuple[float, int]]) -> float:
 
 def _furniture(line: Line, size: float) -> bool:
     text = line.text.strip()
-    if len(text) > 40:
-        return False
-    return bool(DATE_HEADER.search(text) or PAGE_LINE.match(text) or EDITOR.search(text)
-                or ORGAN.match(text) or PAPER.match(text.replace(" ", ""))
-                or re.fullmatch(r"第?\s*[0-9A-Z]{1,3}\s*版", text))
+    return len(text) <= 40 and (is_field(text) or bool(ORGAN.match(text)))
 
 
 def _header(lines: list[Line], page_height: float, size: float) -> set[Line]:
@@ -216,11 +213,36 @@ def _split_y(lines: list[Line], size: float, gap: float) -> list[list[Line]]:
     bands = _split(lines, lambda ln: (ln.y0, ln.y1), gap + 0.45 * size)
     merged = [bands[0]]
     for band in bands[1:]:
-        if not any(ln.size >= HEADLINE * size for ln in band) and _share_gutter(merged[-1], band, size):
+        if (not any(ln.size >= HEADLINE * size for ln in band) and _share_gutter(merged[-1], band, size)
+                or _breaks_flow(merged[-1], band, size)):
             merged[-1] = merged[-1] + band
         else:
             merged.append(band)
     return merged
+
+
+def _breaks_flow(upper: list[Line], lower: list[Line], size: float) -> bool:
+    """Would reading `upper` before `lower` break a story that runs on from column to column?
+
+    So it would when a column of `upper` opens mid-paragraph while the column to its left ends
+    its story in `upper` (a sentence end, or a headline, at its foot) and holds more text in
+    `lower`: the text that runs on must come from the foot of that column in `lower`. White
+    space above two headlines side by side in a column flow lines up by chance; the foot of a
+    lead story, which runs on within its own band, does not look like this.
+    """
+    columns = _split_x(upper, size, 0.0)
+    for left, column in zip(columns, columns[1:], strict=False):
+        body = [ln for ln in column if _kind(ln, size) == "body"]
+        first = min(column, key=lambda ln: ln.y0)
+        if not body or first not in body or first.x0 - min(ln.x0 for ln in body) >= INDENT_EMS * size:
+            continue
+        foot = max(left, key=lambda ln: ln.y1)
+        if _kind(foot, size) == "body" and not ends_sentence(foot.text):
+            continue
+        x0, x1 = min(ln.x0 for ln in left), max(ln.x1 for ln in left)
+        if any(ln.x0 < x1 and ln.x1 > x0 and _kind(ln, size) == "body" for ln in lower):
+            return True
+    return False
 
 
 def _gutters(lines: list[Line], size: float) -> list[tuple[float, float]]:

@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from qa.ingest.decode import Row
+from qa.ingest.formats.header import read_fields
 from qa.ingest.formats.layout import Element, Layout, Line, element_text
-from qa.ingest.segment import Meta, read_header
+from qa.ingest.segment import Meta
 from qa.text import clean_text
 from qa.types import LineBox, PageInfo
 
@@ -74,7 +75,7 @@ def build_page(layout: Layout, info: PageInfo, text: Text) -> Page:
         if rows:
             rows.append(Row("", len(text.parts) + 1, text.size, text.size))
         rows += _rows(element, number, body)
-    meta = read_header([line.text for line in layout.header])
+    meta = read_fields([line.text for line in layout.header], [line.size for line in layout.header])
     return Page(meta, rows, lines, info._replace(label=meta.page), frozenset(body))
 
 

@@ -19,6 +19,8 @@ from qa.errors import ReadError
 from qa.ingest.formats.layout import Line
 
 GAP_EMS = 1.0  # a wider gap between characters on one baseline ends the line
+GUTTER_BODY_EMS = 0.85  # a gap this wide in body type ends the line too (a gutter between columns)
+JOIN_EMS = 0.5  # pieces written apart join into one line only across a gap narrower than this
 SPACE_EMS = 0.3  # an edge gap this wide beside a CJK character is a space
 LATIN_SPACE_EMS = 0.18  # between Latin letters or digits
 WIDER_EMS = 0.12  # two CJK characters this much further apart than usual have a space between
@@ -66,10 +68,11 @@ def open_pdf(data: bytes):
 
 
 class _Char:
-    __slots__ = ("ch", "x0", "y0", "x1", "y1", "index")
+    __slots__ = ("ch", "x0", "y0", "x1", "y1", "index", "spaced")
 
-    def __init__(self, ch, x0, y0, x1, y1, index):
+    def __init__(self, ch, x0, y0, x1, y1, index, spaced=False):
         self.ch, self.x0, self.y0, self.x1, self.y1, self.index = ch, x0, y0, x1, y1, index
+        self.spaced = spaced  # a space the producer wrote comes before it
 
 
 def _chars(textpage, height: float) -> list[_Char]:
@@ -86,20 +89,34 @@ def _chars(textpage, height: float) -> list[_Char]:
     rect = raw.FS_RECTF()
     loose = raw.FPDFText_GetLooseCharBox
     out: list[_Char] = []
+    spaced = False
     for i, ch in enumerate(text):
-        if ch.isspace() or not loose(textpage, i, rect) or rect.right <= rect.left:
+        if ch.isspace():
+            spaced = spaced or raw.FPDFText_IsGenerated(textpage, i) == 0
             continue
+        if not loose(textpage, i, rect) or rect.right <= rect.left:
+            continue
+        if ch == "\ufffe":  # pdfium's mark for a hyphen that ends a line: the hyphen printed
+            ch = "-"
         y0, y1 = height - rect.top, height - rect.bottom
         prev = out[-1] if out else None
         if prev is not None and y1 - y0 < 0.5 * (prev.y1 - prev.y0) and (
                 prev.y0 <= (y0 + y1) / 2 <= prev.y1):  # 一, — may get a tight box: borrow the line's
             y0, y1 = prev.y0, prev.y1
-        out.append(_Char(ch, rect.left, y0, rect.right, y1, i))
+        out.append(_Char(ch, rect.left, y0, rect.right, y1, i, spaced))
+        spaced = False
     return out
 
 
 def _runs(chars: list[_Char]) -> Iterator[list[_Char]]:
-    """Consecutive characters on one baseline, moving right, without a gutter between them."""
+    """Consecutive characters on one baseline, moving right, without a gutter between them.
+
+    A gutter is measured in the page's body type: across columns of body type it is about an
+    em, but only half an em of the headlines set in them. Where the producer wrote a space,
+    the gap is that space, however wide (a full-width space between a headline's two parts).
+    """
+    heights = sorted(c.y1 - c.y0 for c in chars)
+    body = heights[len(heights) // 2] if heights else 0.0
     run: list[_Char] = []
     for c in chars:
         if run:
@@ -107,7 +124,8 @@ def _runs(chars: list[_Char]) -> Iterator[list[_Char]]:
             h = max(last.y1 - last.y0, c.y1 - c.y0, 1e-3)
             same_line = abs((c.y0 + c.y1) - (last.y0 + last.y1)) / 2 < 0.4 * h
             gap = c.x0 - last.x1
-            if not same_line or gap < -0.7 * h or gap > GAP_EMS * h:
+            widest = GAP_EMS * h if c.spaced else min(GAP_EMS * h, GUTTER_BODY_EMS * body)
+            if not same_line or gap < -0.7 * h or gap > widest:
                 yield run
                 run = []
         run.append(c)
@@ -152,7 +170,9 @@ def _line(chars: list[_Char], textpage) -> Line:
 
 def _merge(runs: list[list[_Char]]) -> list[list[_Char]]:
     """Join runs that continue one another on the same baseline (a producer may write a line
-    in several pieces, e.g. one per font)."""
+    in several pieces, e.g. one per font), one after the other: across a gap narrower than
+    `JOIN_EMS`, or touching. Two columns' headlines on one baseline are written apart and can
+    come as close as a full-width bracket's blank half (less than an em of headline type)."""
     runs = sorted(runs, key=lambda r: (r[0].x0, r[0].y0))
     lines: list[list[_Char]] = []
     open_ends: dict[int, list[int]] = {}  # rounded baseline -> indexes of lines ending there
@@ -164,8 +184,9 @@ def _merge(runs: list[list[_Char]]) -> list[list[_Char]]:
         for k in (key - 1, key, key + 1):
             for i in open_ends.get(k, ()):
                 last = lines[i][-1]
+                follows = 0 < first.index - last.index <= 4  # only spaces or nothing between
                 if (abs(last.y1 - first.y1) < 0.3 * h
-                        and -0.7 * h <= first.x0 - last.x1 <= GAP_EMS * h):
+                        and -0.7 * h <= first.x0 - last.x1 <= (JOIN_EMS if follows else 0.05) * h):
                     target = i
                     break
             if target is not None:
