@@ -54,10 +54,12 @@ def joiner(left: str, right: str) -> str:
 def seam(left: str, right: str) -> tuple[int, str]:
     """How to join two hard-wrapped lines: characters to drop from `left`'s end, and a separator.
 
-    A hyphen that split a Latin word (`PT-` + `MEG`) is dropped; Latin words get a space.
+    A hyphen that split a Latin word (`PT-` + `MEG`) is dropped, unless the word is a link of
+    a hyphenated chain (`乙炔-BDO-` + `PTMEG`); Latin words get a space.
     """
-    if (len(left) > 2 and left[-1] == "-" and left[-2].isascii() and left[-2].isalpha()
-            and right[:1].isascii() and right[:1].isalpha()):
+    word = re.search(r"[A-Za-z]+-$", left)
+    if (word and len(left) > 2 and right[:1].isascii() and right[:1].isalpha()
+            and left[word.start() - 1: word.start()] != "-"):
         return 1, ""
     return 0, joiner(left, right)
 

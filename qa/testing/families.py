@@ -280,7 +280,7 @@ def _beside(family: Family, stories: list[StorySpec], rng: random.Random, cols: 
 
 def _boxes(stories: list[StorySpec], family: Family, rng: random.Random) -> list[str]:
     """A box per story: a long one across the page, two shorter ones side by side."""
-    out, i = [], 0
+    out, i, vertical = [], 0, family.vertical
     while i < len(stories):
         pair = stories[i:i + 2]
         if len(pair) == 2 and all(sum(map(len, s.paragraphs)) < 700 for s in pair):
@@ -291,9 +291,9 @@ def _boxes(stories: list[StorySpec], family: Family, rng: random.Random) -> list
                        f'<div style="flex:{family.columns - left}">{cells[1]}</div></div>')
             i += 2
             continue
-        vertical = family.vertical and i == 0
         out.append(_story(stories[i], family, rng, cols=family.columns - vertical, head=2.2,
                           photo=family.photos, vertical=vertical))
+        vertical = False  # one vertical headline a page
         out.append('<div class="rule"></div>')
         i += 1
     return out

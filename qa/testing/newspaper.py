@@ -229,9 +229,14 @@ def _print(browser, pages: list[tuple[str, float]], out: Path) -> Path:
         page.set_content(markup)
         page.evaluate("document.fonts.ready")
         height = page.evaluate("document.querySelector('.page').getBoundingClientRect().height")
-        data = page.pdf(width=f"{width}mm", height=f"{int(height) + 24}px", print_background=True)
-        single = pdfium.PdfDocument(data)
-        merged.import_pages(single, [0])  # any overflow page would be blank: keep the first
+        for _ in range(5):  # print layout may run longer than the screen's: grow until one page
+            single = pdfium.PdfDocument(page.pdf(width=f"{width}mm", height=f"{int(height) + 24}px",
+                                                 print_background=True))
+            if len(single) == 1:
+                break
+            single.close()
+            height *= 1.15
+        merged.import_pages(single, [0])
         single.close()
     page.close()
     buffer = io.BytesIO()

@@ -3,7 +3,8 @@
 Headers print them in many forms, often several on one line (`2023年3月12日 星期日 第3版
 要闻 责任编辑：王明`): dates as 2023年3月12日, 2023-03-12, 2023.03.12, 2023/3/12 or
 二〇二三年三月十二日; 版次 as 第3版, 第三版, 3版, A3版, A03 or A3 alone; the paper's name as
-the masthead (the largest type at the top of the page) or as a name ending in 报 (報). Each
+the masthead (the largest type at the top of the page) or as a paper's name (…日报, …晚报,
+…都市报, in either script). Each
 field is searched for on every line, in simplified or traditional script.
 """
 
@@ -23,7 +24,8 @@ DATE = re.compile(
 PAGE = re.compile(rf"第\s*([0-9{_CN_NUM}百]{{1,4}})\s*版|(?<![A-Za-z0-9])([A-Z]?\d{{1,3}})\s*版"
                   r"|^([A-Z]\d{1,3})$")
 SECTION = re.compile(rf"^[·•|｜:：\s]*([{HAN}]{{2,6}})(?![{HAN}])")
-PAPER = re.compile(rf"[{HAN}]{{2,10}}[报報]$")
+PAPER = re.compile(rf"[{HAN}]{{1,8}}(?:[日晚早晨时時商快周週导導]|都市|青年|法治|法制|经济|經濟|农民|農民|工人|"
+                   rf"参考|參考|科技|文汇|文匯|侨|僑|画|畫)[报報]$")
 EDITOR = re.compile(r"(?:责任|本版|美术|图片)?(?:编辑|編輯)|校对|校對|美编|美編|审校|審校|值班|版式|组版|組版|排版|制图|製圖")
 WEEKDAY = re.compile(r"(?:星期|周|週|礼拜|禮拜)[一二三四五六日天]")
 MASTHEAD = 2.0  # the masthead is set at least this many times the header's other type

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from statistics import median
 from typing import NamedTuple
 
@@ -25,7 +24,7 @@ from qa.ingest.formats.header import is_field
 from qa.ingest.normalize import ends_sentence, joiner
 from qa.ingest.segment import ORGAN
 
-HEADLINE = 1.6  # type at least this many times the body size is a headline
+HEADLINE = 1.45  # type at least this many times the body size is a headline
 SUBHEAD = 1.2  # larger than the body, smaller than a headline: sub-headline or intertitle
 SMALL = 0.9  # smaller than the body: caption type
 HEIGHT_SLACK = 1.15  # a line's size may exceed what its height says by this much (OCR boxes vary)
@@ -35,6 +34,7 @@ TRIM_EMS = 0.5  # line ends trimmed by this much when looking for gutters
 INDENT_EMS = 0.9  # a paragraph's first line is indented (two characters in Chinese type)
 SHORT = 8  # characters: a line this short is not measured for its type size
 _CREDIT = re.compile(r"[（(][^（）()]{1,30}摄\s*[)）]\s*$")
+_CLOSER = re.compile(r"[（(][^（）()]{2,16}[)）]")
 
 
 class Line(NamedTuple):
@@ -49,6 +49,7 @@ class Line(NamedTuple):
     bold: bool = False
     confidence: float | None = None  # OCR recognition confidence
     edges: tuple[float, ...] = ()  # x of each character's left edge, then the last right edge
+    vertical: bool = False  # set top to bottom (a vertical headline)
 
 
 class Element(NamedTuple):
@@ -95,7 +96,8 @@ def _split_at_gutters(lines: list[Line], size: float) -> list[Line]:
     which end and start on either side of the gutter, show where it runs."""
     out = []
     for line in lines:
-        cut = _gutter_in(line, lines, size) if len(line.edges) == len(line.text) + 1 else None
+        cut = (_gutter_in(line, lines, size) if len(line.edges) == len(line.text) + 1
+               and line.size < SUBHEAD * size else None)  # a headline may span columns
         out += [line] if cut is None else _cut_line(line, *cut)
     return out
 
@@ -177,9 +179,11 @@ def _cut(lines: list[Line], size: float, gap: float) -> list[list[Line]]:
     """Recursive XY-cut: leaves (columns or headline blocks) in reading order."""
     if len(lines) <= 1:
         return [lines] if lines else []
-    for split in (_split_y, _split_x, _split_spanning):
+    for split in (_split_y, _split_columns, _split_spanning):
         parts = split(lines, size, gap)
         if len(parts) > 1:
+            if split is _split_columns and all(ln.vertical for ln in parts[-1]):
+                parts.insert(0, parts.pop())  # a vertical headline right of its text leads it
             return [leaf for part in parts for leaf in _cut(part, size, gap)]
     return [sorted(lines, key=lambda ln: (ln.y0, ln.x0))]
 
@@ -198,6 +202,34 @@ def _split_x(lines: list[Line], size: float, gap: float) -> list[list[Line]]:
     return _split(lines, lambda ln: _trimmed(ln, size), GUTTER_EMS * size)
 
 
+def _split_columns(lines: list[Line], size: float, gap: float) -> list[list[Line]]:
+    """`_split_x`, but a column that starts just below the headline of the group beside it goes
+    with that group: the headline is centred over its story's columns, narrower than they are."""
+    parts = _split_x(lines, size, gap)
+    merged = [parts[0]]
+    for part in parts[1:]:
+        if _below_head_of(merged[-1], part, size) or _below_head_of(part, merged[-1], size):
+            merged[-1] = merged[-1] + part
+        else:
+            merged.append(part)
+    return merged
+
+
+def _below_head_of(column: list[Line], other: list[Line], size: float) -> bool:
+    """Does `column` (no headline) start right under the headline that tops `other`?"""
+    if any(ln.size >= SUBHEAD * size for ln in column):
+        return False
+    top = min(ln.y0 for ln in other)
+    head = [ln for ln in other if ln.size >= HEADLINE * size]
+    if not head or min(ln.y0 for ln in head) > top + 0.5 * size:
+        return False
+    body = [ln.y0 for ln in other if ln.size < SUBHEAD * size]
+    first_body = min(body, default=float("inf"))
+    bottom = max(ln.y1 for ln in other if ln.size >= SUBHEAD * size and ln.y0 < first_body)
+    start = min(ln.y0 for ln in column)
+    return bottom - 0.2 * size <= start <= bottom + 3 * size
+
+
 def _trimmed(line: Line, size: float) -> tuple[float, float]:
     trim = min(TRIM_EMS * size, 0.25 * (line.x1 - line.x0))
     return line.x0 + trim, line.x1 - trim
@@ -213,36 +245,22 @@ def _split_y(lines: list[Line], size: float, gap: float) -> list[list[Line]]:
     bands = _split(lines, lambda ln: (ln.y0, ln.y1), gap + 0.45 * size)
     merged = [bands[0]]
     for band in bands[1:]:
-        if (not any(ln.size >= HEADLINE * size for ln in band) and _share_gutter(merged[-1], band, size)
-                or _breaks_flow(merged[-1], band, size)):
+        headless = not any(ln.size >= HEADLINE * size for ln in band)
+        if headless and (_share_gutter(merged[-1], band, size) or _under_one(merged[-1], band, size)):
             merged[-1] = merged[-1] + band
         else:
             merged.append(band)
     return merged
 
 
-def _breaks_flow(upper: list[Line], lower: list[Line], size: float) -> bool:
-    """Would reading `upper` before `lower` break a story that runs on from column to column?
-
-    So it would when a column of `upper` opens mid-paragraph while the column to its left ends
-    its story in `upper` (a sentence end, or a headline, at its foot) and holds more text in
-    `lower`: the text that runs on must come from the foot of that column in `lower`. White
-    space above two headlines side by side in a column flow lines up by chance; the foot of a
-    lead story, which runs on within its own band, does not look like this.
-    """
-    columns = _split_x(upper, size, 0.0)
-    for left, column in zip(columns, columns[1:], strict=False):
-        body = [ln for ln in column if _kind(ln, size) == "body"]
-        first = min(column, key=lambda ln: ln.y0)
-        if not body or first not in body or first.x0 - min(ln.x0 for ln in body) >= INDENT_EMS * size:
-            continue
-        foot = max(left, key=lambda ln: ln.y1)
-        if _kind(foot, size) == "body" and not ends_sentence(foot.text):
-            continue
-        x0, x1 = min(ln.x0 for ln in left), max(ln.x1 for ln in left)
-        if any(ln.x0 < x1 and ln.x1 > x0 and _kind(ln, size) == "body" for ln in lower):
-            return True
-    return False
+def _under_one(upper: list[Line], lower: list[Line], size: float) -> bool:
+    """Does `lower` lie under one of the groups `upper` holds side by side? Then it goes on with
+    that group (a story whose text runs on below a picture set across its columns)."""
+    parts = _split_x(upper, size, 0.0)
+    x0, x1 = min(ln.x0 for ln in lower), max(ln.x1 for ln in lower)
+    return len(parts) > 1 and any(
+        x0 >= min(ln.x0 for ln in part) - size and x1 <= max(ln.x1 for ln in part) + size
+        for part in parts)
 
 
 def _gutters(lines: list[Line], size: float) -> list[tuple[float, float]]:
@@ -251,6 +269,12 @@ def _gutters(lines: list[Line], size: float) -> list[tuple[float, float]]:
 
 
 def _share_gutter(upper: list[Line], lower: list[Line], size: float) -> bool:
+    """Headlines side by side in `upper`, and a gutter of theirs going on through `lower`. (The
+    text of one story above and below a picture across its columns shares gutters too, but is
+    read band by band.)"""
+    parts = _split_x(upper, size, 0.0)
+    if sum(any(ln.size >= HEADLINE * size for ln in part) for part in parts) < 2:
+        return False
     return any(min(a1, b1) > max(a0, b0) for a0, a1 in _gutters(upper, size)
                for b0, b1 in _gutters(lower, size))
 
@@ -358,18 +382,30 @@ def _settle(element: Element, elements: list[Element], i: int, size: float) -> E
     return element
 
 
-def _relocate_captions(elements: list[Element]) -> Iterator[Element]:
-    """Each caption moved to the end of its story (before the next headline)."""
+def _relocate_captions(elements: list[Element]) -> list[Element]:
+    """Each caption moved to the end of its story (before the next headline, and before the
+    reporter's name in brackets that closes the story)."""
+    out: list[Element] = []
     held: list[Element] = []
+
+    def settle() -> None:
+        at = len(out) - 1 if out and _closer(out[-1]) else len(out)
+        out[at:at] = held
+        held.clear()
+
     for element in elements:
         if element.kind == "caption":
             held.append(element)
             continue
         if element.kind == "head" and element.level == 1 and held:
-            yield from held
-            held = []
-        yield element
-    yield from held
+            settle()
+        out.append(element)
+    settle()
+    return out
+
+
+def _closer(element: Element) -> bool:
+    return element.kind == "para" and bool(_CLOSER.fullmatch("".join(ln.text for ln in element.lines).strip()))
 
 
 def element_text(element: Element) -> str:

@@ -13,14 +13,14 @@ from __future__ import annotations
 import ctypes
 import re
 import zlib
+from collections import Counter
 from collections.abc import Iterator
 
 from qa.errors import ReadError
 from qa.ingest.formats.layout import Line
 
 GAP_EMS = 1.0  # a wider gap between characters on one baseline ends the line
-GUTTER_BODY_EMS = 0.85  # a gap this wide in body type ends the line too (a gutter between columns)
-JOIN_EMS = 0.5  # pieces written apart join into one line only across a gap narrower than this
+TOUCH_EMS = 0.05  # pieces not written one after the other join only when this close
 SPACE_EMS = 0.3  # an edge gap this wide beside a CJK character is a space
 LATIN_SPACE_EMS = 0.18  # between Latin letters or digits
 WIDER_EMS = 0.12  # two CJK characters this much further apart than usual have a space between
@@ -68,11 +68,10 @@ def open_pdf(data: bytes):
 
 
 class _Char:
-    __slots__ = ("ch", "x0", "y0", "x1", "y1", "index", "spaced")
+    __slots__ = ("ch", "x0", "y0", "x1", "y1", "index")
 
-    def __init__(self, ch, x0, y0, x1, y1, index, spaced=False):
+    def __init__(self, ch, x0, y0, x1, y1, index):
         self.ch, self.x0, self.y0, self.x1, self.y1, self.index = ch, x0, y0, x1, y1, index
-        self.spaced = spaced  # a space the producer wrote comes before it
 
 
 def _chars(textpage, height: float) -> list[_Char]:
@@ -89,12 +88,8 @@ def _chars(textpage, height: float) -> list[_Char]:
     rect = raw.FS_RECTF()
     loose = raw.FPDFText_GetLooseCharBox
     out: list[_Char] = []
-    spaced = False
     for i, ch in enumerate(text):
-        if ch.isspace():
-            spaced = spaced or raw.FPDFText_IsGenerated(textpage, i) == 0
-            continue
-        if not loose(textpage, i, rect) or rect.right <= rect.left:
+        if ch.isspace() or not loose(textpage, i, rect) or rect.right <= rect.left:
             continue
         if ch == "\ufffe":  # pdfium's mark for a hyphen that ends a line: the hyphen printed
             ch = "-"
@@ -103,20 +98,13 @@ def _chars(textpage, height: float) -> list[_Char]:
         if prev is not None and y1 - y0 < 0.5 * (prev.y1 - prev.y0) and (
                 prev.y0 <= (y0 + y1) / 2 <= prev.y1):  # 一, — may get a tight box: borrow the line's
             y0, y1 = prev.y0, prev.y1
-        out.append(_Char(ch, rect.left, y0, rect.right, y1, i, spaced))
-        spaced = False
+        out.append(_Char(ch, rect.left, y0, rect.right, y1, i))
     return out
 
 
 def _runs(chars: list[_Char]) -> Iterator[list[_Char]]:
-    """Consecutive characters on one baseline, moving right, without a gutter between them.
-
-    A gutter is measured in the page's body type: across columns of body type it is about an
-    em, but only half an em of the headlines set in them. Where the producer wrote a space,
-    the gap is that space, however wide (a full-width space between a headline's two parts).
-    """
-    heights = sorted(c.y1 - c.y0 for c in chars)
-    body = heights[len(heights) // 2] if heights else 0.0
+    """Consecutive characters on one baseline, moving right, without a gutter between them; or
+    stacked one below the other (a vertical line, as headlines may be set)."""
     run: list[_Char] = []
     for c in chars:
         if run:
@@ -124,13 +112,34 @@ def _runs(chars: list[_Char]) -> Iterator[list[_Char]]:
             h = max(last.y1 - last.y0, c.y1 - c.y0, 1e-3)
             same_line = abs((c.y0 + c.y1) - (last.y0 + last.y1)) / 2 < 0.4 * h
             gap = c.x0 - last.x1
-            widest = GAP_EMS * h if c.spaced else min(GAP_EMS * h, GUTTER_BODY_EMS * body)
-            if not same_line or gap < -0.7 * h or gap > widest:
+            across = same_line and -0.7 * h <= gap <= GAP_EMS * h
+            if not (across and not _vertical(run) or _stacked(last, c) and (len(run) == 1 or _vertical(run))):
                 yield run
                 run = []
         run.append(c)
     if run:
         yield run
+
+
+def _stacked(above: _Char, below: _Char) -> bool:
+    w = max(above.x1 - above.x0, below.x1 - below.x0, 1e-3)
+    return (abs((above.x0 + above.x1) - (below.x0 + below.x1)) / 2 < 0.3 * w
+            and -0.2 * w <= below.y0 - above.y1 < 0.6 * w)
+
+
+def _vertical(run: list[_Char]) -> bool:
+    return len(run) > 1 and _stacked(run[0], run[1])
+
+
+def _column_line(chars: list[_Char], textpage) -> Line:
+    """A vertical line: its characters top to bottom; its size the width of its type."""
+    import pypdfium2.raw as raw
+
+    widths = sorted(c.x1 - c.x0 for c in chars)
+    bold = raw.FPDFText_GetFontWeight(textpage, chars[len(chars) // 2].index) >= 600
+    return Line("".join(c.ch for c in chars), min(c.x0 for c in chars), min(c.y0 for c in chars),
+                max(c.x1 for c in chars), max(c.y1 for c in chars), widths[len(widths) // 2], bold,
+                vertical=True)
 
 
 def _line(chars: list[_Char], textpage) -> Line:
@@ -143,8 +152,10 @@ def _line(chars: list[_Char], textpage) -> Line:
     """
     import pypdfium2.raw as raw
 
-    heights = sorted(c.y1 - c.y0 for c in chars)
-    em = heights[len(heights) // 2]
+    # the type size is the most common box height: a few glyphs' loose boxes come short of the
+    # font's (气, 十, 足), quotes and digits from another font taller
+    counts = Counter(round(c.y1 - c.y0, 1) for c in chars)
+    em = max(counts, key=lambda h: (counts[h], h))
     wide = [c.ch >= "\u2e80" or c.x1 - c.x0 >= 0.7 * em for c in chars]
     centres = [(c.x0 + c.x1) / 2 for c in chars]
     pairs = range(len(chars) - 1)
@@ -170,9 +181,9 @@ def _line(chars: list[_Char], textpage) -> Line:
 
 def _merge(runs: list[list[_Char]]) -> list[list[_Char]]:
     """Join runs that continue one another on the same baseline (a producer may write a line
-    in several pieces, e.g. one per font), one after the other: across a gap narrower than
-    `JOIN_EMS`, or touching. Two columns' headlines on one baseline are written apart and can
-    come as close as a full-width bracket's blank half (less than an em of headline type)."""
+    in several pieces, e.g. one per font): pieces written one after the other across a gap of
+    up to `GAP_EMS`, others only when they touch. Two columns' headlines on one baseline are
+    written apart and can come as close as a full-width bracket's blank half."""
     runs = sorted(runs, key=lambda r: (r[0].x0, r[0].y0))
     lines: list[list[_Char]] = []
     open_ends: dict[int, list[int]] = {}  # rounded baseline -> indexes of lines ending there
@@ -186,7 +197,7 @@ def _merge(runs: list[list[_Char]]) -> list[list[_Char]]:
                 last = lines[i][-1]
                 follows = 0 < first.index - last.index <= 4  # only spaces or nothing between
                 if (abs(last.y1 - first.y1) < 0.3 * h
-                        and -0.7 * h <= first.x0 - last.x1 <= (JOIN_EMS if follows else 0.05) * h):
+                        and -0.7 * h <= first.x0 - last.x1 <= (GAP_EMS if follows else TOUCH_EMS) * h):
                     target = i
                     break
             if target is not None:
@@ -206,7 +217,9 @@ def text_lines(page) -> list[Line]:
     textpage = page.get_textpage()
     try:
         runs = list(_runs(_chars(textpage, height)))
-        return [_line(sorted(chars, key=lambda c: c.x0), textpage) for chars in _merge(runs)]
+        across = [run for run in runs if not _vertical(run)]
+        return ([_line(sorted(chars, key=lambda c: c.x0), textpage) for chars in _merge(across)]
+                + [_column_line(run, textpage) for run in runs if _vertical(run)])
     finally:
         textpage.close()
 
