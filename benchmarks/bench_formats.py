@@ -11,10 +11,18 @@ turned by a degree or so with noise. Then:
   (up to 10% OCR errors) and in order, headlines (spaces and character widths aside), seconds
   per page as `qa index` measured them;
 - with --eval: the seed questions answered (`qa eval --answerer rules`) from indexes of the
-  text files, the PDFs and the scans.
+  text files, the PDFs and the scans;
+- with --families N: N pages of each layout family (qa/testing/families.py) from the seed
+  stories and xwlb days of 2022-10 to 2022-12, read from their text layers: sentences whole
+  and in their own story, headlines, header fields; the families kept aside (TEST_FAMILIES)
+  reported apart from those the layout step was developed on; with --family-scans, one page
+  of each family scanned at 150, 200 and 300 dpi (turned ±2°, with noise) and read by OCR:
+  characters recovered in reading order, CER, headlines, seconds per page.
 
     python benchmarks/bench_formats.py --out /tmp/bench-formats --xwlb 3 \\
         --eval ../shared/eval/seed_qa_public.jsonl
+    python benchmarks/bench_formats.py --out /tmp/bench-formats --xwlb 0 --scans 0 \\
+        --families 4 --family-scans
 """
 
 from __future__ import annotations
@@ -34,14 +42,17 @@ sys.path.insert(0, str(ROOT))
 
 from qa.files import source_name  # noqa: E402
 from qa.ingest.articles import ingest_file  # noqa: E402
+from qa.testing.families import FAMILIES, TEST_FAMILIES, page_set  # noqa: E402
 from qa.testing.newspaper import (  # noqa: E402
     cer,
     markdown_spec,
+    print_html,
     print_pdf,
     recovery,
     scan,
     seed_spec,
 )
+from qa.testing.truth import fields, page_text, read_text, recovered, story_recovery  # noqa: E402
 
 SCANS = [(0.0, 0.0), (1.2, 10.0), (0.0, 6.0), (-1.5, 12.0), (0.0, 0.0)]  # (skew, noise) per seed
 
@@ -153,6 +164,93 @@ def evaluate(dataset: Path, indexes: dict[str, Path]) -> None:
               f"{s['abstained']} |")
 
 
+def family_pages(out: Path, per_family: int, xwlb_dir: Path):
+    """[(PDF, truth)]: `per_family` pages of every family, printed once."""
+    pool = [story for path in sorted((ROOT / "corpus").glob("*.txt")) for story in seed_spec(path).stories]
+    for day in sorted(xwlb_dir.glob("20221[012]*.md"))[::6]:
+        pool += markdown_spec(day, 12).stories
+    (out / "families").mkdir(parents=True, exist_ok=True)
+    pages = []
+    for n, (markup, width, spec) in enumerate(page_set(pool, per_family)):
+        pdf = out / "families" / f"{n:02d}-{spec.extra['family']}.pdf"
+        if not pdf.exists():
+            print_html([(markup, width)], pdf)
+        pages.append((pdf, spec))
+    return pages
+
+
+def _family_row(name: str, got, seen, pages: int, cpu: float | None = None) -> str:
+    speed = f" {pages / cpu:.1f} |" if cpu else ""
+    return (f"| {name} | {pages} | {got.sentences} | {got.whole / got.sentences:.1%} | "
+            f"{got.in_story / got.sentences:.1%} | {got.spliced} | {got.headlines_exact}/{got.headlines} | "
+            f"{seen.page}/{seen.articles} | {seen.date}/{seen.articles} | "
+            f"{seen.newspaper}/{seen.newspaper_expected} |{speed}")
+
+
+def bench_families(pages) -> None:
+    print("\nLayout families, text-layer PDFs (sentences whole / in their own story; articles with "
+          "the page's 版次, date, paper)")
+    print("| family | pages | sentences | whole | in own story | spliced articles | headlines | "
+          "版次 | date | paper | pages/s (CPU) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    totals: dict[str, list] = {}
+    for family in FAMILIES:
+        mine = [(pdf, spec) for pdf, spec in pages if spec.extra["family"] == family.name]
+        got = seen = None
+        start = time.process_time()
+        for pdf, spec in mine:
+            articles = ingest_file(pdf).articles
+            r, f = story_recovery(spec, articles), fields(spec, articles)
+            got, seen = (r, f) if got is None else (got + r, seen + f)
+        cpu = time.process_time() - start
+        print(_family_row(family.name + (" (test)" if family.name in TEST_FAMILIES else ""), got, seen,
+                          len(mine), cpu))
+        split = "test" if family.name in TEST_FAMILIES else "develop"
+        previous = totals.get(split)
+        totals[split] = [got, seen, len(mine), cpu] if previous is None else [
+            previous[0] + got, previous[1] + seen, previous[2] + len(mine), previous[3] + cpu]
+    for split in ("develop", "test"):
+        if split in totals:
+            print(_family_row(f"**{split} families**", *totals[split]))
+
+
+def bench_family_scans(pages, out: Path) -> None:
+    print("\nLayout families scanned (one page each; OCR; characters of the truth recovered in reading "
+          "order, CER against it; headlines with spaces and widths folded)")
+    print("| family | dpi | skew, noise | recovered in order | CER | sentences in own story (≤10% "
+          "errors) | headlines | s/page |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    (out / "family-scans").mkdir(exist_ok=True)
+    firsts = {}
+    for pdf, spec in pages:
+        firsts.setdefault(spec.extra["family"], (pdf, spec))
+    sums: dict[tuple[str, int], dict[str, float]] = {}
+    for name, (pdf, spec) in firsts.items():
+        for n, (dpi, skew, noise) in enumerate(((150, 1.5, 6.0), (200, -2.0, 10.0), (300, 2.0, 8.0))):
+            path = out / "family-scans" / f"{pdf.stem}-{dpi}.jpg"
+            if not path.exists():
+                scan(pdf, 0, dpi, skew, noise, seed=n).save(path, quality=90)
+            start = time.perf_counter()
+            articles = ingest_file(path).articles
+            seconds = time.perf_counter() - start
+            truth, text = page_text(spec), read_text(articles)
+            got = story_recovery(spec, articles, tolerance=0.1)
+            share, error = recovered(truth, text), cer(truth, text)
+            print(f"| {name} | {dpi} | {skew:+.1f}°, σ={noise:.0f} | {share:.1%} | {error:.2%} | "
+                  f"{got.in_story / got.sentences:.1%} | {got.headlines_exact}/{got.headlines} | "
+                  f"{seconds:.0f} |", flush=True)
+            total = sums.setdefault(("test" if name in TEST_FAMILIES else "develop", dpi), {})
+            for key, value in (("found", share * len(truth)), ("errors", error * len(truth)),
+                               ("chars", len(truth)), ("story", got.in_story), ("sentences", got.sentences),
+                               ("exact", got.headlines_exact), ("heads", got.headlines),
+                               ("seconds", seconds), ("pages", 1)):
+                total[key] = total.get(key, 0) + value
+    for (split, dpi), t in sorted(sums.items()):
+        print(f"| **{split} families** | {dpi} | | {t['found'] / t['chars']:.1%} | "
+              f"{t['errors'] / t['chars']:.2%} | {t['story'] / t['sentences']:.1%} | "
+              f"{t['exact']:.0f}/{t['heads']:.0f} | {t['seconds'] / t['pages']:.0f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench-formats"))
@@ -160,10 +258,17 @@ def main() -> None:
     parser.add_argument("--xwlb-dir", type=Path, default=ROOT.parent / "shared" / "corpora" / "xwlb")
     parser.add_argument("--scans", type=int, default=5, help="seed pages scanned and OCR'd")
     parser.add_argument("--eval", type=Path, help="seed questions (JSONL) to answer from each version")
+    parser.add_argument("--families", type=int, default=0, help="pages of each layout family")
+    parser.add_argument("--family-scans", action="store_true", help="one page a family scanned and OCR'd")
     args = parser.parse_args()
     args.out = args.out.resolve()
     args.eval = args.eval.resolve() if args.eval else None
     os.chdir(ROOT)  # source names in the indexes are given from here
+    if args.families:
+        pages = family_pages(args.out, args.families, args.xwlb_dir.resolve())
+        bench_families(pages)
+        if args.family_scans:
+            bench_family_scans(pages, args.out)
     specs, pdfs = build(args.out, args.xwlb, args.xwlb_dir.resolve())
     bench_pdfs(specs, pdfs)
     seeds = {stem: pdf for stem, pdf in pdfs.items() if not stem.startswith("xwlb")}

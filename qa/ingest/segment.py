@@ -26,7 +26,10 @@ CLOSING_BYLINE = re.compile(rf"^[（(]\s*({_NAME}(?:\s+{_NAME}){{0,3}})\s*(?:文
 CREDIT = re.compile(r"\s*[（(]\s*([^（）()]{2,30}?\s*摄)\s*[)）]$")
 NOTE = re.compile(r"^[（(]\s*((?:下转|转下|下接|上接|接上|接第|转载自|转自|原载)[^（）()]{0,40})[)）]")
 END_NOTE = re.compile(r"\s*[（(]\s*(?:下转|转下|下接)[^（）()]{0,20}[)）]$")
-OPEN_BYLINE = re.compile(rf"^(?:本报|本刊)?(?:特约)?(?:记者|通讯员|实习生|实习记者)[\s{HAN}·、]{{1,40}}$")
+_ROLE = r"(?:本报|本刊)?(?:特约)?(?:记者|通讯员|实习生|实习记者)"
+# names after the role, each of 2-5 characters: a paragraph's first line in a narrow column
+# (`记者从北京市医药物资`) is no byline
+OPEN_BYLINE = re.compile(rf"^{_ROLE}\s*{_NAME}(?:[\s、]+(?:{_ROLE}\s*)?{_NAME})*$")
 LEAD = re.compile(rf"^(?:本报讯|(?:本报|新华社|中新社|人民日报|[{HAN}]{{2,6}}社)[^，。,、]{{0,16}}?"
                   rf"(?:\d{{1,2}}|[一二三四五六七八九十]{{1,3}})日电|[{HAN}]{{2,8}}网消息)")
 LEAD_BYLINE = re.compile(r"^本报讯\s*[（(]([^（）()]{2,40})[)）]")

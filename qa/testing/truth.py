@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from typing import NamedTuple
 
 from qa.testing.newspaper import CREDIT, _find, _plain, split_sentences
@@ -64,11 +65,12 @@ def story_recovery(spec, articles, tolerance: float = 0.0) -> StoryRecovery:
             taken.add(a)
     whole = in_story = 0
     holders: dict[int, set[int]] = {}
+    told = Counter(s for story in spec.stories for s in set(_story_sentences(story)))
     for n, places in enumerate(found):
         at = (-1, -1)
-        for pl in places:
+        for sentence, pl in zip(_story_sentences(spec.stories[n]), places, strict=True):
             whole += bool(pl)
-            for a, _, _ in pl:
+            for a, _, _ in pl if told[sentence] == 1 else ():  # a sentence two stories share proves nothing
                 holders.setdefault(a, set()).add(n)
             mine = sorted((i, j) for a, i, j in pl if a == owner.get(n) and (i, j) > at)
             if mine:
