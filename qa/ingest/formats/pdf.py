@@ -96,7 +96,8 @@ def _chars(textpage, height: float) -> list[_Char]:
         y0, y1 = height - rect.top, height - rect.bottom
         prev = out[-1] if out else None
         if prev is not None and y1 - y0 < 0.5 * (prev.y1 - prev.y0) and (
-                prev.y0 <= (y0 + y1) / 2 <= prev.y1):  # 一, — may get a tight box: borrow the line's
+                prev.y0 <= (y0 + y1) / 2 <= prev.y1) and (
+                rect.left >= (prev.x0 + prev.x1) / 2):  # 一, — may get a tight box: borrow the line's
             y0, y1 = prev.y0, prev.y1
         out.append(_Char(ch, rect.left, y0, rect.right, y1, i))
     return out
@@ -122,8 +123,13 @@ def _runs(chars: list[_Char]) -> Iterator[list[_Char]]:
 
 
 def _stacked(above: _Char, below: _Char) -> bool:
+    """`below` set right under `above`, in type of the same size: as wide or as tall (set
+    vertically, 一 and 二 get flat boxes, 门 a narrow one)."""
     w = max(above.x1 - above.x0, below.x1 - below.x0, 1e-3)
-    return (abs((above.x0 + above.x1) - (below.x0 + below.x1)) / 2 < 0.3 * w
+    h = max(above.y1 - above.y0, below.y1 - below.y0, 1e-3)
+    same = (abs((above.x1 - above.x0) - (below.x1 - below.x0)) < 0.15 * w
+            or abs((above.y1 - above.y0) - (below.y1 - below.y0)) < 0.15 * h)
+    return (same and abs((above.x0 + above.x1) - (below.x0 + below.x1)) / 2 < 0.3 * w
             and -0.2 * w <= below.y0 - above.y1 < 0.6 * w)
 
 
@@ -217,9 +223,11 @@ def text_lines(page) -> list[Line]:
     textpage = page.get_textpage()
     try:
         runs = list(_runs(_chars(textpage, height)))
+        columns = [run for run in runs if _vertical(run) and len(run) >= 3]
         across = [run for run in runs if not _vertical(run)]
+        across += [[c] for run in runs if _vertical(run) and len(run) < 3 for c in run]  # by chance
         return ([_line(sorted(chars, key=lambda c: c.x0), textpage) for chars in _merge(across)]
-                + [_column_line(run, textpage) for run in runs if _vertical(run)])
+                + [_column_line(run, textpage) for run in columns])
     finally:
         textpage.close()
 
