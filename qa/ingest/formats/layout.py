@@ -225,7 +225,9 @@ def _below_head_of(column: list[Line], other: list[Line], size: float) -> bool:
         return False
     body = [ln.y0 for ln in other if ln.size < SUBHEAD * size]
     first_body = min(body, default=float("inf"))
-    bottom = max(ln.y1 for ln in other if ln.size >= SUBHEAD * size and ln.y0 < first_body)
+    bottom = max((ln.y1 for ln in other if ln.size >= SUBHEAD * size and ln.y0 < first_body), default=None)
+    if bottom is None:
+        return False
     start = min(ln.y0 for ln in column)
     return bottom - 0.2 * size <= start <= bottom + 3 * size
 
@@ -293,17 +295,25 @@ def _split(lines: list[Line], span, min_gap: float) -> list[list[Line]]:
 
 
 def _split_spanning(lines: list[Line], size: float, gap: float) -> list[list[Line]]:
-    """Cut right above and below headlines wider than a column, where nothing straddles the cut."""
+    """Cut right above and below headlines wider than a column, where nothing straddles the cut.
+    The last line of such a headline may be short (`会议` under a line across the page), and a
+    sub-headline under it narrower than a column: a line of either size right under a spanning
+    one spans too."""
     column = _column_width(lines, size)
     if column is None:
         return [lines]
     ordered = sorted(lines, key=lambda ln: (ln.y0, ln.x0))
+    spanning = {ln for ln in ordered if ln.size >= SUBHEAD * size and ln.x1 - ln.x0 > 1.3 * column}
+    for ln in ordered:
+        if ln.size >= SUBHEAD * size and any(
+                0 <= ln.y0 - above.y1 < 1.2 * ln.size and min(ln.x1, above.x1) > max(ln.x0, above.x0)
+                for above in spanning):
+            spanning.add(ln)
     cuts = []
     reach = ordered[0].y1
     for i in range(1, len(ordered)):
         before, after = ordered[i - 1], ordered[i]
-        if reach <= after.y0 + 0.15 * size and any(
-                ln.size >= SUBHEAD * size and ln.x1 - ln.x0 > 1.3 * column for ln in (before, after)):
+        if reach <= after.y0 + 0.15 * size and (before in spanning or after in spanning):
             cuts.append(i)
         reach = max(reach, after.y1)
     bounds = [0, *cuts, len(ordered)]

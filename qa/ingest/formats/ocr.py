@@ -17,10 +17,12 @@ from qa.errors import ReadError
 from qa.ingest.formats.layout import Line
 from qa.text import is_han
 
-DETECT_WIDTH = 1800  # pixels across the page that line detection looks at (narrower joins columns)
+DETECT_WIDTH = 3600  # pixels across the page that line detection looks at at most (an A3 page at 300 dpi)
 MIN_CONFIDENCE = 0.5  # RapidOCR's own cut: lines read with less confidence are noise
 SPLIT_PITCHES = 1.8  # characters this far apart inside a detected line have a gutter between them
 MAX_SKEW = 5.0  # degrees searched either way for the page's skew
+BLANK_SHARE = 0.15  # a stretch of a line with ink in fewer of its pixel columns is blank
+CHANNEL_EMS = 0.4  # a white channel this wide (in line heights) through a detected line cuts it
 
 
 @lru_cache(maxsize=2)
@@ -58,8 +60,9 @@ def recognise(image, threads: int = -1) -> tuple[list[Line], float]:
     boxes, _ = ocr.text_det(small)
     if boxes is None or not len(boxes):
         return [], skew
-    boxes = (np.asarray(boxes, dtype=np.float32) / scale).astype(np.float32)
+    boxes = _split_at_channels((np.asarray(boxes, dtype=np.float32) / scale).astype(np.float32), clean)
     crops = ocr.get_crop_img_list(page, boxes)
+    ink = clean < 128
     read, _ = ocr.text_rec(crops, True)  # with each character's position along its line
     lines = []
     for box, (text, score, where) in zip(boxes.tolist(), read, strict=True):
@@ -67,8 +70,42 @@ def recognise(image, threads: int = -1) -> tuple[list[Line], float]:
             continue
         xs, ys = zip(*box, strict=True)
         lines += _pieces(text, _centres(text, where), min(xs), min(ys), max(xs), max(ys),
-                         round(float(score), 4))
+                         round(float(score), 4), ink)
     return lines, skew
+
+
+def _split_at_channels(boxes, gray):
+    """Detected lines cut where a white channel runs through them: the detector joins the
+    lines of two columns across a narrow gutter (its boxes grow by about a character's height
+    on every side), but the gutter stays white above and below the line, for at least a line's
+    height each way, which no gap between characters or after a comma is."""
+    import numpy as np
+
+    ink = gray < 128
+    heights = [float(b[:, 1].max() - b[:, 1].min()) for b in boxes]
+    usual = float(np.median(heights)) if heights else 0.0
+    out = []
+    for box, h in zip(boxes, heights, strict=True):
+        x0, x1 = int(box[:, 0].min()), int(box[:, 0].max())
+        y0, y1 = int(box[:, 1].min()), int(box[:, 1].max())
+        if h > 1.5 * usual or x1 - x0 < 4 * h:  # headlines, and lines too short to hold two
+            out.append(box)
+            continue
+        strip = ink[max(0, int(y0 - h)):int(y1 + h), max(0, x0):x1]
+        own = ink[max(0, y0):y1, max(0, x0):x1].any(axis=0)
+        clear = ~strip.any(axis=0)
+        cuts, start = [], None
+        for x, white in enumerate([*clear, False]):
+            if white and start is None:
+                start = x
+            elif not white and start is not None:
+                if x - start >= CHANNEL_EMS * h and own[:start].any() and own[x:].any():
+                    cuts.append((start, x))
+                start = None
+        edges = [0, *(a for cut in cuts for a in cut), x1 - x0]
+        for a, b in zip(edges[::2], edges[1::2], strict=False):
+            out.append(np.array([[x0 + a, y0], [x0 + b, y0], [x0 + b, y1], [x0 + a, y1]], dtype=np.float32))
+    return np.stack(out) if out else boxes
 
 
 def skew_of(gray) -> float:
@@ -100,15 +137,27 @@ def _centres(text: str, where) -> list[float] | None:
 
 
 def _pieces(text: str, centres: list[float] | None, x0: float, y0: float, x1: float, y1: float,
-            score: float) -> list[Line]:
+            score: float, ink=None) -> list[Line]:
     """A recognised line as Lines with character edges, split where the detector joined two
-    lines across a gutter (a gap of more than `SPLIT_PITCHES` characters)."""
+    lines across a gutter: a gap of more than `SPLIT_PITCHES` characters between two read
+    characters that is blank on the page (`ink`, the page's ink as a boolean array). A gap with
+    ink in it holds characters the recognizer could not read (rare or traditional ones): the
+    line goes on across it, and its ends stay where its ink is."""
     if centres is None or len(text) < 2:
         return [Line(text.strip(), x0, y0, x1, y1, _type_size(text, x1 - x0), False, score)]
     at = [x0 + c * (x1 - x0) for c in centres]
     steps = sorted(b - a for a, b in zip(at, at[1:], strict=False))
     pitch = max(steps[len(steps) // 2], 1.0)
-    cuts = [0, *(i for i in range(1, len(at)) if at[i] - at[i - 1] > SPLIT_PITCHES * pitch), len(at)]
+    half = pitch / 2
+
+    def blank(a: float, b: float) -> bool:
+        if ink is None or b - a < 1:
+            return True
+        region = ink[max(0, int(y0)):int(y1), max(0, int(a)):int(b)]
+        return not region.size or region.any(axis=0).mean() < BLANK_SHARE
+
+    cuts = [0, *(i for i in range(1, len(at)) if at[i] - at[i - 1] > SPLIT_PITCHES * pitch
+                 and blank(at[i - 1] + half, at[i] - half)), len(at)]
     out = []
     for a, b in zip(cuts, cuts[1:], strict=False):
         part, centre = text[a:b], at[a:b]
@@ -118,9 +167,13 @@ def _pieces(text: str, centres: list[float] | None, x0: float, y0: float, x1: fl
             part, centre = part[:-1], centre[:-1]
         if not part:
             continue
-        half = pitch / 2
-        edges = (max(x0, centre[0] - half), *((p + q) / 2 for p, q in zip(centre, centre[1:], strict=False)),
-                 min(x1, centre[-1] + half))
+        left = max(x0, centre[0] - half)
+        right = min(x1, centre[-1] + half)
+        if a == 0 and not blank(x0, left):
+            left = x0
+        if b == len(at) and not blank(right, x1):
+            right = x1
+        edges = (left, *((p + q) / 2 for p, q in zip(centre, centre[1:], strict=False)), right)
         out.append(Line(part, edges[0], y0, edges[-1], y1,
                         _type_size(part, edges[-1] - edges[0], centre), False, score, edges))
     return out
