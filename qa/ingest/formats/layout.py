@@ -345,15 +345,20 @@ def _elements(leaves: list[list[Line]], size: float) -> list[Element]:
     """Headlines, paragraphs and captions from the leaves in reading order."""
     out: list[Element] = []
     para = -1  # the paragraph a line that is not indented continues
+    tail: tuple[Line, str] | None = None  # the previous leaf's last line and its kind
     for leaf in leaves:
-        kinds, prev = [], None
+        # a leaf that starts on the baseline where the one before ended is the rest of that
+        # printed line, cut off at a gap (a caption's credit after `。`): it reads as that line
+        carry = tail if tail is not None and abs(leaf[0].y0 - tail[0].y0) < 0.5 * size else (None, None)
+        kinds, prev = [], carry[0]
         for line in leaf:
             kinds.append(_kind(line, size, prev))
             prev = line
+        tail = (leaf[-1], kinds[-1])
         body = [ln for ln, kind in zip(leaf, kinds, strict=True) if kind == "body"]
         left = min((ln.x0 for ln in body), default=0.0)
         right = max((ln.x1 for ln in body), default=0.0)
-        prev, prev_kind = None, None
+        prev, prev_kind = carry
         for line, kind in zip(leaf, kinds, strict=True):
             last = out[-1] if out else None
             if kind in ("head", "sub"):

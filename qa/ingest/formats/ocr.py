@@ -21,8 +21,10 @@ DETECT_WIDTH = 3600  # pixels across the page that line detection looks at at mo
 MIN_CONFIDENCE = 0.5  # RapidOCR's own cut: lines read with less confidence are noise
 SPLIT_PITCHES = 1.8  # characters this far apart inside a detected line have a gutter between them
 MAX_SKEW = 5.0  # degrees searched either way for the page's skew
+VERTICAL_RATIO = 3.0  # a detected box this many times taller than wide is a vertical line
 BLANK_SHARE = 0.15  # a stretch of a line with ink in fewer of its pixel columns is blank
 CHANNEL_EMS = 0.4  # a white channel this wide (in line heights) through a detected line cuts it
+WIDE_CHANNEL_EMS = 0.75  # white only above or only below it, this wide
 
 
 @lru_cache(maxsize=2)
@@ -62,23 +64,74 @@ def recognise(image, threads: int = -1) -> tuple[list[Line], float]:
         return [], skew
     boxes = _split_at_channels((np.asarray(boxes, dtype=np.float32) / scale).astype(np.float32), clean)
     crops = ocr.get_crop_img_list(page, boxes)
+    upright = [_vertical(box) for box in boxes]
+    crops = [_unstacked(page, box) if up else crop for box, crop, up in zip(boxes, crops, upright, strict=True)]
     ink = clean < 128
     read, _ = ocr.text_rec(crops, True)  # with each character's position along its line
     lines = []
-    for box, (text, score, where) in zip(boxes.tolist(), read, strict=True):
+    for box, up, (text, score, where) in zip(boxes.tolist(), upright, read, strict=True):
         if float(score) < MIN_CONFIDENCE or not text.strip():
             continue
         xs, ys = zip(*box, strict=True)
+        if up:
+            lines.append(Line(text.strip(), min(xs), min(ys), max(xs), max(ys), max(xs) - min(xs), False,
+                              round(float(score), 4), vertical=True))
+            continue
         lines += _pieces(text, _centres(text, where), min(xs), min(ys), max(xs), max(ys),
                          round(float(score), 4), ink)
     return lines, skew
 
 
+def _vertical(box) -> bool:
+    """A detected box that is a column of characters set top to bottom (a vertical headline)."""
+    width = float(box[:, 0].max() - box[:, 0].min())
+    return float(box[:, 1].max() - box[:, 1].min()) >= VERTICAL_RATIO * max(width, 1.0)
+
+
+def _unstacked(page, box):
+    """A vertical line as the recognizer reads lines: its characters set side by side. (The
+    recognizer reads a turned crop as characters on their side.) The characters are the runs of
+    inked rows, joined while they fit in a square as wide as the column's ink (三 has gaps)."""
+    import numpy as np
+
+    x0, x1 = int(box[:, 0].min()), int(box[:, 0].max())
+    y0, y1 = int(box[:, 1].min()), int(box[:, 1].max())
+    column = page[max(0, y0):y1, max(0, x0):x1]
+    inked = (column[:, :, 0] if column.ndim == 3 else column) < 128
+    cols = np.flatnonzero(inked.any(axis=0))
+    rows = inked.any(axis=1)
+    if not len(cols) or not rows.any():
+        return column
+    side = int(cols[-1] - cols[0] + 1)
+    runs, start = [], None
+    for y, on in enumerate([*rows, False]):
+        if on and start is None:
+            start = y
+        elif not on and start is not None:
+            runs.append([start, y])
+            start = None
+    cells = [runs[0]]
+    for a, b in runs[1:]:
+        if b - cells[-1][0] <= 1.15 * side:
+            cells[-1][1] = b
+        else:
+            cells.append([a, b])
+    height, pad = max(b - a for a, b in cells) + 8, max(2, side // 8)
+    parts = []
+    for a, b in cells:
+        cell = np.full((height, column.shape[1] + 2 * pad, *column.shape[2:]), 255, dtype=column.dtype)
+        top = (height - (b - a)) // 2
+        cell[top:top + b - a, pad:pad + column.shape[1]] = column[a:b]
+        parts.append(cell)
+    return np.ascontiguousarray(np.concatenate(parts, axis=1))
+
+
 def _split_at_channels(boxes, gray):
     """Detected lines cut where a white channel runs through them: the detector joins the
     lines of two columns across a narrow gutter (its boxes grow by about a character's height
-    on every side), but the gutter stays white above and below the line, for at least a line's
-    height each way, which no gap between characters or after a comma is."""
+    on every side), but the gutter stays white through the lines on either side, and is wider
+    than the blank after a comma (`CHANNEL_EMS` of a line's height); at the top or foot of a
+    column, white on one side, it must be wider still (`WIDE_CHANNEL_EMS`)."""
     import numpy as np
 
     ink = gray < 128
@@ -91,21 +144,35 @@ def _split_at_channels(boxes, gray):
         if h > 1.5 * usual or x1 - x0 < 4 * h:  # headlines, and lines too short to hold two
             out.append(box)
             continue
-        strip = ink[max(0, int(y0 - h)):int(y1 + h), max(0, x0):x1]
         own = ink[max(0, y0):y1, max(0, x0):x1].any(axis=0)
-        clear = ~strip.any(axis=0)
-        cuts, start = [], None
-        for x, white in enumerate([*clear, False]):
-            if white and start is None:
-                start = x
-            elif not white and start is not None:
-                if x - start >= CHANNEL_EMS * h and own[:start].any() and own[x:].any():
-                    cuts.append((start, x))
-                start = None
-        edges = [0, *(a for cut in cuts for a in cut), x1 - x0]
+        above = ink[max(0, int(y0 - 1.5 * h)):y0, max(0, x0):x1].any(axis=0)
+        below = ink[y1:int(y1 + 1.5 * h), max(0, x0):x1].any(axis=0)
+        both, either = ~(own | above | below), ~own & (~above | ~below)
+        cuts = sorted(_runs_of(both, CHANNEL_EMS * h) + _runs_of(either, WIDE_CHANNEL_EMS * h))
+        cuts = [(a, b) for a, b in cuts if own[:a].any() and own[b:].any()]
+        kept: list[tuple[int, int]] = []
+        for a, b in cuts:  # a wide run holds the narrow one found in it
+            if kept and a < kept[-1][1]:
+                kept[-1] = (min(a, kept[-1][0]), max(b, kept[-1][1]))
+            else:
+                kept.append((a, b))
+        edges = [0, *(a for cut in kept for a in cut), x1 - x0]
         for a, b in zip(edges[::2], edges[1::2], strict=False):
             out.append(np.array([[x0 + a, y0], [x0 + b, y0], [x0 + b, y1], [x0 + a, y1]], dtype=np.float32))
     return np.stack(out) if out else boxes
+
+
+def _runs_of(flags, least: float) -> list[tuple[int, int]]:
+    """[start, end) of each run of True at least `least` long."""
+    out, start = [], None
+    for x, on in enumerate([*flags, False]):
+        if on and start is None:
+            start = x
+        elif not on and start is not None:
+            if x - start >= least:
+                out.append((start, x))
+            start = None
+    return out
 
 
 def skew_of(gray) -> float:
