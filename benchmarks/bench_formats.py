@@ -16,8 +16,9 @@ turned by a degree or so with noise. Then:
   stories and xwlb days of 2022-10 to 2022-12, read from their text layers: sentences whole
   and in their own story, headlines, header fields; the families kept aside (TEST_FAMILIES)
   reported apart from those the layout step was developed on; with --family-scans, one page
-  of each family scanned at 150, 200 and 300 dpi (turned ±2°, with noise) and read by OCR:
-  characters recovered in reading order, CER, headlines, seconds per page.
+  of each family scanned at 150, 200 and 300 dpi (turned ±2°, with noise), and as a photo
+  (unevenly lit, soft, one edge cut off), read by OCR: characters recovered in reading order,
+  CER, sentences in their own story, articles holding two stories, headlines, seconds a page.
 
     python benchmarks/bench_formats.py --out /tmp/bench-formats --xwlb 3 \\
         --eval ../shared/eval/seed_qa_public.jsonl
@@ -46,6 +47,7 @@ from qa.testing.families import FAMILIES, TEST_FAMILIES, page_set  # noqa: E402
 from qa.testing.newspaper import (  # noqa: E402
     cer,
     markdown_spec,
+    photographed,
     print_html,
     print_pdf,
     recovery,
@@ -55,6 +57,8 @@ from qa.testing.newspaper import (  # noqa: E402
 from qa.testing.truth import fields, page_text, read_text, recovered, story_recovery  # noqa: E402
 
 SCANS = [(0.0, 0.0), (1.2, 10.0), (0.0, 6.0), (-1.5, 12.0), (0.0, 0.0)]  # (skew, noise) per seed
+PHOTO = 0  # the condition "a photo of the page": 200 dpi, lit unevenly, one edge cut off
+SCAN_CONDITIONS = ((150, 1.5, 6.0), (200, -2.0, 10.0), (300, 2.0, 8.0), (PHOTO, 1.0, 4.0))
 
 
 def build(out: Path, xwlb: int, xwlb_dir: Path) -> tuple[dict[str, object], dict[str, Path]]:
@@ -217,38 +221,44 @@ def bench_families(pages) -> None:
 def bench_family_scans(pages, out: Path) -> None:
     print("\nLayout families scanned (one page each; OCR; characters of the truth recovered in reading "
           "order, CER against it; headlines with spaces and widths folded)")
-    print("| family | dpi | skew, noise | recovered in order | CER | sentences in own story (≤10% "
-          "errors) | headlines | s/page |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    print("| family | scan | skew, noise | recovered in order | CER | sentences in own story (≤10% "
+          "errors) | spliced articles | headlines | s/page |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
     (out / "family-scans").mkdir(exist_ok=True)
     firsts = {}
     for pdf, spec in pages:
         firsts.setdefault(spec.extra["family"], (pdf, spec))
     sums: dict[tuple[str, int], dict[str, float]] = {}
     for name, (pdf, spec) in firsts.items():
-        for n, (dpi, skew, noise) in enumerate(((150, 1.5, 6.0), (200, -2.0, 10.0), (300, 2.0, 8.0))):
-            path = out / "family-scans" / f"{pdf.stem}-{dpi}.jpg"
+        for n, (dpi, skew, noise) in enumerate(SCAN_CONDITIONS):
+            path = out / "family-scans" / f"{pdf.stem}-{dpi}{'-photo' if dpi == PHOTO else ''}.jpg"
             if not path.exists():
-                scan(pdf, 0, dpi, skew, noise, seed=n).save(path, quality=90)
+                image = scan(pdf, 0, 200 if dpi == PHOTO else dpi, skew, noise, seed=n)
+                (photographed(image, n) if dpi == PHOTO else image).save(path, quality=90)
             start = time.perf_counter()
             articles = ingest_file(path).articles
             seconds = time.perf_counter() - start
             truth, text = page_text(spec), read_text(articles)
             got = story_recovery(spec, articles, tolerance=0.1)
             share, error = recovered(truth, text), cer(truth, text)
-            print(f"| {name} | {dpi} | {skew:+.1f}°, σ={noise:.0f} | {share:.1%} | {error:.2%} | "
-                  f"{got.in_story / got.sentences:.1%} | {got.headlines_exact}/{got.headlines} | "
+            print(f"| {name} | {_condition(dpi)} | {skew:+.1f}°, σ={noise:.0f} | {share:.1%} | {error:.2%} | "
+                  f"{got.in_story / got.sentences:.1%} | {got.spliced} | {got.headlines_exact}/{got.headlines} | "
                   f"{seconds:.0f} |", flush=True)
             total = sums.setdefault(("test" if name in TEST_FAMILIES else "develop", dpi), {})
             for key, value in (("found", share * len(truth)), ("errors", error * len(truth)),
                                ("chars", len(truth)), ("story", got.in_story), ("sentences", got.sentences),
                                ("exact", got.headlines_exact), ("heads", got.headlines),
+                               ("spliced", got.spliced),
                                ("seconds", seconds), ("pages", 1)):
                 total[key] = total.get(key, 0) + value
     for (split, dpi), t in sorted(sums.items()):
-        print(f"| **{split} families** | {dpi} | | {t['found'] / t['chars']:.1%} | "
-              f"{t['errors'] / t['chars']:.2%} | {t['story'] / t['sentences']:.1%} | "
+        print(f"| **{split} families** | {_condition(dpi)} | | {t['found'] / t['chars']:.1%} | "
+              f"{t['errors'] / t['chars']:.2%} | {t['story'] / t['sentences']:.1%} | {t['spliced']:.0f} | "
               f"{t['exact']:.0f}/{t['heads']:.0f} | {t['seconds'] / t['pages']:.0f} |")
+
+
+def _condition(dpi: int) -> str:
+    return "photo, 200 dpi" if dpi == PHOTO else f"{dpi} dpi"
 
 
 def main() -> None:

@@ -271,6 +271,25 @@ def degrade(image, skew: float = 0.0, noise: float = 0.0, seed: int = 0):
     return image
 
 
+def photographed(image, seed: int = 0):
+    """`image` as a phone photo of a page might give it: lit unevenly (a quarter darker at one
+    corner), a little soft, and cut off along one edge (a twentieth of the page)."""
+    import numpy as np
+    from PIL import Image, ImageFilter
+
+    rng = np.random.default_rng(seed)
+    pixels = np.asarray(image.convert("L"), dtype=np.float32)
+    h, w = pixels.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    corner = rng.integers(0, 4)
+    fy, fx = (ys / h if corner in (0, 1) else 1 - ys / h), (xs / w if corner in (0, 2) else 1 - xs / w)
+    light = 1.0 - 0.25 * (fx + fy) / 2
+    pixels = 255 - (255 - pixels) * 0.9  # ink a little grey
+    out = Image.fromarray(np.clip(pixels * light, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.8))
+    cut = int((w if corner % 2 else h) / 20)
+    return out.crop((0, 0, w - cut, h) if corner % 2 else (0, 0, w, h - cut))
+
+
 # --- measures ---------------------------------------------------------------------------------
 
 class Recovery(NamedTuple):
