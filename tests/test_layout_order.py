@@ -148,3 +148,56 @@ def test_an_ocr_line_joined_across_a_gutter_is_cut_apart():
     layout = analyse(lines, 2000.0)
     read = [line.text for e in layout.elements for line in e.lines]
     assert read == left + right
+
+
+def test_a_headline_whose_last_line_is_short_still_ends_the_text_above_its_story():
+    """`会议` under a line across the page: the cut below the headline is made below both lines,
+    so the story's columns are read one after the other, not line by line across them."""
+    p = Page()
+    top = p.headline(40, 40, "全国政协十三届常委会第二十四次会议举行全体")
+    rest = p.headline(200, 40 + HEAD * 1.3, "会议")
+    cols = [p.column(40 + i * (WIDTH + GUTTER), 40 + HEAD * 2.3 + 8, 5) for i in range(3)]
+    assert order(p) == [f"{top.text}{rest.text}", *texts(cols[0]), *texts(cols[1]), *texts(cols[2])]
+
+
+def test_a_column_under_a_centred_headline_goes_with_its_story():
+    """The headline is centred over columns 2-3 of a four-column story and narrower than it,
+    and briefs run beside the story from the top: column 1 starts below the headline, so it is
+    read after the headline, not before."""
+    p = Page()
+    head = p.headline(40 + WIDTH + GUTTER, 40, "新闻标题居中于第二三栏")
+    cols = [p.column(40 + i * (WIDTH + GUTTER), 40 + HEAD + 14, 5) for i in range(4)]
+    brief = p.headline(40 + 4 * (WIDTH + GUTTER), 40, "简讯标题", size=SUB * 1.2)
+    briefs = p.column(40 + 4 * (WIDTH + GUTTER), 40 + 20, 8)
+    assert order(p) == [head.text, *[t for col in cols for t in texts(col)], brief.text, *texts(briefs)]
+
+
+def test_text_above_and_below_a_picture_across_the_story_is_read_band_by_band():
+    p = Page()
+    head = p.headline(60, 40, "一篇稿件的图片横跨两栏")
+    above = [p.column(40 + i * (WIDTH + GUTTER), 80, 3) for i in range(2)]
+    below = [p.column(40 + i * (WIDTH + GUTTER), 80 + 3 * PITCH + 120, 3) for i in range(2)]
+    assert order(p) == [head.text, *texts(above[0]), *texts(above[1]), *texts(below[0]),
+                        *texts(below[1])]
+
+
+def test_a_story_beside_another_runs_on_below_its_picture():
+    """Two stories side by side; the left one, a column wide, goes on below a picture, under it
+    alone: the text below the picture is read with it, before the story beside."""
+    p = Page()
+    left = p.headline(40, 40, "左边稿件")
+    right = p.headline(40 + WIDTH + GUTTER, 40, "右边稿件")
+    left_top = p.column(40, 80, 3)
+    right_cols = [p.column(40 + (1 + i) * (WIDTH + GUTTER), 80, 4) for i in range(2)]  # ends first
+    left_below = p.column(40, 80 + 3 * PITCH + 100, 3)
+    assert order(p) == [left.text, *texts(left_top), *texts(left_below), right.text,
+                        *texts(right_cols[0]), *texts(right_cols[1])]
+
+
+def test_a_vertical_headline_right_of_its_text_is_read_first():
+    p = Page()
+    cols = [p.column(40 + i * (WIDTH + GUTTER), 40, 6) for i in range(2)]
+    x = 40 + 2 * (WIDTH + GUTTER)
+    head = Line("竖排的新闻标题", x, 40, x + HEAD, 40 + 7 * HEAD, HEAD, vertical=True)
+    p.lines.append(head)
+    assert order(p) == [head.text, *texts(cols[0]), *texts(cols[1])]

@@ -17,7 +17,13 @@ from qa.errors import ReadError
 from qa.ingest.formats.layout import Line
 from qa.text import is_han
 
-DETECT_WIDTH = 3600  # pixels across the page that line detection looks at at most (an A3 page at 300 dpi)
+DETECT_PIXELS = 9_000_000  # the most pixels line detection looks at at once (memory grows with them)
+BAND_PX = 2400  # a larger page is searched for lines in bands of so many rows at least,
+OVERLAP_PX = 400  # overlapping by so many (more than two headline lines)
+EDGE_PX = 4  # a line within so many rows of a band's cut edge is cut by it
+PROBE_WIDTH = 1400  # pixels across the copy on which the page's usual line height is measured
+TARGET_LINE_PX = 32  # a usual line this tall, or enlarged to it (the models' sweet spot)
+MAX_UPSCALE = 2.0
 MIN_CONFIDENCE = 0.5  # RapidOCR's own cut: lines read with less confidence are noise
 SPLIT_PITCHES = 1.8  # characters this far apart inside a detected line have a gutter between them
 MAX_SKEW = 5.0  # degrees searched either way for the page's skew
@@ -43,8 +49,10 @@ def recognise(image, threads: int = -1) -> tuple[list[Line], float]:
     """Lines of a page image (PIL) on the straightened page, and the skew in degrees (positive:
     the lines run down to the right).
 
-    Lines are found on the page scaled to `DETECT_WIDTH` pixels across (a page's type is still
-    large enough there, and detection costs grow with the pixels) and read at full resolution.
+    Lines are found and read at full resolution: a page scanned coarsely (lines under
+    `TARGET_LINE_PX` tall, as at 150 dpi) is first enlarged up to `MAX_UPSCALE` times, and a
+    page of more than `DETECT_PIXELS` is searched for lines band by band (the detector's memory
+    grows with the pixels it looks at at once). Coordinates are the image's own.
     """
     import numpy as np
     from PIL import Image
@@ -54,15 +62,15 @@ def recognise(image, threads: int = -1) -> tuple[list[Line], float]:
     skew = skew_of(np.asarray(gray))
     if skew:
         gray = gray.rotate(skew, resample=Image.BICUBIC, fillcolor=255)
+    factor = _enlargement(ocr, np.asarray(gray))
+    if factor > 1:
+        gray = gray.resize((round(gray.width * factor), round(gray.height * factor)), Image.BICUBIC)
     clean = _without_rules(np.asarray(gray))
     page = np.repeat(clean[:, :, None], 3, axis=2)  # the models read three channels
-    scale = min(1.0, DETECT_WIDTH / max(image.width, 1))
-    small = page if scale == 1.0 else np.asarray(Image.fromarray(page).resize(
-        (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR))
-    boxes, _ = ocr.text_det(small)
+    boxes = _detect(ocr, page)
     if boxes is None or not len(boxes):
         return [], skew
-    boxes = _split_at_channels((np.asarray(boxes, dtype=np.float32) / scale).astype(np.float32), clean)
+    boxes = _split_at_channels(boxes, clean)
     crops = ocr.get_crop_img_list(page, boxes)
     upright = [_vertical(box) for box in boxes]
     crops = [_unstacked(page, box) if up else crop for box, crop, up in zip(boxes, crops, upright, strict=True)]
@@ -79,7 +87,60 @@ def recognise(image, threads: int = -1) -> tuple[list[Line], float]:
             continue
         lines += _pieces(text, _centres(text, where), min(xs), min(ys), max(xs), max(ys),
                          round(float(score), 4), ink)
+    if factor > 1:
+        lines = [_scaled(line, 1 / factor) for line in lines]
     return lines, skew
+
+
+def _enlargement(ocr, gray) -> float:
+    """How much to enlarge the page so that its usual line is `TARGET_LINE_PX` tall (1: as it
+    is): lines are found on a copy `PROBE_WIDTH` pixels across and measured."""
+    import numpy as np
+    from PIL import Image
+
+    width = gray.shape[1]
+    scale = min(1.0, PROBE_WIDTH / max(width, 1))
+    probe = Image.fromarray(gray).resize((max(1, round(width * scale)), max(1, round(gray.shape[0] * scale))),
+                                         Image.BILINEAR)
+    boxes, _ = ocr.text_det(np.repeat(np.asarray(probe)[:, :, None], 3, axis=2))
+    if boxes is None or not len(boxes):
+        return 1.0
+    heights = [float(b[:, 1].max() - b[:, 1].min()) / scale for b in np.asarray(boxes)]
+    usual = float(np.median(heights))
+    return min(MAX_UPSCALE, TARGET_LINE_PX / usual) if usual < TARGET_LINE_PX / 1.15 else 1.0
+
+
+def _detect(ocr, page):
+    """Boxes of the page's lines (4 corners each, page pixels): the whole page at once, or bands
+    of `BAND_PX` rows overlapping by `OVERLAP_PX`, each keeping the lines whose middle is in its
+    own part and that its edges do not cut (those the band beside holds whole)."""
+    import numpy as np
+
+    height, width = page.shape[:2]
+    if height * width <= DETECT_PIXELS:
+        boxes, _ = ocr.text_det(page)
+        return None if boxes is None else np.asarray(boxes, dtype=np.float32)
+    band = max(BAND_PX, DETECT_PIXELS // width)
+    out = []
+    for top in range(0, height, band - OVERLAP_PX):
+        bottom = min(height, top + band)
+        boxes, _ = ocr.text_det(np.ascontiguousarray(page[top:bottom]))
+        lo = 0 if top == 0 else top + OVERLAP_PX / 2
+        hi = height if bottom == height else bottom - OVERLAP_PX / 2
+        for box in [] if boxes is None else np.asarray(boxes, dtype=np.float32):
+            box = box + np.array([0, top], dtype=np.float32)
+            cut = (top > 0 and box[:, 1].min() < top + EDGE_PX
+                   or bottom < height and box[:, 1].max() > bottom - EDGE_PX)  # whole in the next band
+            if not cut and lo <= float(box[:, 1].mean()) < hi:
+                out.append(box)
+        if bottom == height:
+            break
+    return np.stack(out) if out else None
+
+
+def _scaled(line: Line, by: float) -> Line:
+    return line._replace(x0=line.x0 * by, y0=line.y0 * by, x1=line.x1 * by, y1=line.y1 * by,
+                         size=line.size * by, edges=tuple(x * by for x in line.edges))
 
 
 def _vertical(box) -> bool:

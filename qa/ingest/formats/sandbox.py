@@ -39,8 +39,21 @@ class Sandbox:
         self._memory_mb = 0
 
     def read(self, kind: str, path: Path, settings: Settings):
-        """The Document of `path` read by reader `kind` ("pdf", "image") in the process."""
+        """The Document of `path` read by reader `kind` ("pdf", "image") in the process. A file
+        the process ran out of memory on after reading others is read once more in a new one:
+        what the libraries kept from earlier files (their buffers, a fragmented heap) counts
+        against the same limit."""
+        status, value, used = self._read(kind, path, settings)
+        if status == "memory" and used:
+            status, value, _ = self._read(kind, path, settings)
+        if status == "ok":
+            return value
+        raise ReadError(value)
+
+    def _read(self, kind: str, path: Path, settings: Settings):
+        """(status, Document or why not, whether the process had read files before this one)."""
         with self._lock:
+            used = self._process is not None
             self._start(settings.reader_memory_mb)
             assert self._send is not None and self._recv is not None
             try:
@@ -54,9 +67,7 @@ class Sandbox:
                 raise ReadError(self._stopped(settings)) from None
             if not fresh:
                 self.close()
-        if status == "ok":
-            return value
-        raise ReadError(value)
+        return status, value, used
 
     def close(self) -> None:
         if self._process is not None:

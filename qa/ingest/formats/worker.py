@@ -37,11 +37,15 @@ def serve() -> None:
         except ReadError as exc:
             reply = ("error", str(exc))
         except MemoryError:
-            reply, fresh = ("error", f"not enough memory to read it: more than the "
-                                     f"{settings.reader_memory_mb} MB a file may use "
-                                     "(QA_READER_MEMORY_MB)"), False
+            reply, fresh = ("memory", _short_of_memory(settings)), False
         except Exception as exc:  # noqa: BLE001 - the library's own failure is this file's error
-            reply, fresh = ("error", f"cannot ingest: {type(exc).__name__}: {exc}"), False
+            said = [line for line in str(exc).splitlines() if line.strip()]
+            last = said[-1].strip()[:300] if said else ""
+            if "bad_alloc" in last or "Failed to allocate" in last:  # onnxruntime's MemoryError
+                reply = ("memory", _short_of_memory(settings))
+            else:
+                reply = ("error", f"cannot ingest: {type(exc).__name__}: {last}")
+            fresh = False
         try:
             send.send((*reply, fresh))
         except MemoryError:
@@ -49,3 +53,8 @@ def serve() -> None:
                        False))
         if not fresh:
             return  # the next file gets a new process
+
+
+def _short_of_memory(settings) -> str:
+    return (f"not enough memory to read it: more than the {settings.reader_memory_mb} MB a file may "
+            "use (QA_READER_MEMORY_MB)")
