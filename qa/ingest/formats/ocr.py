@@ -113,7 +113,8 @@ def _enlargement(ocr, gray) -> float:
 def _detect(ocr, page):
     """Boxes of the page's lines (4 corners each, page pixels): the whole page at once, or bands
     of `BAND_PX` rows overlapping by `OVERLAP_PX`, each keeping the lines whose middle is in its
-    own part and that its edges do not cut (those the band beside holds whole)."""
+    own part and that its edges do not cut (those the band beside holds whole); a line taller
+    than the overlap (a vertical headline) comes in the pieces the bands hold."""
     import numpy as np
 
     height, width = page.shape[:2]
@@ -129,9 +130,10 @@ def _detect(ocr, page):
         hi = height if bottom == height else bottom - OVERLAP_PX / 2
         for box in [] if boxes is None else np.asarray(boxes, dtype=np.float32):
             box = box + np.array([0, top], dtype=np.float32)
+            tall = box[:, 1].max() - box[:, 1].min() > OVERLAP_PX - 2 * EDGE_PX  # whole in no band
             cut = (top > 0 and box[:, 1].min() < top + EDGE_PX
                    or bottom < height and box[:, 1].max() > bottom - EDGE_PX)  # whole in the next band
-            if not cut and lo <= float(box[:, 1].mean()) < hi:
+            if tall or not cut and lo <= float(box[:, 1].mean()) < hi:
                 out.append(box)
         if bottom == height:
             break

@@ -1,0 +1,122 @@
+"""The OCR step's own geometry on drawn pages (qa.ingest.formats.ocr), with a stand-in line
+detector: lines cut at white channels, vertical lines unstacked, large pages searched in bands,
+coarse pages enlarged. (Real scans are read in tests/test_formats.py and test_families.py.)"""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("cv2")
+from qa.ingest.formats import ocr  # noqa: E402
+
+H, PITCH = 20, 32  # a line's height and spacing in pixels
+COLUMNS = ((20, 320), (340, 640))  # two columns 20 px apart
+
+
+def page(rows: int = 8, gap_at: dict[int, tuple[int, int]] | None = None):
+    """Grey page of `rows` lines in each column: ink in 16 px 'characters' 2 px apart; gap_at
+    blanks [a, b) of the left column's line n (n: (a, b))."""
+    gray = np.full((rows * PITCH + 40, 660), 255, dtype=np.uint8)
+    for n in range(rows):
+        y = 20 + n * PITCH
+        for x0, x1 in COLUMNS:
+            for x in range(x0, x1 - 16, 18):
+                gray[y + 2:y + H - 2, x:x + 16] = 0
+        if gap_at and n in gap_at:
+            a, b = gap_at[n]
+            gray[y:y + H, a:b] = 255
+    return gray
+
+
+def box(x0, y0, x1, y1):
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float32)
+
+
+def spans(boxes):
+    return sorted((int(b[:, 0].min()), int(b[:, 0].max())) for b in boxes)
+
+
+def test_a_line_joined_across_the_gutter_is_cut_at_the_channel_through_it():
+    gray = page()
+    y = 20 + 3 * PITCH
+    joined = box(20, y, 640, y + H)  # the detector's box over both columns' fourth lines
+    out = ocr._split_at_channels(np.stack([joined]), gray)
+    assert len(out) == 2
+    (a0, a1), (b0, b1) = spans(out)
+    assert a0 == 20 and b1 == 640 and a1 <= 340 and b0 >= 306  # the cut lies in the gutter
+
+
+def test_a_blank_inside_a_column_line_is_not_a_channel():
+    """A wide blank after a comma: the lines above and below have ink there."""
+    gray = page(gap_at={3: (150, 170)})
+    y = 20 + 3 * PITCH
+    out = ocr._split_at_channels(np.stack([box(20, y, 320, y + H)]), gray)
+    assert spans(out) == [(20, 320)]
+
+
+def test_at_a_column_foot_only_a_gutter_wide_blank_cuts():
+    gray = page(rows=4, gap_at={3: (150, 163)})  # the last line: white below it everywhere
+    y = 20 + 3 * PITCH
+    narrow = ocr._split_at_channels(np.stack([box(20, y, 320, y + H)]), gray)
+    assert spans(narrow) == [(20, 320)]
+    across = ocr._split_at_channels(np.stack([box(20, y, 640, y + H)]), gray)
+    assert len(across) == 2
+
+
+def test_a_vertical_line_is_set_out_character_by_character():
+    column = np.full((200, 40, 3), 255, dtype=np.uint8)
+    column[10:40, 5:35] = 0  # a square character
+    for y in (60, 72, 84):  # 三: three strokes with gaps between
+        column[y:y + 5, 5:35] = 0
+    column[110:140, 5:35] = 0
+    out = ocr._unstacked(column, box(0, 0, 40, 200))
+    assert out.shape[0] < 60 and out.shape[1] >= 3 * 30  # three cells side by side, 三 one of them
+    assert out.shape[1] < 4 * 40
+
+
+class RowDetector:
+    """Stand-in detector: a box for each run of inked rows in each column of the image."""
+
+    def text_det(self, image):
+        gray = image[:, :, 0] if image.ndim == 3 else image
+        boxes = []
+        for x0, x1 in COLUMNS:
+            rows = (gray[:, x0:x1] < 128).any(axis=1)
+            start = None
+            for y, on in enumerate([*rows, False]):
+                if on and start is None:
+                    start = y
+                elif not on and start is not None:
+                    boxes.append(box(x0, start, x1, y))
+                    start = None
+        return (boxes or None), 0.0
+
+
+def test_a_large_page_is_searched_in_bands_and_each_line_found_once(monkeypatch):
+    """Lines found once each; a line taller than the bands' overlap (a vertical headline, here
+    in the left column's place) in pieces that cover it."""
+    gray = page(rows=60)
+    gray[20 + 20 * PITCH:20 + 24 * PITCH, 20:320] = 255
+    gray[20 + 20 * PITCH + 4:20 + 24 * PITCH - 4, 150:190] = 0  # 120 px tall
+    whole = ocr._detect(RowDetector(), np.repeat(gray[:, :, None], 3, axis=2))
+    monkeypatch.setattr(ocr, "DETECT_PIXELS", 100_000)
+    monkeypatch.setattr(ocr, "BAND_PX", 200)
+    monkeypatch.setattr(ocr, "OVERLAP_PX", 60)
+    banded = ocr._detect(RowDetector(), np.repeat(gray[:, :, None], 3, axis=2))
+    assert len(whole) == 117
+
+    def rows(boxes, tall):
+        return sorted((int(b[:, 1].min()), int(b[:, 1].max())) for b in boxes
+                      if (b[:, 1].max() - b[:, 1].min() > 60) == tall and b[:, 0].min() == 20)
+
+    assert rows(banded, False) == rows(whole, False)
+    (top, bottom), = rows(whole, True)
+    pieces = rows(banded, True) or [(int(b[:, 1].min()), int(b[:, 1].max())) for b in banded
+                                   if b[:, 0].min() == 20 and top <= b[:, 1].min() < bottom]
+    assert pieces[0][0] == top and max(b for _, b in pieces) == bottom
+
+
+def test_a_coarse_scan_is_enlarged_to_the_usual_line_height():
+    small = page()  # lines 16 px of ink: a coarse scan
+    assert ocr._enlargement(RowDetector(), small) == pytest.approx(ocr.TARGET_LINE_PX / 16, rel=0.15)
+    big = np.kron(page(), np.ones((3, 3), dtype=np.uint8))  # the same page at three times the dpi
+    assert ocr._enlargement(RowDetector(), big) == 1.0
