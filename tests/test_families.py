@@ -9,11 +9,20 @@ import pytest
 
 from qa.ingest.articles import ingest_file
 from qa.testing.families import FAMILIES, TEST_FAMILIES, page_set
-from qa.testing.newspaper import chromium_available, print_html, seed_spec
-from qa.testing.truth import Fields, StoryRecovery, fields, story_recovery
+from qa.testing.newspaper import chromium_available, degrade, print_html, seed_spec
+from qa.testing.truth import (
+    Fields,
+    StoryRecovery,
+    fields,
+    page_text,
+    read_text,
+    recovered,
+    story_recovery,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.skipif(chromium_available() is not None, reason=str(chromium_available()))
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(chromium_available() is not None, reason=str(chromium_available()))]
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +39,7 @@ def read(tmp_path_factory):
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         for markup, width, spec in page_set(pool, 1, seed=3):
             pdf = print_html([(markup, width)], out / f"{spec.extra['family']}.pdf", browser)
-            pages[spec.extra["family"]] = (spec, ingest_file(pdf).articles)
+            pages[spec.extra["family"]] = (spec, ingest_file(pdf).articles, pdf)
         browser.close()
     return pages
 
@@ -38,7 +47,7 @@ def read(tmp_path_factory):
 def _totals(read, names):
     got, seen = StoryRecovery(*[0] * 7), Fields(*[0] * 5)
     for name in names:
-        spec, articles = read[name]
+        spec, articles, _ = read[name]
         got, seen = got + story_recovery(spec, articles), seen + fields(spec, articles)
     return got, seen
 
@@ -56,7 +65,7 @@ def test_stories_come_back_whole_in_their_own_story_with_their_headlines(read, s
 
 
 def test_each_family_reads_most_of_its_page(read):
-    for name, (spec, articles) in read.items():
+    for name, (spec, articles, _) in read.items():
         got = story_recovery(spec, articles)
         assert got.in_story / got.sentences >= 0.9, (name, got)
 
@@ -65,7 +74,24 @@ def test_a_masthead_set_as_a_picture_leaves_the_paper_unknown_and_says_so(read, 
     image_mastheads = [f.name for f in FAMILIES if f.masthead == "image"]
     assert image_mastheads
     for name in image_mastheads:
-        spec, articles = read[name]
+        spec, articles, _ = read[name]
         assert spec.extra["expect"]["newspaper"] is None
         assert all(a.newspaper is None for a in articles)
         assert all(a.date == spec.extra["expect"]["date"] for a in articles)
+
+
+def test_a_scanned_broadsheet_comes_back_whole_and_never_spliced(read, tmp_path):
+    """A lead story across four columns above stories that start mid-column and run on, read
+    as a 200 dpi scan turned by 2° with noise (column rules, a picture, a caption)."""
+    pytest.importorskip("rapidocr_onnxruntime")
+    import pypdfium2 as pdfium
+
+    spec, _, pdf = read["broadsheet-flow"]
+    doc = pdfium.PdfDocument(str(pdf))
+    image = degrade(doc[0].render(scale=200 / 72, grayscale=True).to_pil().convert("L"), -2.0, 10.0)
+    doc.close()
+    image.save(tmp_path / "scan.jpg", quality=90)
+    articles = ingest_file(tmp_path / "scan.jpg").articles
+    got = story_recovery(spec, articles, tolerance=0.1)
+    assert recovered(page_text(spec), read_text(articles)) >= 0.95
+    assert got.in_story / got.sentences >= 0.9 and got.spliced == 0, got

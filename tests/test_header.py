@@ -57,3 +57,9 @@ def test_a_paper_is_a_paper_name_not_any_word_ending_in_bao():
     assert read_fields(["国家卫生健康委通报"]).newspaper is None
     assert not is_field("国家卫生健康委通报")
     assert is_field("责任编辑：王明") and is_field("A03") and not is_field("习近平主持会议并讲话。")
+
+
+def test_a_line_of_text_that_mentions_a_date_is_no_header():
+    assert is_field("2023年3月12日 星期日 第3版 要闻 责任编辑：王明")
+    assert not is_field("2023年1月1日出版的第1期《求是》")
+    assert not is_field("2022年11月5日，时任")

@@ -83,11 +83,22 @@ def find_page(text: str) -> tuple[str, str | None] | None:
 
 
 def is_field(text: str) -> bool:
-    """A line of page furniture: a date, a 版次, an editors' line, or a paper's name."""
+    """A line of page furniture: fields (a date, a 版次 and section, editors, a paper's name)
+    and little else, no sentence's punctuation. A line of text that mentions a date
+    (`2023年1月1日出版的第1期《求是》`, `2022年11月5日，时任`) is no field."""
     text = text.strip()
-    return 0 < len(text) <= 60 and bool(
-        find_date(text) or find_page(text) or EDITOR.search(text) and not re.search("[。！？]", text)
-        or PAPER.fullmatch(text.replace(" ", "")))
+    if not 0 < len(text) <= 60 or re.search("[，。；！？]", text):  # a sentence's
+        return False
+    found = bool(find_date(text) or find_page(text) or EDITOR.search(text)
+                 or PAPER.fullmatch(text.replace(" ", "")))
+    return found and len(_LEFT.sub("", _FIELDS.sub("", text))) <= MAX_LEFT
+
+
+_EDITORS = rf"(?:{EDITOR.pattern})\s*[:：]?\s*(?:[{HAN}·]{{2,4}}(?:[\s、，,]+[{HAN}·]{{2,4}})*)?"
+_FIELDS = re.compile(rf"{DATE.pattern}|{WEEKDAY.pattern}|{_EDITORS}|(?:{PAGE.pattern})\s*[·•|｜:：\s]*"
+                     rf"(?:[{HAN}]{{2,6}}(?![{HAN}]))?|[{HAN}]{{1,8}}[报報]")
+_LEFT = re.compile(r"[\s·•|｜:：/\-—()（）\[\]【】]+")
+MAX_LEFT = 4  # characters a furniture line may hold beside its fields
 
 
 def read_fields(texts: list[str], sizes: list[float] | None = None) -> Meta:

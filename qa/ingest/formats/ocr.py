@@ -28,6 +28,7 @@ MIN_CONFIDENCE = 0.5  # RapidOCR's own cut: lines read with less confidence are 
 SPLIT_PITCHES = 1.8  # characters this far apart inside a detected line have a gutter between them
 MAX_SKEW = 5.0  # degrees searched either way for the page's skew
 VERTICAL_RATIO = 3.0  # a detected box this many times taller than wide is a vertical line
+SLIVER = 0.35  # a box narrower than this share of a usual line's height is a rule's remnant
 BLANK_SHARE = 0.15  # a stretch of a line with ink in fewer of its pixel columns is blank
 CHANNEL_EMS = 0.4  # a white channel this wide (in line heights) through a detected line cuts it
 WIDE_CHANNEL_EMS = 0.75  # white only above or only below it, this wide
@@ -71,8 +72,11 @@ def recognise(image, threads: int = -1) -> tuple[list[Line], float]:
     if boxes is None or not len(boxes):
         return [], skew
     boxes = _split_at_channels(boxes, clean)
+    usual = float(np.median([b[:, 1].max() - b[:, 1].min() for b in boxes]))
+    boxes = np.stack([b for b in boxes if b[:, 0].max() - b[:, 0].min() >= SLIVER * usual]
+                     or list(boxes))  # what is left of a rule, not a line
     crops = ocr.get_crop_img_list(page, boxes)
-    upright = [_vertical(box) for box in boxes]
+    upright = [_vertical(box, usual) for box in boxes]
     crops = [_unstacked(page, box) if up else crop for box, crop, up in zip(boxes, crops, upright, strict=True)]
     ink = clean < 128
     read, _ = ocr.text_rec(crops, True)  # with each character's position along its line
@@ -145,10 +149,12 @@ def _scaled(line: Line, by: float) -> Line:
                          size=line.size * by, edges=tuple(x * by for x in line.edges))
 
 
-def _vertical(box) -> bool:
-    """A detected box that is a column of characters set top to bottom (a vertical headline)."""
+def _vertical(box, usual: float) -> bool:
+    """A detected box that is a column of characters set top to bottom (a vertical headline):
+    tall and narrow, but as wide as type at least (a line's `usual` height)."""
     width = float(box[:, 0].max() - box[:, 0].min())
-    return float(box[:, 1].max() - box[:, 1].min()) >= VERTICAL_RATIO * max(width, 1.0)
+    return (float(box[:, 1].max() - box[:, 1].min()) >= VERTICAL_RATIO * max(width, 1.0)
+            and width >= 0.6 * usual)
 
 
 def _unstacked(page, box):
@@ -332,11 +338,14 @@ def _without_rules(gray):
     import cv2
     import numpy as np
 
-    ink = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 31, 15)
+    ink = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 31, 10)
     reach = max(40, min(gray.shape) // 25)
     rules = np.zeros_like(ink)
-    for kernel in ((1, reach), (reach, 1)):
-        found = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, kernel))
+    for kernel, across in (((1, reach), (3, 1)), ((reach, 1), (1, 3))):
+        # a faint rule, turned back from a scan's skew, wanders a pixel either way and breaks
+        # up in noise: widened first, it runs unbroken for a kernel's length
+        wide = cv2.dilate(ink, np.ones(across[::-1], np.uint8))
+        found = cv2.morphologyEx(wide, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, kernel))
         rules |= cv2.dilate(found, np.ones((3, 3), np.uint8))
     cleaned = gray.copy()
     cleaned[rules > 0] = 255
