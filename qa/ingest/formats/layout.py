@@ -373,14 +373,20 @@ def _elements(leaves: list[list[Line]], size: float) -> list[Element]:
                     out[-1] = last._replace(lines=last.lines + (line,))
                 else:
                     out.append(Element("caption", (line,)))
-            elif para < 0 or line.x0 - left >= INDENT_EMS * size or (
-                    prev_kind == "body" and ends_sentence(prev.text) and prev.x1 < right - 1.5 * size):
+            elif para < 0 or not _beside(prev, line, size) and (line.x0 - left >= INDENT_EMS * size or (
+                    prev_kind == "body" and ends_sentence(prev.text) and prev.x1 < right - 1.5 * size)):
                 out.append(Element("para", (line,)))  # a paragraph starts
                 para = len(out) - 1
             else:
                 out[para] = out[para]._replace(lines=out[para].lines + (line,))
             prev, prev_kind = line, kind
     return [_settle(e, out, i, size) for i, e in enumerate(out)]
+
+
+def _beside(prev: Line | None, line: Line, size: float) -> bool:
+    """`line` is the rest of the printed line `prev`, cut off at a gap (on its baseline, to its
+    right): it goes on with it, whatever its left edge says."""
+    return prev is not None and abs(line.y0 - prev.y0) < 0.5 * size and line.x0 >= prev.x1 - 0.5 * size
 
 
 def _settle(element: Element, elements: list[Element], i: int, size: float) -> Element:

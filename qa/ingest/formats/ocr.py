@@ -31,6 +31,7 @@ VERTICAL_RATIO = 3.0  # a detected box this many times taller than wide is a ver
 SLIVER = 0.35  # a box narrower than this share of a usual line's height is a rule's remnant
 BLANK_SHARE = 0.15  # a stretch of a line with ink in fewer of its pixel columns is blank
 CHANNEL_EMS = 0.4  # a white channel this wide (in line heights) through a detected line cuts it
+CHANNEL_REACH = 3.5  # line heights above and below a line that a channel runs through
 WIDE_CHANNEL_EMS = 0.75  # white only above or only below it, this wide
 
 
@@ -214,8 +215,8 @@ def _split_at_channels(boxes, gray):
             out.append(box)
             continue
         own = ink[max(0, y0):y1, max(0, x0):x1].any(axis=0)
-        above = ink[max(0, int(y0 - 1.5 * h)):y0, max(0, x0):x1].any(axis=0)
-        below = ink[y1:int(y1 + 1.5 * h), max(0, x0):x1].any(axis=0)
+        above = ink[max(0, int(y0 - CHANNEL_REACH * h)):y0, max(0, x0):x1].any(axis=0)
+        below = ink[y1:int(y1 + CHANNEL_REACH * h), max(0, x0):x1].any(axis=0)
         both, either = ~(own | above | below), ~own & (~above | ~below)
         cuts = sorted(_runs_of(both, CHANNEL_EMS * h) + _runs_of(either, WIDE_CHANNEL_EMS * h))
         cuts = [(a, b) for a, b in cuts if own[:a].any() and own[b:].any()]
