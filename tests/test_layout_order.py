@@ -1,7 +1,7 @@
 """Reading order and roles on pages built line by line (qa.ingest.formats.layout): no PDF, no OCR."""
 
+from qa.ingest.formats.header import read_fields
 from qa.ingest.formats.layout import Element, Line, analyse, element_text
-from qa.ingest.segment import read_header
 from tests.seeds import page
 
 BODY, HEAD, SUB, CAPTION = 10.0, 24.0, 14.0, 8.5
@@ -119,7 +119,7 @@ def test_the_page_header_is_set_aside_as_metadata():
     layout = analyse(p.lines, 1200.0)
     assert sorted(texts(list(layout.header))) == sorted(texts(fields))
     assert order(p) == [head.text, *texts(body)]
-    meta = read_header(texts(list(layout.header)))
+    meta = read_fields(texts(list(layout.header)))
     assert (meta.newspaper, meta.date, meta.page, meta.section) == ("乌海日报", "2022-11-22", "3", "经济")
 
 

@@ -39,7 +39,7 @@ def test_a_line_joined_across_the_gutter_is_cut_at_the_channel_through_it():
     gray = page()
     y = 20 + 3 * PITCH
     joined = box(20, y, 640, y + H)  # the detector's box over both columns' fourth lines
-    out = ocr._split_at_channels(np.stack([joined]), gray)
+    out = ocr._split_at_channels(np.stack([joined]), gray < 128)
     assert len(out) == 2
     (a0, a1), (b0, b1) = spans(out)
     assert a0 == 20 and b1 == 640 and a1 <= 340 and b0 >= 306  # the cut lies in the gutter
@@ -49,16 +49,16 @@ def test_a_blank_inside_a_column_line_is_not_a_channel():
     """A wide blank after a comma: the lines above and below have ink there."""
     gray = page(gap_at={3: (150, 170)})
     y = 20 + 3 * PITCH
-    out = ocr._split_at_channels(np.stack([box(20, y, 320, y + H)]), gray)
+    out = ocr._split_at_channels(np.stack([box(20, y, 320, y + H)]), gray < 128)
     assert spans(out) == [(20, 320)]
 
 
 def test_at_a_column_foot_only_a_gutter_wide_blank_cuts():
     gray = page(rows=4, gap_at={3: (150, 163)})  # the last line: white below it everywhere
     y = 20 + 3 * PITCH
-    narrow = ocr._split_at_channels(np.stack([box(20, y, 320, y + H)]), gray)
+    narrow = ocr._split_at_channels(np.stack([box(20, y, 320, y + H)]), gray < 128)
     assert spans(narrow) == [(20, 320)]
-    across = ocr._split_at_channels(np.stack([box(20, y, 640, y + H)]), gray)
+    across = ocr._split_at_channels(np.stack([box(20, y, 640, y + H)]), gray < 128)
     assert len(across) == 2
 
 

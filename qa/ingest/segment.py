@@ -100,15 +100,6 @@ def segment(rows: list[Row], markdown: bool, guess_headlines: bool = True) -> Pa
     return Page(meta, _stories(items, markdown))
 
 
-def read_header(texts: list[str]) -> Meta:
-    """Page metadata from the lines of a page header (masthead, date, 版次, editor lines)."""
-    meta = Meta()
-    for text in texts:
-        if text.strip():
-            _furniture(text.strip(), meta, markdown=False)
-    return meta
-
-
 # --- pass 1: furniture ---------------------------------------------------------------------
 
 def _strip_furniture(rows: list[Row], meta: Meta, markdown: bool) -> tuple[list[Row], int]:

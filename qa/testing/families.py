@@ -66,6 +66,7 @@ FAMILIES = (
     Family("four-short", 4, 270, 10, lead=3, beside="sidebar", rest="boxes", header="short",
            masthead="plain", photos="inside", jump=True),
 )
+MASTHEAD_FONT = "/usr/share/fonts/opentype/noto/NotoSerifCJK-Bold.ttc"  # Debian's fonts-noto-cjk
 TEST_FAMILIES = frozenset({"seven-mixed", "tc-tabloid", "six-oneline", "four-short"})
 
 
@@ -366,7 +367,7 @@ def _masthead_png(name: str, script: str) -> str:
     """The paper's name drawn as a picture (a data URL): a masthead a text layer does not hold."""
     from PIL import Image, ImageDraw, ImageFont
 
-    font = ImageFont.truetype(_font_file(), 96, index=_font_index(script))
+    font = ImageFont.truetype(MASTHEAD_FONT, 96, index=_font_index(script))
     box = font.getbbox(name)
     image = Image.new("L", (box[2] + 20, box[3] + 20), 255)
     ImageDraw.Draw(image).text((10 - box[0], 10 - box[1]), name, font=font, fill=0)
@@ -375,16 +376,12 @@ def _masthead_png(name: str, script: str) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _font_file() -> str:
-    return "/usr/share/fonts/opentype/noto/NotoSerifCJK-Bold.ttc"
-
-
 def _font_index(script: str) -> int:
     from PIL import ImageFont
 
     for i in range(10):
         try:
-            if ImageFont.truetype(_font_file(), 12, index=i).getname()[0].endswith(script.upper()):
+            if ImageFont.truetype(MASTHEAD_FONT, 12, index=i).getname()[0].endswith(script.upper()):
                 return i
         except OSError:
             break

@@ -247,38 +247,37 @@ def _split_y(lines: list[Line], size: float, gap: float) -> list[list[Line]]:
     bands = _split(lines, lambda ln: (ln.y0, ln.y1), gap + 0.45 * size)
     merged = [bands[0]]
     for band in bands[1:]:
-        headless = not any(ln.size >= HEADLINE * size for ln in band)
-        if headless and (_share_gutter(merged[-1], band, size) or _under_one(merged[-1], band, size)):
-            merged[-1] = merged[-1] + band
-        else:
-            merged.append(band)
+        if not any(ln.size >= HEADLINE * size for ln in band):
+            groups = _split_x(merged[-1], size, 0.0)  # of the band above, side by side
+            if _share_gutter(groups, band, size) or _under_one(groups, band, size):
+                merged[-1] = merged[-1] + band
+                continue
+        merged.append(band)
     return merged
 
 
-def _under_one(upper: list[Line], lower: list[Line], size: float) -> bool:
-    """Does `lower` lie under one of the groups `upper` holds side by side? Then it goes on with
-    that group (a story whose text runs on below a picture set across its columns)."""
-    parts = _split_x(upper, size, 0.0)
+def _under_one(parts: list[list[Line]], lower: list[Line], size: float) -> bool:
+    """Does `lower` lie under one of the groups side by side above it (`parts`)? Then it goes on
+    with that group (a story whose text runs on below a picture set across its columns)."""
     x0, x1 = min(ln.x0 for ln in lower), max(ln.x1 for ln in lower)
     return len(parts) > 1 and any(
         x0 >= min(ln.x0 for ln in part) - size and x1 <= max(ln.x1 for ln in part) + size
         for part in parts)
 
 
-def _gutters(lines: list[Line], size: float) -> list[tuple[float, float]]:
-    parts = _split_x(lines, size, 0.0)
+def _gutters(parts: list[list[Line]]) -> list[tuple[float, float]]:
+    """The gutters between groups side by side."""
     return [(max(ln.x1 for ln in a), min(ln.x0 for ln in b)) for a, b in zip(parts, parts[1:], strict=False)]
 
 
-def _share_gutter(upper: list[Line], lower: list[Line], size: float) -> bool:
-    """Headlines side by side in `upper`, and a gutter of theirs going on through `lower`. (The
-    text of one story above and below a picture across its columns shares gutters too, but is
-    read band by band.)"""
-    parts = _split_x(upper, size, 0.0)
+def _share_gutter(parts: list[list[Line]], lower: list[Line], size: float) -> bool:
+    """Headlines side by side in the groups above (`parts`), and a gutter of theirs going on
+    through `lower`. (The text of one story above and below a picture across its columns shares
+    gutters too, but is read band by band.)"""
     if sum(any(ln.size >= HEADLINE * size for ln in part) for part in parts) < 2:
         return False
-    return any(min(a1, b1) > max(a0, b0) for a0, a1 in _gutters(upper, size)
-               for b0, b1 in _gutters(lower, size))
+    return any(min(a1, b1) > max(a0, b0) for a0, a1 in _gutters(parts)
+               for b0, b1 in _gutters(_split_x(lower, size, 0.0)))
 
 
 def _split(lines: list[Line], span, min_gap: float) -> list[list[Line]]:
@@ -349,7 +348,7 @@ def _elements(leaves: list[list[Line]], size: float) -> list[Element]:
     for leaf in leaves:
         # a leaf that starts on the baseline where the one before ended is the rest of that
         # printed line, cut off at a gap (a caption's credit after `。`): it reads as that line
-        carry = tail if tail is not None and abs(leaf[0].y0 - tail[0].y0) < 0.5 * size else (None, None)
+        carry = tail if tail is not None and _beside(tail[0], leaf[0], size) else (None, None)
         kinds, prev = [], carry[0]
         for line in leaf:
             kinds.append(_kind(line, size, prev))

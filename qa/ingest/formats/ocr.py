@@ -72,14 +72,14 @@ def recognise(image, threads: int = -1) -> tuple[list[Line], float]:
     boxes = _detect(ocr, page)
     if boxes is None or not len(boxes):
         return [], skew
-    boxes = _split_at_channels(boxes, clean)
+    ink = clean < 128
+    boxes = _split_at_channels(boxes, ink)
     usual = float(np.median([b[:, 1].max() - b[:, 1].min() for b in boxes]))
     boxes = np.stack([b for b in boxes if b[:, 0].max() - b[:, 0].min() >= SLIVER * usual]
                      or list(boxes))  # what is left of a rule, not a line
     crops = ocr.get_crop_img_list(page, boxes)
     upright = [_vertical(box, usual) for box in boxes]
     crops = [_unstacked(page, box) if up else crop for box, crop, up in zip(boxes, crops, upright, strict=True)]
-    ink = clean < 128
     read, _ = ocr.text_rec(crops, True)  # with each character's position along its line
     lines = []
     for box, up, (text, score, where) in zip(boxes.tolist(), upright, read, strict=True):
@@ -169,17 +169,10 @@ def _unstacked(page, box):
     column = page[max(0, y0):y1, max(0, x0):x1]
     inked = (column[:, :, 0] if column.ndim == 3 else column) < 128
     cols = np.flatnonzero(inked.any(axis=0))
-    rows = inked.any(axis=1)
-    if not len(cols) or not rows.any():
+    runs = [list(run) for run in _runs_of(inked.any(axis=1), 1)]
+    if not len(cols) or not runs:
         return column
     side = int(cols[-1] - cols[0] + 1)
-    runs, start = [], None
-    for y, on in enumerate([*rows, False]):
-        if on and start is None:
-            start = y
-        elif not on and start is not None:
-            runs.append([start, y])
-            start = None
     cells = [runs[0]]
     for a, b in runs[1:]:
         if b - cells[-1][0] <= 1.15 * side:
@@ -196,15 +189,15 @@ def _unstacked(page, box):
     return np.ascontiguousarray(np.concatenate(parts, axis=1))
 
 
-def _split_at_channels(boxes, gray):
+def _split_at_channels(boxes, ink):
     """Detected lines cut where a white channel runs through them: the detector joins the
     lines of two columns across a narrow gutter (its boxes grow by about a character's height
     on every side), but the gutter stays white through the lines on either side, and is wider
     than the blank after a comma (`CHANNEL_EMS` of a line's height); at the top or foot of a
-    column, white on one side, it must be wider still (`WIDE_CHANNEL_EMS`)."""
+    column, white on one side, it must be wider still (`WIDE_CHANNEL_EMS`). `ink`: the page's
+    ink, a boolean array."""
     import numpy as np
 
-    ink = gray < 128
     heights = [float(b[:, 1].max() - b[:, 1].min()) for b in boxes]
     usual = float(np.median(heights)) if heights else 0.0
     out = []
