@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -66,7 +67,7 @@ def test_large_index_switches_to_hnsw_and_finds_the_same_paragraphs(corpus, tmp_
     assert len(top[0] & top[1]) >= 4  # HNSW is approximate, but not on 200 vectors
     faiss_info = hnsw.manifest["faiss"]
     assert faiss_info["recall_at_10"] >= 0.99 and faiss_info["ef_search"] >= 128
-    assert hnsw.faiss.hnsw.efSearch == faiss_info["ef_search"]  # what was measured is used
+    assert hnsw.faiss.index.hnsw.efSearch == faiss_info["ef_search"]  # what was measured is used
 
 
 def test_a_graph_that_misses_what_exact_search_finds_gives_way_to_it(corpus, tmp_path,
@@ -331,3 +332,34 @@ def test_a_text_copied_many_times_does_not_crowd_out_the_rest(tmp_path):
     assert len(first.copies) == 39 and len(set(texts)) == len(texts)
     dated = retriever.search("城际公交线路全程多少公里？", 5, Filters(date_from="2022-11-01"))
     assert [h.paragraph.text for h in dated] == [t for t in texts if "68公里" in t]
+
+
+@pytest.mark.parametrize("exact_max", [10_000, 50])  # exact search; a graph
+def test_adding_a_day_extends_the_vector_index_and_finds_what_a_full_build_finds(
+        corpus, tmp_path, monkeypatch, exact_max):
+    monkeypatch.setattr("qa.index.vectors.EXACT_SEARCH_MAX", exact_max)
+    day = sorted(corpus.glob("*.txt"))[-1]
+    aside = tmp_path / day.name
+    shutil.move(day, aside)
+    _build([corpus], tmp_path / "index")
+    before = Store.open(tmp_path / "index")
+    shutil.move(aside, day)
+    report = _build([corpus], tmp_path / "index")
+    assert [Path(a).name for a in report.added] == [day.name] and report.unchanged == 4
+    _build([corpus], tmp_path / "full")
+    grown, full = Store.open(tmp_path / "index"), Store.open(tmp_path / "full")
+    info = grown.manifest["faiss"]
+    assert info["added_since_built"] == grown.size - before.size > 0  # added to, not rebuilt
+    assert info["type"] == full.manifest["faiss"]["type"] == before.manifest["faiss"]["type"]
+    assert grown.faiss.ntotal == grown.size == full.size
+    np.testing.assert_array_equal(np.asarray(grown.vectors), np.asarray(full.vectors))
+    for question in ("乌海湖", "职工创新工作室", "通辽市驻村干部"):
+        query = FakeEmbedder().embed_queries([question])
+        assert (set(grown.faiss.search(query, 5)[1][0])
+                == set(full.faiss.search(query, 5)[1][0]))
+    # a removed file: the index is built anew (no vector outlives its text)
+    next(corpus.glob("*.txt")).unlink()
+    _build([corpus], tmp_path / "index")
+    rebuilt = Store.open(tmp_path / "index")
+    assert "added_since_built" not in rebuilt.manifest["faiss"]
+    assert rebuilt.faiss.ntotal == rebuilt.size < grown.size

@@ -46,6 +46,14 @@ from qa.settings import Settings
 SPACE_MARGIN = 16 * 1024 * 1024  # SQLite's journal, the manifest, file-system slack
 
 
+class Prepared(NamedTuple):
+    read: dict[str, FileResult]  # by source
+    embedder: Embedder  # serves the vectors of their paragraphs
+
+
+Prepare = Callable[[list[tuple[str, Path]]], Prepared]
+
+
 class IndexReport(NamedTuple):
     added: list[str]
     updated: list[str]
@@ -89,12 +97,16 @@ def build_index(
     progress: bool = True,
     log: Callable[[str], None] = print,
     read: Mapping[str, FileResult] | None = None,
+    prepare: Prepare | None = None,
 ) -> IndexReport:
     """Add new or changed files under `paths` to the index in `index_dir`; remove deleted ones.
 
     `settings` says how files are read (size limit, paragraph length); defaults if not given.
     `read` holds files already ingested by the caller, by source name (an upload checked
-    before it is added): they are not read again.
+    before it is added): they are not read again. `prepare` reads and embeds the new and
+    changed files elsewhere (`qa.index.distributed`, on Ray): given their (source, path), it
+    returns their results and an embedder serving their vectors; the version is then written
+    here as any other.
     The new version is written beside the live one and published only when complete; when
     writing fails (a full disk) it is removed and the live version stays as it was.
     """
@@ -108,10 +120,15 @@ def build_index(
                 return IndexReport([], [], [], len(plan.found), [], [], 0, None,
                                    time.perf_counter() - start)
             _check_space(index_dir, plan, embedder.dim)
+            read = read or {}
+            if prepare is not None and plan.changed:
+                prepared = prepare([(s, plan.found[s][0]) for s in sorted(plan.changed)
+                                    if s not in read])
+                read, embedder = {**prepared.read, **read}, prepared.embedder
             folder = new_version(index_dir)
             try:
                 report = _write(plan, folder, embedder, identity, settings, batch_size, progress,
-                                read or {})
+                                read)
             except BaseException:
                 shutil.rmtree(folder, ignore_errors=True)
                 raise
@@ -253,7 +270,7 @@ def _write(plan: _Plan, folder: Path, embedder, identity, settings, batch_size,
         bm25 = BM25.build(t.split(" ") if t else [] for (t,) in db.execute(
             "SELECT terms FROM paragraphs ORDER BY id"))
         bm25.save(folder)
-        faiss_info = vectors_.build(vectors, folder)
+        faiss_info = _dense_index(db, plan, folder, vectors, settings.index_memory_mb)
     finally:
         db.close()
     manifest = schema.manifest(
@@ -267,6 +284,19 @@ def _write(plan: _Plan, folder: Path, embedder, identity, settings, batch_size,
     (folder / schema.MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
     return IndexReport(added, updated, plan.removed, len(keep), failed, warnings, n, folder, 0.0,
                        pages, tuple(slow))
+
+
+def _dense_index(db: sqlite3.Connection, plan: _Plan, folder: Path, vectors: np.ndarray,
+                 memory_mb: int) -> dict:
+    """The FAISS index: the old version's with the new paragraphs added when the build only
+    added files (every old paragraph kept its id), else built anew."""
+    if plan.old is not None and not plan.removed and not plan.changed & plan.old_files.keys():
+        old_n, moved = db.execute("SELECT count(*), sum(new_id != old_id) FROM carried").fetchone()
+        info = schema.read_manifest(plan.old).get("faiss", {})
+        if not moved and old_n and (extended := vectors_.extend(
+                plan.old, info, vectors, old_n, folder, memory_mb)) is not None:
+            return extended
+    return vectors_.build(vectors, folder, memory_mb)
 
 
 def _parts(folder: Path) -> dict[str, dict]:

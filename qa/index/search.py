@@ -111,10 +111,7 @@ class Retriever:
             sims = np.asarray(self.store.vectors[allowed]) @ qv[0]
             order = np.argsort(-sims, kind="stable")[:n]
             return [(int(allowed[i]), float(sims[i])) for i in order]
-        import faiss
-
-        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed.astype(np.int64)))
-        scores, ids = self.store.faiss.search(qv, n, params=params)
+        scores, ids = self.store.faiss.search(qv, n, allowed=allowed)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def search(self, query: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:

@@ -220,7 +220,7 @@ class Store:
         self.duplicated = len(self.repeated) > 0
         self.vectors = self._load_vectors()
         self.faiss = _loaded(vectors_.FILE, folder, lambda: vectors_.load(
-            folder, self.manifest.get("faiss", {}), self.size))
+            folder, self.manifest.get("faiss", {}), self.vectors))
         self.bm25 = _loaded("BM25 index", folder, lambda: BM25.load(folder))
         if self.bm25.n_docs != self.size:
             raise IndexError_(f"index in {folder} is inconsistent (BM25 size); rebuild it")
