@@ -1,6 +1,6 @@
 # Two commands for a fresh machine:
 #   make run    install into .venv and start the app on the sample archive (corpus/)
-#   make test   install into .venv (with test extras) and run the whole test suite
+#   make test   install into .venv (with the st, ray and test extras) and run every test
 #   make quick  the everyday loop: the tests not marked slow (seconds)
 PY ?= python3
 VENV ?= .venv
@@ -19,7 +19,7 @@ $(VENV)/.installed-app: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[st,dev]'
+	$(BIN)/pip install --quiet -e '.[st,ray,dev]'
 	touch $(VENV)/.installed-app $@
 
 run: $(VENV)/.installed-app

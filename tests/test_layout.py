@@ -21,7 +21,7 @@ MAX_FLAT = 12  # modules directly under qa/
 # model, the readers and the answer stage, but never reach ingest, training or the index build.
 QUESTION_SIDE = ("qa.index.search", "qa.index.store", "qa.index.schema", "qa.index.bm25",
                  "qa.index.vectors", "qa.index.lexical", "qa.reader", "qa.answer", "qa.web")
-BUILD_SIDE = ("qa.ingest", "qa.train", "qa.index.build")
+BUILD_SIDE = ("qa.ingest", "qa.train", "qa.index.build", "qa.index.distributed")
 # The web app's two ways onto the build side: adding pages (the upload job) and showing a
 # printed page (the page view reads the PDF or scan). Paths through them are allowed.
 GATEWAYS = frozenset({"qa.web.upload", "qa.web.page"})

@@ -47,9 +47,18 @@ def ingest(paths: tuple[Path, ...], as_json: bool, follow_links: bool) -> None:
 @click.option("--model", help="Embedding model: default, a sentence-transformers name or folder.")
 @click.option("--rebuild", is_flag=True, help="Ignore the existing index and embed everything.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--engine", type=click.Choice(["plain", "ray"]), default="plain", show_default=True,
+              help="Where files are read and embedded: here, or on a Ray cluster (the ray extra).")
+@click.option("--ray-address", metavar="ADDR",
+              help="The Ray cluster (host:port, or 'auto'); default: RAY_ADDRESS, else a local one.")
+@click.option("--ray-actors", type=int, help="Embedding actors [the cluster's CPUs less one].")
+@click.option("--ray-gpus", type=float, default=0, help="GPUs per embedding actor [0].")
 @follow_links_option
-def index(paths, index_dir, model, rebuild, quiet, follow_links) -> None:
+def index(paths, index_dir, model, rebuild, quiet, engine, ray_address, ray_actors, ray_gpus,
+          follow_links) -> None:
     """Add new or changed files to the index (default: the corpus folder); drop deleted ones."""
+    from functools import partial
+
     from qa.index.build import build_index
     from qa.model.embed import load_embedder
 
@@ -60,10 +69,17 @@ def index(paths, index_dir, model, rebuild, quiet, follow_links) -> None:
         raise click.UsageError(f"no such file or folder: {', '.join(missing)}")
     embedder = load_embedder(settings, "index", log=lambda msg: _echo(msg, err=True),
                              deferred=True)  # nothing is loaded for an unchanged archive
+    prepare = None
+    if engine == "ray":
+        from qa.index.distributed import prepare as on_ray
+
+        prepare = partial(on_ray, settings=settings, identity=embedder.identity(),
+                          address=ray_address, actors=ray_actors, gpus=ray_gpus,
+                          log=lambda msg: _echo(msg, err=True))
     report = build_index(
         paths, settings.index_dir, embedder, settings=settings, rebuild=rebuild,
         batch_size=settings.batch_size, progress=not quiet,
-        log=lambda msg: _echo(msg, err=True),
+        log=lambda msg: _echo(msg, err=True), prepare=prepare,
     )
     if report.version is None:
         _echo(f"index is up to date ({report.unchanged} files unchanged)")

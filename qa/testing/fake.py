@@ -45,3 +45,12 @@ class SlowEmbedder(FakeEmbedder):
         if kind == "passage":
             time.sleep(0.1 * len(texts))
         return super()._embed(texts, kind)
+
+
+class FailingEmbedder(FakeEmbedder):
+    """FakeEmbedder whose passages fail: an embedding worker that dies mid-build."""
+
+    def _embed(self, texts: list[str], kind: str) -> np.ndarray:
+        if kind == "passage":
+            raise RuntimeError("the embedding worker died")
+        return super()._embed(texts, kind)
