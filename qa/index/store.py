@@ -209,24 +209,23 @@ class Store:
     def __init__(self, folder: Path):
         self.folder = folder
         self.manifest = read_manifest(folder)
-        verify(folder, self.manifest)
         self._lock = threading.Lock()
-        try:
-            self.db = sqlite3.connect(
-                f"file:{folder / 'archive.sqlite'}?mode=ro", uri=True, check_same_thread=False
-            )
-            self.size = self.db.execute("SELECT count(*) FROM paragraphs").fetchone()[0]
-            meta = self.db.execute(
-                "SELECT p.id, a.date, a.newspaper, p.hash FROM paragraphs p "
-                "JOIN articles a ON a.id = p.article_id ORDER BY p.id"
-            ).fetchall()
-        except sqlite3.Error as exc:
-            raise IndexError_(f"index database in {folder} is corrupt: {exc}") from exc
+        # the parts are hashed while the paragraphs' metadata is read (both let go of the GIL);
+        # nothing else is loaded before they pass, and a damaged part is the error reported
+        with ThreadPoolExecutor(1) as pool:
+            checked = pool.submit(verify, folder, self.manifest)
+            try:
+                self.db = sqlite3.connect(f"file:{folder / 'archive.sqlite'}?mode=ro", uri=True,
+                                          check_same_thread=False)
+                dates, papers, self.hashes = self._metadata()
+            except sqlite3.Error as exc:
+                checked.result()
+                raise IndexError_(f"index database in {folder} is corrupt: {exc}") from exc
+            checked.result()
+        self.size = len(self.hashes)
         if self.size != self.manifest["paragraphs"]:
             raise IndexError_(f"index in {folder} is inconsistent (paragraph count); rebuild it")
-        self.dates = np.array([row[1] or "" for row in meta], dtype="U10")
-        self.newspapers = np.array([row[2] or "" for row in meta], dtype=object)
-        self.hashes = [row[3] for row in meta]
+        self.dates, self.newspapers = np.array(dates, dtype="U10"), np.array(papers, dtype=object)
         first: dict[str, int] = {}
         # paragraphs of the same text share the id of the first of them
         self.copy_group = np.array([first.setdefault(h, i) for i, h in enumerate(self.hashes)],
@@ -241,6 +240,15 @@ class Store:
         self.bm25 = _loaded("BM25 index", folder, lambda: BM25.load(folder))
         if self.bm25.n_docs != self.size:
             raise IndexError_(f"index in {folder} is inconsistent (BM25 size); rebuild it")
+
+    def _metadata(self) -> tuple[list[str], list[str], list[str]]:
+        """Each paragraph's date, paper and text hash, by id (two scans: a join per row is
+        slower at a million paragraphs)."""
+        articles = {aid: (date or "", paper or "") for aid, date, paper in
+                    self.db.execute("SELECT id, date, newspaper FROM articles")}
+        rows = self.db.execute("SELECT article_id, hash FROM paragraphs ORDER BY id").fetchall()
+        of = [articles.get(aid, ("", "")) for aid, _ in rows]
+        return [d for d, _ in of], [n for _, n in of], [h for _, h in rows]
 
     @classmethod
     def open(cls, index_dir: Path) -> Store:
