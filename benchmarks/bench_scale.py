@@ -11,6 +11,12 @@ one daily's are. Questions are the real questions of benchmarks/data/user_dev.js
 by the question encoder. Each size is built and measured in a process of its own (its RSS is
 the index's), through `qa.index.vectors` and `qa.index.bm25` as `qa index` builds and
 `Store` opens them; recall@10 is against exact search over the same vectors.
+
+    python benchmarks/bench_scale.py INDEX_DIR --work DIR --store 1000000 --archive XWLB
+
+builds a whole index of that many paragraphs with `qa.index.build` (the archive's files copied
+until there are enough, their vectors the scaled ones above, replayed in order), then times
+`Store.open`, hybrid `Retriever.search` with the real questions, and adding one more day.
 """
 
 from __future__ import annotations
@@ -160,6 +166,92 @@ def search(work: Path, n: int, memory_mb: int) -> dict:
     return row
 
 
+class Replay:
+    """Passages get the scaled vectors in order (no model: the vectors are the real model's,
+    repeated); questions the real question encoder."""
+
+    def __init__(self, vectors: np.ndarray):
+        from qa.model.weights import DIM, MODEL_NAME
+
+        self.vectors, self.done, self.name, self.dim = vectors, 0, MODEL_NAME, DIM
+
+    def identity(self) -> dict:
+        return {"model": self.name, "dim": self.dim, "normalize": True}
+
+    def info(self) -> dict:
+        return {**self.identity(), "runtime": "replayed vectors (benchmarks/bench_scale.py)"}
+
+    def embed_passages(self, texts, progress=None) -> np.ndarray:
+        out = np.asarray(self.vectors[self.done : self.done + len(texts)], dtype=np.float32)
+        self.done += len(texts)
+        return out
+
+
+def store_build(work: Path, n: int, archive: Path, memory_mb: int) -> dict:
+    """A whole index of about `n` paragraphs from copies of `archive`, and a day added."""
+    from qa.index.build import build_index
+    from qa.settings import Settings
+
+    files = sorted(archive.glob("*.md"))
+    copies = work / f"archive-{n}"
+    if not copies.exists():
+        tmp = work / f"archive-{n}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        per_copy = 89_432 * len(files) / 1_423  # paragraphs per copy, about
+        for c in range(int(np.ceil(n / per_copy))):
+            (tmp / f"c{c:02}").mkdir(parents=True)
+            for f in files:
+                shutil.copy(f, tmp / f"c{c:02}" / f.name)
+        os.replace(tmp, copies)
+    day = work / f"day-{n}"
+    shutil.rmtree(day, ignore_errors=True)
+    index_dir = work / f"store-{n}"
+    shutil.rmtree(index_dir, ignore_errors=True)
+    settings = Settings(index_memory_mb=memory_mb)
+    vectors = scaled(work, n + 200_000)  # room for the copies' rounding and the day
+    t = time.perf_counter()
+    report = build_index([copies], index_dir, Replay(vectors), settings=settings,
+                         progress=False, log=lambda _: None)
+    built = time.perf_counter() - t
+    day.mkdir()
+    shutil.copy(files[len(files) // 2], day / "added.md")
+    replay = Replay(vectors)
+    replay.done = report.paragraphs
+    t = time.perf_counter()
+    added = build_index([copies, day], index_dir, replay, settings=settings, progress=False,
+                        log=lambda _: None)
+    return {"paragraphs": report.paragraphs, "build_s": built, "peak_mb": _peak_mb(),
+            "add_s": time.perf_counter() - t, "added": added.paragraphs - report.paragraphs,
+            "disk_mb": _du_mb(*(added.version.iterdir()))}
+
+
+def store_search(work: Path, n: int) -> dict:
+    """Open the whole index in a fresh process and ask the real questions of it."""
+    from qa.index.search import Retriever
+    from qa.model.embed import load_embedder
+    from qa.settings import Settings
+
+    questions = [json.loads(line)["question"] for line in QUESTIONS.open(encoding="utf-8")]
+    embedder = load_embedder(Settings.from_env(), "query")
+    embedder.embed_queries(["热身"])
+    before = _rss_mb()
+    t = time.perf_counter()
+    store = Store.open(work / f"store-{n}")
+    opened = time.perf_counter() - t
+    retriever = Retriever(store, embedder)
+    for q in questions[:10]:
+        retriever.search(q, 10)
+    times = []
+    for q in questions:
+        t = time.perf_counter()
+        retriever.search(q, 10)
+        times.append(1000 * (time.perf_counter() - t))
+    after = _rss_mb()
+    return {"open_s": opened, "p50_ms": float(np.percentile(times, 50)),
+            "p95_ms": float(np.percentile(times, 95)), "type": store.manifest["faiss"]["type"],
+            "anon_mb": after[0] - before[0], "file_mb": after[1] - before[1]}
+
+
 def _child(*args: str) -> dict:
     done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
                           check=False)
@@ -179,19 +271,36 @@ def main() -> None:
     parser.add_argument("--work", type=Path, help="keep the scaled vectors here between runs")
     parser.add_argument("--skip", metavar="REGEX",
                         help="leave out the paragraphs of sources matching it (held-out months)")
+    parser.add_argument("--store", type=int, metavar="N",
+                        help="build a whole index of N paragraphs from copies of --archive")
+    parser.add_argument("--archive", type=Path, default=ROOT.parent / "shared/corpora/xwlb")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         what, n, memory_mb = args.child
-        work = args.index_dir
-        row = (measure(work, int(n), int(memory_mb), args.bm25_max) if what == "build"
-               else search(work, int(n), int(memory_mb)))
+        work, n, memory_mb = args.index_dir, int(n), int(memory_mb)
+        row = {"build": lambda: measure(work, n, memory_mb, args.bm25_max),
+               "search": lambda: search(work, n, memory_mb),
+               "store": lambda: store_build(work, n, args.archive, memory_mb),
+               "ask": lambda: store_search(work, n)}[what]()
         print(json.dumps(row))
         return
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     if not (work / "queries.npy").exists():
         prepare(args.index_dir, work, args.skip)
+    if args.store:
+        built = _child(str(work), "--archive", str(args.archive), "--child", "store",
+                       str(args.store), str(args.memory_mb))
+        found = _child(str(work), "--child", "ask", str(args.store), str(args.memory_mb))
+        print("| paragraphs | index | build | peak RSS | disk | add a day | Store.open | RAM own + "
+              "mapped | Retriever.search p50 / p95 |")
+        print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+        print(f"| {built['paragraphs']:,} | {found['type']} | {built['build_s']:.0f} s | "
+              f"{built['peak_mb']:,.0f} MB | {built['disk_mb']:,.0f} MB | {built['add_s']:.1f} s "
+              f"({built['added']} paragraphs) | {found['open_s']:.2f} s | {found['anon_mb']:,.0f} "
+              f"+ {found['file_mb']:,.0f} MB | {found['p50_ms']:.0f} / {found['p95_ms']:.0f} ms |")
+        return
     real = np.load(work / "real.npy", mmap_mode="r")
     print(f"{len(real):,} real vectors from {args.index_dir}, {len(np.load(work / 'queries.npy'))} "
           f"real questions; memory budget {args.memory_mb} MB; {os.cpu_count()} CPUs\n")
