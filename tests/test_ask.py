@@ -300,6 +300,24 @@ def test_a_passage_about_another_place_is_no_answer_and_joins_no_timeline(tmp_pa
     assert earlier.text == "2.35万亿元" and earlier.timeline == ()  # 长三角's figure is not 浙江's
 
 
+PORTS = {
+    "20260410.md": "# 一季度出入境人员增长\n\n"
+                   "本报讯 今年一季度，全国共1.85亿人次出入境，同比上升13.5%；北京、上海、深圳等重点口岸"
+                   "呈现强劲增长，上海口岸单日出入境人数刷新历史新高。\n",
+    "20260412.md": "# 广州口岸客流\n\n本报讯 一季度，广州口岸出入境人员达1020万人次，同比增长20%。\n",
+}
+
+
+def test_a_figure_whose_sentence_is_about_the_whole_country_is_no_answer_for_one_city(tmp_path):
+    archive = open_archive(build(tmp_path, PORTS))
+    answer = archive.ask("今年一季度上海口岸出入境人员有多少人次？", asked_on=date(2026, 4, 30))
+    assert answer.abstained and "上海" in answer.reason  # once: 全国's 1.85亿人次, medium
+    national = archive.ask("今年一季度全国共有多少人次出入境？", asked_on=date(2026, 4, 30))
+    assert not national.abstained and national.text.endswith("1.85亿人次")
+    city = archive.ask("一季度广州市口岸出入境人员达到多少人次？", asked_on=date(2026, 4, 30))
+    assert not city.abstained and city.text.endswith("1020万人次")  # its sentence names the city
+
+
 def test_search_reads_the_time_asked_as_ask_does(tmp_path, monkeypatch):
     settings = build(tmp_path, TWO_YEARS)
     monkeypatch.setenv("QA_MODEL", "qa.testing.fake:FakeEmbedder")

@@ -31,7 +31,7 @@ def test_answer_location_and_folding():
 
 def test_numbers_keep_their_measure_word():
     text = ("通辽新建5G基站1207个，这是她的第18个春节。日供气28000标立方米/小时，"
-            "悬赏1000万美元，很多人来了，於5月20日開幕，共3個。")
+            "悬赏1000万美元，很多人来了，於5月20日開幕，共3個。全年接待游客2.3亿人次。")
     span = lambda a, b: Span(0, a, b, text[a:b], 0, len(text), 0.5)  # noqa: E731
 
     def read(question: str, words: str, upto: int | None = None) -> str:
@@ -48,6 +48,9 @@ def test_numbers_keep_their_measure_word():
     assert read("哪天開幕？", "5月20") == "5月20日"
     assert read("共幾個？", "3") == "3個"
     assert read("在哪建基站？", "通辽") == "通辽"
+    assert read("接待游客多少人次？", "2.3亿人") == "2.3亿人次"  # a measure word cut short
+    assert read("接待游客多少？", "2.3亿") == "2.3亿人次"
+    assert read("很多人来了吗？", "很多人") == "很多人"  # no numeral: nothing added
 
 
 def test_an_answer_fits_the_kind_asked_for():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from qa.answer.subject import about, subjects
+from qa.answer.subject import about, elsewhere, subjects
 
 
 @pytest.mark.parametrize(("question", "found"), [
@@ -25,3 +25,12 @@ def test_a_passage_is_about_them_when_it_or_its_headline_names_each():
     assert not about(("浙江",), "长三角外贸 今年上半年，其中上海市进出口2.55万亿元")
     assert about(("第137届",), "第 137 届广交会开幕") and not about(("第137届",), "第139届广交会")
     assert about((), "anything at all\ud800")  # nothing asked: every passage may answer
+
+
+def test_the_sentence_of_an_answer_may_be_about_somewhere_else():
+    assert elsewhere(("上海",), "今年一季度，全国共1.85亿人次出入境，同比上升13.5%；")
+    assert elsewhere(("浙江",), "其中上海市进出口2.55万亿元。")
+    assert not elsewhere(("上海",), "上海口岸出入境人员达1020万人次。")
+    assert not elsewhere(("浙江",), "全省外贸进出口总值2.35万亿元。")  # the province itself
+    assert not elsewhere((), "全国共1.85亿人次出入境。")  # nothing asked
+    assert not elsewhere(("第137届",), "全国各地采购商到场。")  # an edition, not a place

@@ -12,7 +12,7 @@ from datetime import date
 from qa.answer.cite import citation
 from qa.answer.confidence import Calibration, family, signals
 from qa.answer.explain import searched
-from qa.answer.subject import about, subjects
+from qa.answer.subject import about, elsewhere, subjects
 from qa.answer.support import agreeing, level, timeline, unconfirmed
 from qa.answer.when import absolute, asked_day, narrowed
 from qa.index.search import Filters, Retriever
@@ -151,11 +151,17 @@ class Archive:
         hits = everything[: k or len(everything)]
         spans = self._extract(question, hits, range(len(hits)))
         places = subjects(question)
-        on_subject = [about(places, f"{h.context} {h.paragraph.text}") for h in hits]
-        best = next((s for s in spans if on_subject[s.passage_index]), None)
+        passage_about = [about(places, f"{h.context} {h.paragraph.text}") for h in hits]
+
+        def on_subject(s: Span) -> bool:
+            text = hits[s.passage_index].paragraph.text
+            return passage_about[s.passage_index] and not elsewhere(
+                places, text[s.sentence_start : s.sentence_end])
+
+        best = next((s for s in spans if on_subject(s)), None)
         if spans and best is not spans[0] and spans[0].score >= self.threshold and (
                 best is None or best.score < self.threshold):
-            why = (f"读到的答案出自没有提到{'、'.join(places)}的段落（讲的是别处），"
+            why = (f"读到的答案出自没有讲{'、'.join(places)}的句子或段落（讲的是别处），"
                    f"档案里没有找到关于{'、'.join(places)}的答案")
             return self._withheld(question, hits, everything, spans[0].score, reason=why)
         name = self.answerer.name
@@ -164,7 +170,7 @@ class Archive:
         dates, ids = [h.article.date for h in hits], [h.article.id for h in hits]
 
         def comparable(s: Span) -> bool:
-            return on_subject[s.passage_index] and fits(question, s.text)
+            return on_subject(s) and fits(question, s.text)
 
         dated = timeline(best, spans, dates, ids, self.threshold, comparable)
         read = best  # the reader's own best reading: what the confidence is measured on

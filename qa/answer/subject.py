@@ -65,3 +65,17 @@ def about(places: tuple[str, ...], text: str) -> bool:
         return True
     folded = re.sub(r"第\s*(\d+)\s*届", r"第\1届", fold(_SURROGATE.sub(" ", text)))
     return all(place in folded for place in places)
+
+
+def elsewhere(places: tuple[str, ...], sentence: str) -> bool:
+    """Whether the sentence that holds an answer is about somewhere else: it names a place, or
+    全国 (the whole country), and none of the places asked about (editions aside). A story about
+    one place's figure names others around it ("全国共1.85亿人次出入境；上海口岸…"): its
+    passage is about 上海 too, the figure's sentence is not."""
+    asked = [p for p in places if not p.startswith("第")]
+    if not asked:
+        return False
+    folded = fold(_SURROGATE.sub(" ", sentence))
+    if any(place in folded for place in asked):
+        return False
+    return "全国" in folded or any(not p.startswith("第") for p in subjects(sentence))

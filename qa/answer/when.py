@@ -39,7 +39,9 @@ _PARTS = {
     "春运": ((1, 1), (3, 10)), "春運": ((1, 1), (3, 10)), "双十一": ((11, 1), (11, 11)),
 }
 _PART = re.compile(r"\s*(?:的)?\s*(" + "|".join(sorted(_PARTS, key=len, reverse=True)) + ")")
-_FIRST_MONTHS = re.compile(r"\s*(?:前(\d{1,2})个月|1\s*[至到—–-]\s*(\d{1,2})\s*月)")
+_FIRST_MONTHS = re.compile(r"\s*(?:[前头頭](\d{1,2}|十[一二]?|[一二两兩三四五六七八九])个?個?月"
+                           r"|1\s*[至到—–-]\s*(\d{1,2})\s*月)")
+_SMALL = {c: i for i, c in enumerate("一二三四五六七八九十", 1)} | {"两": 2, "兩": 2}
 _ENGLISH_PART = re.compile(
     r"\b(first|second|third|fourth) quarter (?:of )?((?:19|20)\d{2})\b|"
     r"\b(first|second) half (?:of )?((?:19|20)\d{2})\b", re.I)
@@ -138,11 +140,18 @@ def _in_year(question: str, at: int, y: int, label: str) -> Period | None:
     if m := _PART.match(question, at):
         (m0, d0), (m1, d1) = _PARTS[m.group(1)]
         return Period(date(y, m0, d0), date(y, m1, d1), f"{label}{m.group(1)}")
-    if (m := _FIRST_MONTHS.match(question, at)) and 1 <= int(n := m.group(1) or m.group(2)) <= 12:
-        last = int(n)
+    if (m := _FIRST_MONTHS.match(question, at)) and 1 <= (last := _months(
+            m.group(1) or m.group(2))) <= 12:
         return Period(date(y, 1, 1), date(y, last, calendar.monthrange(y, last)[1]),
                       f"{label}1-{last}月")
     return None
+
+
+def _months(n: str) -> int:
+    """1–12 from "8", "三", "十一"."""
+    if n.isdigit():
+        return int(n)
+    return 10 + _SMALL.get(n[1:], 0) if n.startswith("十") else _SMALL[n]
 
 
 def _as_of(question: str, start: int, p: Period) -> Period:

@@ -12,17 +12,18 @@ from qa.types import Span
 UNITS = (
     "平方公里|平方千米|平方米|立方米|标立方米|公里|千米|厘米|毫米|米|公斤|千克|公顷|亩|吨|克|"
     "万千瓦时|千瓦时|千瓦|兆瓦|万元|亿元|元|美元|万|亿|岁|周岁|年|个月|月|天|日|小时|分钟|秒|"
-    "个|名|人|位|家|项|次|件|辆|台|座|所|户|套|条|场|届|倍|种|类|部|本|篇|张|只|头|株|棵|间|层|"
+    "人次|架次|班次|车次|艘次|辆次|台次|个|名|人|位|家|项|次|件|辆|台|座|所|户|套|条|场|届|倍|种|类|部|本|篇|张|只|头|株|棵|间|层|"
     "批|支|队|处|栋|千|百|%|％|‰|℃|度|分|点|周|期|轮"
 )
 
 # the same words in Traditional script
-UNITS += "|萬元|億元|萬千瓦時|千瓦時|小時|分鐘|個月|萬|億|歲|週歲|個|項|輛|臺|戶|條|場|屆|種|類|張|隻|頭|間|層|處|棟|週|輪|噸|釐米|公尺"
+UNITS += "|車次|輛次|臺次|萬元|億元|萬千瓦時|千瓦時|小時|分鐘|個月|萬|億|歲|週歲|個|項|輛|臺|戶|條|場|屆|種|類|張|隻|頭|間|層|處|棟|週|輪|噸|釐米|公尺"
 
 _NUMERAL = re.compile(r"[\d０-９零〇一二三四五六七八九十百千万亿两萬億兩]")
 _ENDS_IN_NUMBER = re.compile(r"[\d０-９零〇一二三四五六七八九十百千万亿两萬億兩余餘多]$")
 _ASKED_UNIT = re.compile(rf"(?:多少|几|幾)({UNITS})")
 _UNIT_AFTER = re.compile(rf"(?:{UNITS})(?:[/每](?:{UNITS}))?")
+_UNIT_AT_END = re.compile(rf"(?:{UNITS})$")
 _ASKED_ORDINAL = re.compile(r"第(?:多少|几|幾)")
 
 
@@ -34,7 +35,8 @@ def asked_unit(question: str) -> str | None:
 
 def complete_count(question: str, passage: str, span: Span) -> Span:
     """A number keeps the measure word that follows it in the passage (1207 -> 1207个,
-    28000 -> 28000标立方米/小时, 1000 -> 1000万美元), and 第 when the question asks "第几":
+    28000 -> 28000标立方米/小时, 1000 -> 1000万美元), the rest of a measure word cut short
+    (1.85亿人 -> 1.85亿人次), and 第 when the question asks "第几":
     of CMRC 2018 train's answers that end in a number, 791 include the unit after them and 4
     do not (newsqa_train: 427 and 54)."""
     a, b = span.start, span.end
@@ -45,6 +47,10 @@ def complete_count(question: str, passage: str, span: Span) -> Span:
         if not m:
             break
         b = m.end()
+    # a unit cut short: 1.85亿人|次 -> 1.85亿人次
+    if _NUMERAL.search(passage[a:b]) and (tail := _UNIT_AT_END.search(passage, a, b)) \
+            and (longer := _UNIT_AFTER.match(passage, tail.start())) and longer.end() > b:
+        b = longer.end()
     if _ASKED_ORDINAL.search(question) and a > 0 and passage[a - 1] == "第" \
             and _NUMERAL.search(passage[a:b]):
         a -= 1
