@@ -38,7 +38,7 @@ _PARTS = {
     "暑假": ((7, 1), (8, 31)), "春节": ((1, 10), (2, 28)), "春節": ((1, 10), (2, 28)),
     "春运": ((1, 1), (3, 10)), "春運": ((1, 1), (3, 10)), "双十一": ((11, 1), (11, 11)),
 }
-_PART = re.compile(r"\s*(?:的)?\s*(" + "|".join(sorted(_PARTS, key=len, reverse=True)) + ")")
+_PART = re.compile(r"\s*(?:的)?\s*[“\"「『‘]?(" + "|".join(sorted(_PARTS, key=len, reverse=True)) + ")")
 _FIRST_MONTHS = re.compile(r"\s*(?:[前头頭](\d{1,2}|十[一二]?|[一二两兩三四五六七八九])个?個?月"
                            r"|1\s*[至到—–-]\s*(\d{1,2})\s*月)")
 _SMALL = {c: i for i, c in enumerate("一二三四五六七八九十", 1)} | {"两": 2, "兩": 2}
