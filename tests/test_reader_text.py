@@ -58,6 +58,8 @@ def test_an_answer_fits_the_kind_asked_for():
     assert not fits("帮扶了多少家企业？", "7个") and not fits("帮扶了多少家企业？", "俞忠波")
     assert fits("建了多少个月？", "3个月") and fits("规模是多少？", "28000标立方米/小时")
     assert fits("How many workers stayed?", "763名")
+    assert not fits("How many China–Europe Railway Express trains ran?", "1870万人次")
+    assert fits("How many China–Europe Railway Express trains ran?", "4600列")
     assert fits("办结的比例是多少？", "18.8%") and not fits("办结的比例是多少？", "27个")
     assert fits("占地面积有多大？", "300平方米") and not fits("占地面积有多大？", "3个")
     assert fits("谁是矿长？", "邢永亮") and not fits("谁是矿长？", "2023年")

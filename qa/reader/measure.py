@@ -75,13 +75,13 @@ _MEASURES = [
         (r"温度|气温", r"度|℃"),
         (r"人口|人数", r"人|万|亿"),
         # an English question names what it counts; the Chinese answer counts it in its word
-        (r"how many (?:[\w-]+ ){0,3}trains", r"列|趟"),
-        (r"how many (?:[\w-]+ ){0,3}flights", r"班|架次"),
-        (r"how many (?:[\w-]+ ){0,3}(?:people|persons|visitors|tourists|passengers|trips|travell?ers|"
+        (r"how many (?:[\w'’.–—-]+ ){0,3}trains", r"列|趟"),
+        (r"how many (?:[\w'’.–—-]+ ){0,3}flights", r"班|架次"),
+        (r"how many (?:[\w'’.–—-]+ ){0,3}(?:people|persons|visitors|tourists|passengers|trips|travell?ers|"
          r"residents|workers|students|children|employees|patients|volunteers)", r"人|名"),
-        (r"how many (?:[\w-]+ ){0,3}(?:companies|enterprises|firms|businesses)", r"家|户"),
-        (r"how many (?:[\w-]+ ){0,3}(?:vehicles|cars)", r"辆|台"),
-        (r"how many (?:[\w-]+ ){0,3}(?:tons|tonnes)", r"吨"),
+        (r"how many (?:[\w'’.–—-]+ ){0,3}(?:companies|enterprises|firms|businesses)", r"家|户"),
+        (r"how many (?:[\w'’.–—-]+ ){0,3}(?:vehicles|cars)", r"辆|台"),
+        (r"how many (?:[\w'’.–—-]+ ){0,3}(?:tons|tonnes)", r"吨"),
         (r"how much (?:money|funding|investment|revenue|income)", r"元|美元|欧元"),
     ]
 ]
