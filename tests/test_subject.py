@@ -2,7 +2,7 @@
 
 import pytest
 
-from qa.answer.subject import about, elsewhere, subjects
+from qa.answer.subject import about, about_china, abroad, elsewhere, subjects
 
 
 @pytest.mark.parametrize(("question", "found"), [
@@ -34,3 +34,14 @@ def test_the_sentence_of_an_answer_may_be_about_somewhere_else():
     assert not elsewhere(("浙江",), "全省外贸进出口总值2.35万亿元。")  # the province itself
     assert not elsewhere((), "全国共1.85亿人次出入境。")  # nothing asked
     assert not elsewhere(("第137届",), "全国各地采购商到场。")  # an edition, not a place
+
+
+def test_a_question_about_china_is_not_answered_from_a_sentence_about_a_country_abroad():
+    assert about_china("国家统计局最近公布的月度CPI同比涨了多少？")
+    assert about_china("What is China's official manufacturing PMI?")
+    assert not about_china("我国对美国出口多少？")  # it names the country abroad itself
+    assert not about_china("月度CPI同比涨了多少？")  # names no country
+    assert abroad("英国国家统计局24日发布的数据显示，英国4月CPI同比上涨8.7%。")
+    assert not abroad("全国居民消费价格指数同比上涨1.0%。")
+    assert not abroad("中美双方同意降低关税。")  # China and its partner
+    assert not abroad("国家统计局今天发布数据，CPI同比上涨0.1%。")

@@ -41,6 +41,15 @@ ASKED = date(2024, 9, 30)
     ("今年头三个月，铁路发送旅客多少人次？", "今年（2024年）1-3月", ("2023-12-17", "2024-09-30")),
     ("2023年前十一个月外贸增长了多少？", "2023年1-11月", ("2022-12-17", "2024-05-31")),
     ("去年前兩個月出口多少？", "去年（2023年）1-2月", ("2022-12-17", "2023-08-31")),
+    # the year a figure is compared with is not the time asked, unless it is the only one
+    ("2023年一季度GDP比上年同期增长了多少？", "2023年一季度", ("2022-12-17", "2023-09-30")),
+    ("今年上半年出口较去年增长多少？", "今年（2024年）上半年", ("2023-12-17", "2024-09-30")),
+    ("去年同期全国出游多少人次？", "去年（2023年）", ("2022-11-01", "2024-09-30")),
+    ("2023年比2022年增长了多少？", "2023年", ("2022-11-01", "2024-09-30")),
+    ("During the 2023 May Day holiday, how many visitors came?", "2023年五一",
+     ("2023-04-16", "2023-11-30")),
+    ("How many trips were made in the National Day holiday of 2023?", "2023年国庆",
+     ("2023-09-16", "2024-04-30")),
 ])
 def test_a_time_named_is_resolved_and_gives_the_reports_about_it(question, label, reports):
     p = period(question, ASKED)
@@ -49,9 +58,9 @@ def test_a_time_named_is_resolved_and_gives_the_reports_about_it(question, label
 
 @pytest.mark.parametrize("question", [
     "国歌法是哪一天立法通过的？",  # no time
-    "2023年比2022年增长了多少？",  # two times: not narrowed
+    "2022年和2023年的产量分别是多少？",  # two times: not narrowed
     "上世纪90年代这里是什么样子？",  # a decade
-    "今年和去年相比变化大吗？",
+    "今年和去年的出口各是多少？",
 ])
 def test_no_time_or_several_times_are_not_narrowed(question):
     assert period(question, ASKED) is None

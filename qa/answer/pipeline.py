@@ -12,7 +12,7 @@ from datetime import date
 from qa.answer.cite import citation
 from qa.answer.confidence import Calibration, family, signals
 from qa.answer.explain import searched
-from qa.answer.subject import about, elsewhere, subjects
+from qa.answer.subject import about, about_china, abroad, elsewhere, subjects
 from qa.answer.support import agreeing, level, timeline, unconfirmed
 from qa.answer.when import absolute, asked_day, narrowed
 from qa.index.search import Filters, Retriever
@@ -152,17 +152,20 @@ class Archive:
         spans = self._extract(question, hits, range(len(hits)))
         places = subjects(question)
         passage_about = [about(places, f"{h.context} {h.paragraph.text}") for h in hits]
+        home = about_china(question)
 
         def on_subject(s: Span) -> bool:
             text = hits[s.passage_index].paragraph.text
-            return passage_about[s.passage_index] and not elsewhere(
-                places, text[s.sentence_start : s.sentence_end])
+            sentence = text[s.sentence_start : s.sentence_end]
+            return passage_about[s.passage_index] and not elsewhere(places, sentence) and not (
+                home and abroad(sentence))
 
         best = next((s for s in spans if on_subject(s)), None)
         if spans and best is not spans[0] and spans[0].score >= self.threshold and (
                 best is None or best.score < self.threshold):
-            why = (f"读到的答案出自没有讲{'、'.join(places)}的句子或段落（讲的是别处），"
-                   f"档案里没有找到关于{'、'.join(places)}的答案")
+            named = "、".join(places or ("中国",))
+            why = (f"读到的答案出自没有讲{named}的句子或段落（讲的是别处），"
+                   f"档案里没有找到关于{named}的答案")
             return self._withheld(question, hits, everything, spans[0].score, reason=why)
         name = self.answerer.name
         if best is None or best.score < self.threshold:

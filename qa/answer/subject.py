@@ -28,7 +28,15 @@ PLACES = {
     "美国": "united states|u\\.s\\.|america", "日本": "japan", "俄罗斯": "russia", "英国": "britain|uk",
     "法国": "france", "德国": "germany", "印度": "india", "韩国": "south korea", "欧盟": "european union|eu",
     "东盟": "asean", "巴西": "brazil", "澳大利亚": "australia", "加拿大": "canada",
+    "意大利": "italy", "西班牙": "spain", "荷兰": "netherlands", "瑞士": "switzerland",
+    "墨西哥": "mexico", "阿根廷": "argentina", "南非": "south africa", "埃及": "egypt",
+    "土耳其": "turkey|türkiye", "伊朗": "iran", "以色列": "israel", "乌克兰": "ukraine",
+    "沙特": "saudi", "越南": "vietnam", "泰国": "thailand", "新加坡": "singapore",
+    "印度尼西亚": "indonesia", "马来西亚": "malaysia", "巴基斯坦": "pakistan",
+    "哈萨克斯坦": "kazakhstan", "新西兰": "new zealand", "波兰": "poland", "朝鲜": "dprk",
 }
+# the places above that are not China: a question about China is not answered from them
+ABROAD = frozenset(list(PLACES)[list(PLACES).index("美国"):])
 _NAMES = re.compile("|".join(sorted(PLACES, key=len, reverse=True)))
 _ENGLISH = [(name, re.compile(rf"\b(?:{english})\b", re.I)) for name, english in PLACES.items()]
 # a place by its form: two to four characters before its kind, after punctuation, 的, 在, 和, 与,
@@ -39,6 +47,10 @@ _NOT_A_NAME = re.compile(r"[哪几什多这那各每本该全同某]")
 # about it
 _EDITION = re.compile(r"第\s*(\d+|[一二三四五六七八九十百]+)\s*届")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+# a question about China names it (or its statistics office); a sentence is about China when it
+# says so, or names China with a partner (中美, 对华)
+_CHINA_ASKED = re.compile(r"我国|中国|全国|国内|国家统计局|\bchina\b|\bchinese\b")
+_CHINA_SAID = re.compile(r"中国|我国|全国|中方|国内|[对在来访赴]华|中[美欧日俄英法德印韩非东]")
 _NOT_PLACES = {"全国", "全市", "全省", "全县", "本市", "我市", "我省", "城市", "超市", "股市", "上市",
                "各省", "各市", "城乡", "直辖"}
 
@@ -65,6 +77,19 @@ def about(places: tuple[str, ...], text: str) -> bool:
         return True
     folded = re.sub(r"第\s*(\d+)\s*届", r"第\1届", fold(_SURROGATE.sub(" ", text)))
     return all(place in folded for place in places)
+
+
+def about_china(question: str) -> bool:
+    """Whether `question` asks about China (我国, 全国, 国家统计局, China) and about no place abroad."""
+    q = fold(_SURROGATE.sub(" ", question))
+    return bool(_CHINA_ASKED.search(q)) and not any(p in ABROAD for p in subjects(question))
+
+
+def abroad(sentence: str) -> bool:
+    """Whether the sentence that holds an answer is about a country abroad and not China:
+    英国国家统计局…英国4月CPI同比上涨8.7% is no answer to 国家统计局公布的CPI."""
+    folded = fold(_SURROGATE.sub(" ", sentence))
+    return not _CHINA_SAID.search(folded) and any(p in ABROAD for p in subjects(sentence))
 
 
 def elsewhere(places: tuple[str, ...], sentence: str) -> bool:

@@ -17,12 +17,15 @@ from typing import NamedTuple
 from qa.errors import QueryError
 
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年(?!代)(?:\s*(\d{1,2})\s*月)?")
-_ENGLISH_YEAR = re.compile(r"\b(?:in|of|for|during|since)\s+((?:19|20)\d{2})\b", re.I)
+_ENGLISH_YEAR = re.compile(r"\b(?:in|of|for|during|since)\s+(?:the\s+)?((?:19|20)\d{2})\b", re.I)
 _SINCE = re.compile(r"\s*(?:以来|以後|以后|起|至今)")  # matched where the year ends
 _RELATIVE_YEAR = {"今年": 0, "本年": 0, "去年": -1, "上年": -1, "前年": -2}
 _RELATIVE = re.compile("|".join(_RELATIVE_YEAR) + r"|this year|last year", re.I)
 _RELATIVE_MONTH = re.compile(r"本月|这个月|這個月|上个月|上個月|上月|this month|last month", re.I)
 _MONTH_IN_YEAR = re.compile(r"\s*(\d{1,2})\s*月")
+# a year a figure is compared with, not the one asked: 比上年同期, 较2024年, 与去年相比
+_BASELINE_BEFORE = re.compile(r"(?:比|较|較|与|與|同)\s*$")
+_BASELINE_AFTER = re.compile(r"\s*(?:同期|相比|相比较|比较)")
 # Parts of a year named after it (2025年一季度, 今年国庆假期): (first month, first day), (last
 # month, last day). Holidays are their days (the reports come in the weeks after); 春节 and 春运
 # move with the lunar calendar and are taken wide.
@@ -45,6 +48,17 @@ _SMALL = {c: i for i, c in enumerate("一二三四五六七八九十", 1)} | {"�
 _ENGLISH_PART = re.compile(
     r"\b(first|second|third|fourth) quarter (?:of )?((?:19|20)\d{2})\b|"
     r"\b(first|second) half (?:of )?((?:19|20)\d{2})\b", re.I)
+# holidays named in English, as the Chinese part of the year they are
+_HOLIDAYS = {"may day": "五一", "labor day": "五一", "labour day": "五一", "national day": "国庆",
+             "spring festival": "春节", "chinese new year": "春节", "lunar new year": "春节",
+             "qingming": "清明", "tomb-sweeping": "清明", "tomb sweeping": "清明",
+             "dragon boat": "端午", "mid-autumn": "中秋", "new year's day": "元旦",
+             "summer travel": "暑运"}
+_HOLIDAY = "|".join(_HOLIDAYS).replace(" ", r"\s+")
+_ENGLISH_HOLIDAY = re.compile(
+    rf"\b(?:((?:19|20)\d{{2}})\s+({_HOLIDAY})|({_HOLIDAY})"
+    r"(?:\s+(?:holidays?|festival|season|travel\s+rush|travel|rush)){0,2}"
+    rf"\s+(?:of|in)\s+((?:19|20)\d{{2}}))\b", re.I)
 _ORDINAL = {"first": 0, "second": 1, "third": 2, "fourth": 3}
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
            "september", "october", "november", "december")
@@ -162,10 +176,27 @@ def _as_of(question: str, start: int, p: Period) -> Period:
     return p
 
 
+def _baseline(question: str, m: re.Match) -> bool:
+    """Whether the year matched by `m` is what a figure is compared with (比上年同期增长5.4%)."""
+    return bool(_BASELINE_BEFORE.search(question[max(0, m.start() - 3):m.start()])
+                or _BASELINE_AFTER.match(question, m.end()))
+
+
 def period(question: str, asked_on: date) -> Period | None:
-    """The one period `question` asks about, or None (no time named, or more than one)."""
+    """The one period `question` asks about, or None (no time named, or more than one). A year
+    a figure is compared with (比上年同期) is not asked about, unless it is the only time named
+    (去年同期的出游人次)."""
+    found = _periods(question, asked_on, baselines=False) or _periods(question, asked_on, True)
+    if len(found) != 1:
+        return None
+    return next(iter(found.values()))
+
+
+def _periods(question: str, asked_on: date, baselines: bool) -> dict[tuple, Period]:
     found: dict[tuple, Period] = {}
     for m in _YEAR.finditer(question):
+        if not baselines and _baseline(question, m):
+            continue
         y = int(m.group(1))
         if _SINCE.match(question, m.end()):
             p = Period(date(y, 1, 1), asked_on, f"{y}年以来")
@@ -188,6 +219,13 @@ def period(question: str, asked_on: date) -> Period | None:
                        f"{y}年{'上下'[half]}半年")
         found = {k: v for k, v in found.items() if k[0].year != y}  # "of 2025" is this part
         found[(p.start, p.end)] = _as_of(question, m.start(), p)
+    for m in _ENGLISH_HOLIDAY.finditer(question):
+        y, name = int(m.group(1) or m.group(4)), re.sub(r"\s+", " ", m.group(2) or m.group(3))
+        part = _HOLIDAYS[name.lower()]
+        (m0, d0), (m1, d1) = _PARTS[part]
+        found = {k: v for k, v in found.items() if k[0].year != y}
+        found[(date(y, m0, d0), date(y, m1, d1))] = Period(date(y, m0, d0), date(y, m1, d1),
+                                                           f"{y}年{part}")
     for m in _ENGLISH_DAY.finditer(question):
         y, name = int(m["y"]), m["m"].lower()
         month = next(i for i, full in enumerate(_MONTHS, 1) if full.startswith(name[:3]))
@@ -207,6 +245,8 @@ def period(question: str, asked_on: date) -> Period | None:
              else _year(y, f"{y}年"))
         found[(p.start, p.end)] = p
     for m in _RELATIVE.finditer(question):
+        if not baselines and _baseline(question, m):
+            continue
         word = m.group(0)
         offset = _RELATIVE_YEAR.get(word, 0 if word.lower() == "this year" else -1)
         y = asked_on.year + offset
@@ -223,9 +263,7 @@ def period(question: str, asked_on: date) -> Period | None:
         y, mo = shown.year, shown.month
         p = _month(y, mo, f"{m.group(0)}（{y}年{mo}月）")
         found[(p.start, p.end)] = p
-    if len(found) != 1:
-        return None
-    return next(iter(found.values()))
+    return found
 
 
 _DAY_WORDS = {"今天": 0, "今日": 0, "昨天": -1, "昨日": -1, "前天": -2, "明天": 1, "明日": 1}
