@@ -318,6 +318,22 @@ def test_a_figure_whose_sentence_is_about_the_whole_country_is_no_answer_for_one
     assert not city.abstained and city.text.endswith("1020万人次")  # its sentence names the city
 
 
+CPI = {
+    "20230511.md": "# 4月份居民消费价格指数小幅上涨\n\n"
+                   "本报讯 国家统计局今天发布数据，4月份全国居民消费价格指数同比上涨0.1%。\n",
+    "20230525.md": "# 英国4月消费者价格指数同比上涨8.7%\n\n"
+                   "本报讯 英国国家统计局24日公布的月度数据显示，英国4月消费者价格指数CPI同比上涨8.7%。\n",
+}
+
+
+def test_a_question_about_china_is_not_answered_with_a_figure_from_abroad(tmp_path):
+    archive = open_archive(build(tmp_path, CPI))
+    answer = archive.ask("国家统计局公布的4月CPI月度数据同比上涨了多少？")
+    assert answer.text != "8.7%" and (answer.abstained or answer.text.endswith("0.1%"))
+    uk = archive.ask("英国国家统计局公布的4月CPI月度数据同比上涨了多少？")
+    assert not uk.abstained and uk.text.endswith("8.7%")
+
+
 def test_search_reads_the_time_asked_as_ask_does(tmp_path, monkeypatch):
     settings = build(tmp_path, TWO_YEARS)
     monkeypatch.setenv("QA_MODEL", "qa.testing.fake:FakeEmbedder")
