@@ -162,13 +162,15 @@ def test_train_reader_smoke_and_resume(tmp_path, cache_dir):
     spans = reader.extract("王凤英的丈夫是谁？", [around(text, "王凤英的丈夫赵林柱", 40, 60)])
     check(spans, [around(text, "王凤英的丈夫赵林柱", 40, 60)])
 
-    # a run continued from that reader records where it started, for its card
+    # a run continued from that reader records where it started (its best step), for its card
+    shipped = json.loads((best / "reader.json").read_text())["training"]["step"]
+    assert shipped == state["best"]["step"]
     more = replace(cfg, out=tmp_path / "more", steps=1, resume=False, init_from=best)
     train(more, cache_dir, log=logged.append)
     continued = json.loads((tmp_path / "more" / "best" / "reader.json").read_text())
-    assert continued["parent"]["training"]["step"] == 3
+    assert continued["parent"]["training"]["step"] == shipped
     assert "## Continued from" in (tmp_path / "more" / "best" / "MODEL_CARD.md").read_text()
     # shipped over the reader it started from, then resumed: its parent is still that reader
     shutil.copytree(tmp_path / "more" / "best", best, dirs_exist_ok=True)
     state = train(replace(more, steps=2, resume=True), cache_dir, log=logged.append)
-    assert state["step"] == 2 and state["parent"]["training"]["step"] == 3
+    assert state["step"] == 2 and state["parent"]["training"]["step"] == shipped

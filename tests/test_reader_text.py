@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from qa.index.lexical import simplified
 from qa.reader.measure import asked_value, complete_count
-from qa.reader.question import fits
+from qa.reader.question import analyse, fits
+from qa.reader.shape import shaped
 from qa.train.data import locate
 from qa.train.features import batches
 from qa.types import Span
@@ -31,7 +32,7 @@ def test_answer_location_and_folding():
 
 def test_numbers_keep_their_measure_word():
     text = ("通辽新建5G基站1207个，这是她的第18个春节。日供气28000标立方米/小时，"
-            "悬赏1000万美元，很多人来了，於5月20日開幕，共3個。全年接待游客2.3亿人次。")
+            "悬赏1000万美元，很多人来了，於5月20日開幕，共3個。全年接待游客2.3亿人次。考察队460多人。")
     span = lambda a, b: Span(0, a, b, text[a:b], 0, len(text), 0.5)  # noqa: E731
 
     def read(question: str, words: str, upto: int | None = None) -> str:
@@ -51,6 +52,28 @@ def test_numbers_keep_their_measure_word():
     assert read("接待游客多少人次？", "2.3亿人") == "2.3亿人次"  # a measure word cut short
     assert read("接待游客多少？", "2.3亿") == "2.3亿人次"
     assert read("很多人来了吗？", "很多人") == "很多人"  # no numeral: nothing added
+    assert read("考察队有多少人？", "460") == "460多人"  # 多 between the number and its unit
+
+
+def test_a_span_takes_the_shape_of_the_answer_asked():
+    def shape(question: str, passage: str, text: str) -> str:
+        at = passage.index(text)
+        span = Span(0, at, at + len(text), text, 0, len(passage), 0.5)
+        got = shaped(question, analyse(question), [passage], [span])[0]
+        assert passage[got.start:got.end] == got.text
+        return got.text
+
+    bridge = "分界线为G75兰海高速钦江大桥桥面南侧边缘的垂直投影线。"
+    assert shape("是以哪座桥作为基准的？", bridge, "G75兰海高速钦江大桥桥面南侧边缘的垂直投影线") == \
+        "G75兰海高速钦江大桥"
+    field = "项目位于海南岛海域的东方1-1气田，"
+    assert shape("项目在哪个气田？", field, "海南岛海域的东方1-1气田") == "东方1-1气田"
+    exchange = "交易在大连石油交易所完成。"
+    assert shape("是在哪家交易所完成的？", exchange, "大连石油交易") == "大连石油交易所"
+    assert shape("在哪个单位工作？", exchange, "大连石油交易") == "大连石油交易"  # no noun to go by
+    award = "最佳导演奖由程耳凭借影片《无名》获得。"
+    assert shape("最佳导演奖颁给了谁？", award, "程耳凭借影片《无名》") == "程耳"
+    assert shape("谁获奖了？", "获奖的是克里希纳·斯里尼瓦桑。", "克里希纳·斯里尼瓦桑") == "克里希纳·斯里尼瓦桑"
 
 
 def test_an_answer_fits_the_kind_asked_for():
@@ -90,7 +113,10 @@ def test_a_number_question_gets_the_value_it_asks_for():
     assert value("原来是多少个？", "从702个增加到1000个") == "从702个增加到1000个"  # the old one asked
     assert value("最快要多长时间？", "1小时18分可达，昆明至香格里拉最快4个半小时") == "1小时18分"
     assert value("一季度发电多少？", "4.17亿吨，同比增长4.1%") == "4.17亿吨"
-    assert value("两地相距多少公里？", "北京至上海1318公里") == "北京至上海1318公里"  # no change
+    assert value("两地相距多少公里？", "北京至上海1318公里") == "1318公里"  # words before the value
+    assert value("一次最多能开多长时间的药？", "最长开具不超过12周") == "12周"
+    assert value("如今只剩下多少项？", "从2013年的190项减少到现在的27项") == "27项"
+    assert value("游客有多少？", "约3200元") == "约3200元"  # a qualifier is the value's own
     assert value("有多少人？", "460多人") == "460多人"
     assert value("办结的比例是多少？", "27个,办结率为18.8%") == "18.8%"  # the clause that fits
     assert value("一共有多少个坐席？", "2,173个坐席") == "2,173个坐席"  # a thousands comma

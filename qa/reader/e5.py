@@ -31,8 +31,8 @@ from qa.reader.adapter import ADAPTER_FILES, HEAD
 from qa.reader.base import best_first, platt, shift
 from qa.reader.bundle import CONFIG, READER_DIR, ReaderConfig, read_config
 from qa.reader.decode import decode
-from qa.reader.measure import asked_value, complete_count
-from qa.reader.question import NUMBER, analyse, asks_measure, fits, unmentioned
+from qa.reader.question import analyse, asks_measure, fits, unmentioned
+from qa.reader.shape import shaped
 from qa.reader.windows import Windower, Windows
 from qa.types import Span
 
@@ -197,10 +197,8 @@ class E5Reader:
         spans = decode(windows, starts, ends, passages, retrieval_scores,
                        max_answer_tokens=self.max_answer_tokens, top_n=self.top_n,
                        retrieval_weight=self.retrieval_weight)
-        spans = [complete_count(question, passages[s.passage_index], s) for s in spans]
         asked = analyse(question)
-        if asked.kind == NUMBER:
-            spans = [asked_value(question, s, lambda text: fits(asked, text)) for s in spans]
+        spans = shaped(question, asked, passages, spans)
         if asks_measure(asked):
             spans = [s if fits(asked, s.text) else replace(s, score=s.score * MISFIT)
                      for s in spans]

@@ -14,6 +14,8 @@ import numpy as np
 
 from qa.errors import INSTALL_HINT, ModelError
 from qa.reader.decode import decode
+from qa.reader.question import analyse
+from qa.reader.shape import shaped
 from qa.reader.windows import Windower, Windows
 from qa.types import Span
 
@@ -81,6 +83,7 @@ class HFReader:
             return []
         windows = self.windower.batch(question, passages)
         starts, ends = self.logits(windows)
-        return decode(windows, starts, ends, passages, retrieval_scores,
-                      max_answer_tokens=self.max_answer_tokens, top_n=self.top_n,
-                      retrieval_weight=self.retrieval_weight)
+        spans = decode(windows, starts, ends, passages, retrieval_scores,
+                       max_answer_tokens=self.max_answer_tokens, top_n=self.top_n,
+                       retrieval_weight=self.retrieval_weight)
+        return shaped(question, analyse(question), passages, spans)

@@ -23,6 +23,7 @@ _NUMERAL = re.compile(r"[\d０-９零〇一二三四五六七八九十百千万�
 _ENDS_IN_NUMBER = re.compile(r"[\d０-９零〇一二三四五六七八九十百千万亿两萬億兩余餘多]$")
 _ASKED_UNIT = re.compile(rf"(?:多少|几|幾)({UNITS})")
 _UNIT_AFTER = re.compile(rf"(?:{UNITS})(?:[/每](?:{UNITS}))?")
+_ABOUT_UNIT_AFTER = re.compile(rf"[多余餘](?:{UNITS})(?:[/每](?:{UNITS}))?")  # 460|多人
 _UNIT_AT_END = re.compile(rf"(?:{UNITS})$")
 _ASKED_ORDINAL = re.compile(r"第(?:多少|几|幾)")
 
@@ -43,7 +44,7 @@ def complete_count(question: str, passage: str, span: Span) -> Span:
     for _ in range(3):  # a multiplier, then a unit: 1000|万|美元
         if not (_NUMERAL.search(passage[a:b]) and _ENDS_IN_NUMBER.search(passage[a:b])):
             break
-        m = _UNIT_AFTER.match(passage, b)
+        m = _UNIT_AFTER.match(passage, b) or _ABOUT_UNIT_AFTER.match(passage, b)
         if not m:
             break
         b = m.end()
@@ -101,7 +102,12 @@ _ASKS_OLD = re.compile(r"(?:从|由|原来|原先|原本|此前|之前|以前|�
 _CLAUSE = re.compile(r"[，；;。]|,(?!\d{3})")  # not the comma of 2,173
 _VALUE_END = re.compile(rf"[\d０-９零〇一二三四五六七八九十百千万亿两萬億兩](?:{UNITS})*")
 _ENDS_IN_VALUE = re.compile(r"[\d０-９零〇一二三四五六七八九十百千万亿两萬億兩][^\d，,；;。]{0,4}$")
-_STARTS_WITH_VALUE = re.compile(r"(?:约|近|超过|逾)?[\d０-９零〇一二三四五六七八九十两]")
+_STARTS_WITH_VALUE = re.compile(r"(?:约|近|(?<!不)超过|逾)?[\d０-９零〇一二三四五六七八九十两]")
+# what a change goes to, before its value: 减少到现在的27项, 提高到目前的3.5%
+_NEW_LEAD = re.compile(r"^(?:现在|目前|当前|如今|今年|去年|年底|年末)的")
+# a value and nothing else: 12周, 约3200元, 460多人
+_BARE_VALUE = re.compile(rf"(?:约|近|(?<!不)超过|逾)?[\d０-９.．]+(?:[多余餘]|[万亿萬億])*(?:{UNITS})*")
+_DIGIT = re.compile(r"[\d０-９]")
 
 
 def asked_value(question: str, span: Span, fits: Callable[[str], bool] = lambda _: True) -> Span:
@@ -111,9 +117,11 @@ def asked_value(question: str, span: Span, fits: Callable[[str], bool] = lambda 
     增长4.1% → 4.17亿吨; 27个,办结率为18.8% asked for a share → 18.8%)."""
     text, a = span.text, 0
     m = _CHANGE.match(text)
-    if (m and _ENDS_IN_VALUE.search(m["old"]) and _STARTS_WITH_VALUE.match(m["new"])
+    lead = _NEW_LEAD.match(m["new"]) if m else None
+    new = m.start("new") + (lead.end() if lead else 0) if m else 0
+    if (m and _ENDS_IN_VALUE.search(m["old"]) and _STARTS_WITH_VALUE.match(text, new)
             and not _CLAUSE.search(m["old"]) and not _ASKS_OLD.search(question)):
-        a = m.start("new")
+        a = new
     b = len(text)
     if _CLAUSE.search(text, a):
         clauses, start = [], a
@@ -130,6 +138,11 @@ def asked_value(question: str, span: Span, fits: Callable[[str], bool] = lambda 
             first = _STARTS_WITH_VALUE.search(text, a, b)
             if a > 0 and first:
                 a = first.start()
+    # words before the value, none of them a number: 最长开具不超过12周 → 12周
+    if not _STARTS_WITH_VALUE.match(text, a):
+        bare = next((p for p in range(a + 1, b) if _BARE_VALUE.fullmatch(text, p, b)), None)
+        if bare is not None and not _DIGIT.search(text, a, bare):
+            a = bare
     if (a, b) == (0, len(text)):
         return span
     return replace(span, start=span.start + a, end=span.start + b, text=text[a:b])

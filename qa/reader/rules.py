@@ -41,6 +41,7 @@ from qa.reader.question import (
     overlap,
     typed,
 )
+from qa.reader.shape import shaped
 from qa.types import Span
 
 
@@ -89,10 +90,10 @@ class RuleAnswerer:
         self, question: str, passages: Sequence[str],
         retrieval_scores: Sequence[float] | None = None, contexts: Sequence[str] | None = None,
     ) -> list[Span]:
-        return best_first(
-            Span(c.passage, c.start, c.end, passages[c.passage][c.start : c.end],
-                 c.sentence[0], c.sentence[1], _calibrated(c.features))
-            for c in self.candidates(question, passages, retrieval_scores, contexts))
+        spans = [Span(c.passage, c.start, c.end, passages[c.passage][c.start : c.end],
+                      c.sentence[0], c.sentence[1], _calibrated(c.features))
+                 for c in self.candidates(question, passages, retrieval_scores, contexts)]
+        return best_first(shaped(question, analyse(question), passages, spans))
 
     def candidates(
         self, question: str, passages: Sequence[str],
