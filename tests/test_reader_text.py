@@ -71,6 +71,7 @@ def test_a_span_takes_the_shape_of_the_answer_asked():
     exchange = "交易在大连石油交易所完成。"
     assert shape("是在哪家交易所完成的？", exchange, "大连石油交易") == "大连石油交易所"
     assert shape("在哪个单位工作？", exchange, "大连石油交易") == "大连石油交易"  # no noun to go by
+    assert shape("他是哪家漫画公司的人物？", "他是DC漫画公司的人物。", "DC漫画公司") == "DC漫画公司"
     award = "最佳导演奖由程耳凭借影片《无名》获得。"
     assert shape("最佳导演奖颁给了谁？", award, "程耳凭借影片《无名》") == "程耳"
     assert shape("谁获奖了？", "获奖的是克里希纳·斯里尼瓦桑。", "克里希纳·斯里尼瓦桑") == "克里希纳·斯里尼瓦桑"
@@ -117,6 +118,7 @@ def test_a_number_question_gets_the_value_it_asks_for():
     assert value("一次最多能开多长时间的药？", "最长开具不超过12周") == "12周"
     assert value("如今只剩下多少项？", "从2013年的190项减少到现在的27项") == "27项"
     assert value("游客有多少？", "约3200元") == "约3200元"  # a qualifier is the value's own
+    assert value("人口密度是多少？", "每平方公里69670人") == "每平方公里69670人"  # a unit's 每
     assert value("有多少人？", "460多人") == "460多人"
     assert value("办结的比例是多少？", "27个,办结率为18.8%") == "18.8%"  # the clause that fits
     assert value("一共有多少个坐席？", "2,173个坐席") == "2,173个坐席"  # a thousands comma

@@ -138,10 +138,10 @@ def asked_value(question: str, span: Span, fits: Callable[[str], bool] = lambda 
             first = _STARTS_WITH_VALUE.search(text, a, b)
             if a > 0 and first:
                 a = first.start()
-    # words before the value, none of them a number: 最长开具不超过12周 → 12周
+    # words before the value, none of them a number or a unit's 每: 最长开具不超过12周 → 12周
     if not _STARTS_WITH_VALUE.match(text, a):
         bare = next((p for p in range(a + 1, b) if _BARE_VALUE.fullmatch(text, p, b)), None)
-        if bare is not None and not _DIGIT.search(text, a, bare):
+        if bare is not None and not _DIGIT.search(text, a, bare) and "每" not in text[a:bare]:
             a = bare
     if (a, b) == (0, len(text)):
         return span

@@ -21,8 +21,7 @@ from qa.reader.question import NUMBER, ORG, PERSON, PLACE, THING, Question, fits
 from qa.types import Span
 
 # after a person's name: the verb of what they did or said (程耳凭借…, 俞忠波说)
-_AFTER_NAME = re.compile(r"(?:凭借|凭|因|以|说|表示|介绍|指出|认为|获得|荣获|担任|当选|带领|率领|"
-                         r"等人|同志|先生|女士)")
+_AFTER_NAME = re.compile(r"(?:凭借|凭|因|以|说|表示|介绍|指出|认为|获得|荣获|担任|当选|带领|率领|等人)")
 _NAME = re.compile(r"[\u4e00-\u9fff·]{2,8}")
 # 哪座桥, 哪个气田, 哪家交易所: the noun the answer is a name of
 _WHICH = re.compile(r"哪(?:一)?(?:个|座|家|所|条|片|处|款|只|部|种|项|所|届|位|艘|架|颗)?")
@@ -45,18 +44,18 @@ def shaped(question: str, asked: Question, passages: Sequence[str], spans: Seque
 def asked_noun(question: str) -> str | None:
     """The noun a 哪+measure word question names (哪座桥 → 桥, 哪家交易所 → 交易所), or None
     when it names none or names a general one (哪个单位, 哪个地方)."""
-    import jieba
+    from jieba import posseg
 
     folded = fold_aligned(question)
     m = _WHICH.search(folded)
     if not m or m.end() == m.start() + 1:
         return None
-    rest = folded[m.end():]
-    words = [w for w in jieba.lcut(rest[:12]) if w.strip()]
-    if not words or not re.fullmatch(r"[\u4e00-\u9fff]{1,3}", words[0]):
-        return None
-    noun = words[0]
-    return None if noun in _GENERAL else noun
+    noun = ""
+    for word in posseg.lcut(folded[m.end():m.end() + 12]):  # the nouns right after it: 漫画公司
+        if not word.flag.startswith("n") or not re.fullmatch(r"[\u4e00-\u9fff]+", word.word):
+            break
+        noun += word.word
+    return noun if 1 <= len(noun) <= 6 and noun not in _GENERAL else None
 
 
 _GENERAL = frozenset({"单位", "地方", "国家", "城市", "地区", "部门", "机构", "组织", "企业", "公司",
