@@ -141,3 +141,13 @@ def test_hard_negatives_are_passages_of_the_same_set_that_lack_the_answer():
     assert all(e.start == -1 and e.text == "" for e in found)
     assert not any(e.context == rain and e.question.startswith("乌海") for e in found)
     assert hard_negatives(examples, 0) == []
+
+
+def test_bf16_autocast_only_where_it_is_native(monkeypatch):
+    from qa.reader import torch_reader
+    from qa.train.config import native_bf16
+
+    monkeypatch.setattr(torch_reader, "bf16_supported", lambda: False)
+    assert not native_bf16("cpu") and native_bf16("cuda")  # emulated bf16 is many times slower
+    monkeypatch.setattr(torch_reader, "bf16_supported", lambda: True)
+    assert native_bf16("cpu")

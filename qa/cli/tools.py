@@ -108,9 +108,11 @@ def _trained(name: str):
 @click.option("--device", default=_trained("device"), show_default=True, help="cpu or cuda.")
 @click.option("--threads", type=int,
               help="torch threads [2 while the other core is idle, else 1, checked as it runs].")
-@click.option("--no-bf16", is_flag=True, help="Train in float32 (no bfloat16 autocast).")
+@click.option("--bf16/--no-bf16", default=None,
+              help="bfloat16 autocast [on a GPU, or a CPU that computes in it (AVX512-BF16, AMX); "
+                   "else float32: emulated bf16 is many times slower].")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.")
-def train_reader_(data, out, eval_limit, no_bf16, alpha, **options) -> None:
+def train_reader_(data, out, eval_limit, bf16, alpha, **options) -> None:
     """Fine-tune the bundled encoder into a span reader (LoRA + head) on SQuAD-format DATA.
 
     A file named twice is seen twice as often. Ship the reader by copying OUT/best/ to
@@ -119,11 +121,15 @@ def train_reader_(data, out, eval_limit, no_bf16, alpha, **options) -> None:
 
     # Sleeping rather than spinning OpenMP threads: on a shared CPU spinning costs up to 5x.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from qa.train.config import TrainConfig
+    from qa.train.config import TrainConfig, native_bf16
     from qa.train.loop import train
 
     settings = _settings()
-    cfg = TrainConfig(data=list(data), out=out, eval_limit=eval_limit or None, bf16=not no_bf16,
+    if bf16 is None:
+        bf16 = native_bf16(options["device"])
+        click.echo(f"bf16 autocast {'on' if bf16 else 'off: this CPU has no native bfloat16'}",
+                   err=True)
+    cfg = TrainConfig(data=list(data), out=out, eval_limit=eval_limit or None, bf16=bf16,
                       alpha=alpha or 2 * options["rank"], cache_dir=settings.cache_dir, **options)
     state = train(cfg, settings.cache_dir, log=lambda msg: click.echo(msg, err=True))
     best = state["best"]

@@ -51,7 +51,7 @@ class TrainConfig:
     limit: int | None = None  # questions per data file
     eval_limit: int | None = 200  # validation questions during training (None: all)
     checkpoint_every: int = 200
-    bf16: bool = True  # bfloat16 autocast (CPU with AVX512-BF16/AMX, or GPU)
+    bf16: bool = True  # bfloat16 autocast (CPU with AVX512-BF16/AMX, or GPU): `native_bf16`
     device: str = "cpu"  # cpu, cuda
     threads: int | None = None  # None: 2 while the other core is idle, else 1 (see Threads)
     resume: bool = False
@@ -60,3 +60,11 @@ class TrainConfig:
     retrieval_weight: float = READER.retrieval_weight
     abstain_threshold: float = READER.abstain_threshold
     hardware: str = field(default_factory=hardware)
+
+
+def native_bf16(device: str) -> bool:
+    """Whether bf16 autocast pays on `device`: a GPU, or a CPU with AVX512-BF16 or AMX. Elsewhere
+    PyTorch emulates bfloat16, and a training step takes dozens of times as long (AVX2 EPYC)."""
+    from qa.reader.torch_reader import bf16_supported
+
+    return device != "cpu" or bf16_supported()
