@@ -334,6 +334,18 @@ def test_a_question_about_china_is_not_answered_with_a_figure_from_abroad(tmp_pa
     assert not uk.abstained and uk.text.endswith("8.7%")
 
 
+FAIR = {
+    "20250618.md": "# 北京国际图书博览会开幕\n\n"
+                   "本报讯 第三十一届北京国际图书博览会今天开幕。图博会展览面积6万平方米，马来西亚担任主宾国。\n",
+}
+
+
+def test_an_answer_that_is_a_place_is_not_taken_for_the_sentence_being_about_it(tmp_path):
+    archive = open_archive(build(tmp_path, FAIR))
+    answer = archive.ask("在北京开幕的国际图书博览会由哪个国家担任主宾国？")
+    assert not answer.abstained and answer.text == "马来西亚"
+
+
 def test_search_reads_the_time_asked_as_ask_does(tmp_path, monkeypatch):
     settings = build(tmp_path, TWO_YEARS)
     monkeypatch.setenv("QA_MODEL", "qa.testing.fake:FakeEmbedder")

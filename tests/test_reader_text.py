@@ -119,6 +119,9 @@ def test_a_number_question_gets_the_value_it_asks_for():
     assert value("如今只剩下多少项？", "从2013年的190项减少到现在的27项") == "27项"
     assert value("游客有多少？", "约3200元") == "约3200元"  # a qualifier is the value's own
     assert value("人口密度是多少？", "每平方公里69670人") == "每平方公里69670人"  # a unit's 每
+    assert value("航班号是多少？", "MU9191") == "MU9191"  # a code's letters
+    assert value("是第几个？", "全国第27个") == "第27个"
+    assert value("总额是多少？", "总额超11万亿元") == "超11万亿元"
     assert value("有多少人？", "460多人") == "460多人"
     assert value("办结的比例是多少？", "27个,办结率为18.8%") == "18.8%"  # the clause that fits
     assert value("一共有多少个坐席？", "2,173个坐席") == "2,173个坐席"  # a thousands comma

@@ -19,7 +19,7 @@ from qa.index.search import Filters, Retriever
 from qa.index.store import Store, current_version
 from qa.model.embed import Embedder, load_embedder
 from qa.reader import Answerer, load_answerer
-from qa.reader.question import fits
+from qa.reader.question import NUMBER, analyse, fits
 from qa.settings import Settings
 from qa.text import check_question, clean_text
 from qa.types import Answer, Dated, Hit, Span
@@ -152,13 +152,15 @@ class Archive:
         spans = self._extract(question, hits, range(len(hits)))
         places = subjects(question)
         passage_about = [about(places, f"{h.context} {h.paragraph.text}") for h in hits]
-        home = about_china(question)
+        home = about_china(question) and analyse(question).kind == NUMBER  # a figure of China's
 
         def on_subject(s: Span) -> bool:
             text = hits[s.passage_index].paragraph.text
-            sentence = text[s.sentence_start : s.sentence_end]
-            return passage_about[s.passage_index] and not elsewhere(places, sentence) and not (
-                home and abroad(sentence))
+            # the sentence around the answer: an answer that is a place (马来西亚 for 哪个国家)
+            # says nothing of whom the sentence is about
+            around = f"{text[s.sentence_start : s.start]}□{text[s.end : s.sentence_end]}"
+            return passage_about[s.passage_index] and not elsewhere(places, around) and not (
+                home and abroad(around))
 
         best = next((s for s in spans if on_subject(s)), None)
         if spans and best is not spans[0] and spans[0].score >= self.threshold and (

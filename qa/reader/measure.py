@@ -102,12 +102,13 @@ _ASKS_OLD = re.compile(r"(?:从|由|原来|原先|原本|此前|之前|以前|�
 _CLAUSE = re.compile(r"[，；;。]|,(?!\d{3})")  # not the comma of 2,173
 _VALUE_END = re.compile(rf"[\d０-９零〇一二三四五六七八九十百千万亿两萬億兩](?:{UNITS})*")
 _ENDS_IN_VALUE = re.compile(r"[\d０-９零〇一二三四五六七八九十百千万亿两萬億兩][^\d，,；;。]{0,4}$")
-_STARTS_WITH_VALUE = re.compile(r"(?:约|近|(?<!不)超过|逾)?[\d０-９零〇一二三四五六七八九十两]")
+_STARTS_WITH_VALUE = re.compile(r"(?:第|约|近|(?<!不)超过|超|逾)?[\d０-９零〇一二三四五六七八九十两]")
 # what a change goes to, before its value: 减少到现在的27项, 提高到目前的3.5%
 _NEW_LEAD = re.compile(r"^(?:现在|目前|当前|如今|今年|去年|年底|年末)的")
 # a value and nothing else: 12周, 约3200元, 460多人
-_BARE_VALUE = re.compile(rf"(?:约|近|(?<!不)超过|逾)?[\d０-９.．]+(?:[多余餘]|[万亿萬億])*(?:{UNITS})*")
+_BARE_VALUE = re.compile(rf"(?:第|约|近|(?<!不)超过|超|逾)?[\d０-９.．]+(?:[多余餘]|[万亿萬億])*(?:{UNITS})*")
 _DIGIT = re.compile(r"[\d０-９]")
+_CODE = re.compile(r"[A-Za-zＡ-Ｚａ-ｚ]")  # MU|9191: the letters are the code's own
 
 
 def asked_value(question: str, span: Span, fits: Callable[[str], bool] = lambda _: True) -> Span:
@@ -138,10 +139,12 @@ def asked_value(question: str, span: Span, fits: Callable[[str], bool] = lambda 
             first = _STARTS_WITH_VALUE.search(text, a, b)
             if a > 0 and first:
                 a = first.start()
-    # words before the value, none of them a number or a unit's 每: 最长开具不超过12周 → 12周
+    # words before the value, none of them a number, a unit's 每 or a code's letters:
+    # 最长开具不超过12周 → 12周 (第, 约, 近, 超 are the value's own)
     if not _STARTS_WITH_VALUE.match(text, a):
         bare = next((p for p in range(a + 1, b) if _BARE_VALUE.fullmatch(text, p, b)), None)
-        if bare is not None and not _DIGIT.search(text, a, bare) and "每" not in text[a:bare]:
+        if (bare is not None and not _DIGIT.search(text, a, bare) and "每" not in text[a:bare]
+                and not _CODE.match(text, bare - 1)):
             a = bare
     if (a, b) == (0, len(text)):
         return span
