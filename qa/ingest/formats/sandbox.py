@@ -121,22 +121,25 @@ def read_isolated(kind: str, path: Path, settings: Settings):
 
 @contextmanager
 def deadline(seconds: float, what: str):
-    """ReadError when the block runs past `seconds`; only in the reading process's main thread,
-    where a timer signal can interrupt it (elsewhere the block runs unbounded)."""
+    """ReadError when the block uses more than `seconds` of the process's CPU time; only in
+    the reading process's main thread, where a timer signal can interrupt it (elsewhere the block
+    runs unbounded). CPU time, not wall time: on a machine busy with other work (a training run,
+    a second index build) a page's OCR takes several times as long by the clock, and a wall-clock
+    limit dropped whole pages that would have been read."""
     if not IN_SANDBOX or seconds <= 0:
         yield
         return
 
     def expired(signum, frame):
-        raise Expired(f"{what} took more than {seconds:g} s (QA_MAX_OCR_PAGE_SECONDS)")
+        raise Expired(f"{what} took more than {seconds:g} s of CPU time (QA_MAX_OCR_PAGE_SECONDS)")
 
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    previous = signal.signal(signal.SIGPROF, expired)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
 
 
 IN_SANDBOX = False  # set in the reading process (qa.ingest.formats.worker)
