@@ -14,8 +14,8 @@ import re
 
 from qa.index.lexical import fold
 
-# Chinese name (short form) -> English names
-PLACES = {
+# Chinese name (short form) -> English names: China's provinces and regions, then places abroad
+_HOME = {
     "北京": "beijing", "天津": "tianjin", "上海": "shanghai", "重庆": "chongqing",
     "河北": "hebei", "山西": "shanxi", "辽宁": "liaoning", "吉林": "jilin",
     "黑龙江": "heilongjiang", "江苏": "jiangsu", "浙江": "zhejiang", "安徽": "anhui",
@@ -25,6 +25,8 @@ PLACES = {
     "台湾": "taiwan", "内蒙古": "inner mongolia", "广西": "guangxi", "西藏": "tibet|xizang",
     "宁夏": "ningxia", "新疆": "xinjiang", "香港": "hong kong", "澳门": "macao|macau",
     "长三角": "yangtze river delta", "京津冀": "beijing-tianjin-hebei", "粤港澳大湾区": "greater bay area",
+}
+_ABROAD = {
     "美国": "united states|u\\.s\\.|america", "日本": "japan", "俄罗斯": "russia", "英国": "britain|uk",
     "法国": "france", "德国": "germany", "印度": "india", "韩国": "south korea", "欧盟": "european union|eu",
     "东盟": "asean", "巴西": "brazil", "澳大利亚": "australia", "加拿大": "canada",
@@ -35,8 +37,8 @@ PLACES = {
     "印度尼西亚": "indonesia", "马来西亚": "malaysia", "巴基斯坦": "pakistan",
     "哈萨克斯坦": "kazakhstan", "新西兰": "new zealand", "波兰": "poland", "朝鲜": "dprk",
 }
-# the places above that are not China: a question about China is not answered from them
-ABROAD = frozenset(list(PLACES)[list(PLACES).index("美国"):])
+PLACES = _HOME | _ABROAD
+ABROAD = frozenset(_ABROAD)  # a number question about China is not answered from them
 _NAMES = re.compile("|".join(sorted(PLACES, key=len, reverse=True)))
 _ENGLISH = [(name, re.compile(rf"\b(?:{english})\b", re.I)) for name, english in PLACES.items()]
 # a place by its form: two to four characters before its kind, after punctuation, 的, 在, 和, 与,

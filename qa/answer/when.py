@@ -152,13 +152,18 @@ def _in_year(question: str, at: int, y: int, label: str) -> Period | None:
     """The part of year `y` named right after position `at` (一季度, 上半年, 国庆假期, 前8个月),
     or None when none is."""
     if m := _PART.match(question, at):
-        (m0, d0), (m1, d1) = _PARTS[m.group(1)]
-        return Period(date(y, m0, d0), date(y, m1, d1), f"{label}{m.group(1)}")
+        return _part(y, m.group(1), f"{label}{m.group(1)}")
     if (m := _FIRST_MONTHS.match(question, at)) and 1 <= (last := _months(
             m.group(1) or m.group(2))) <= 12:
         return Period(date(y, 1, 1), date(y, last, calendar.monthrange(y, last)[1]),
                       f"{label}1-{last}月")
     return None
+
+
+def _part(y: int, part: str, label: str) -> Period:
+    """Part `part` of `_PARTS` (一季度, 国庆) in year `y`."""
+    (m0, d0), (m1, d1) = _PARTS[part]
+    return Period(date(y, m0, d0), date(y, m1, d1), label)
 
 
 def _months(n: str) -> int:
@@ -222,10 +227,9 @@ def _periods(question: str, asked_on: date, baselines: bool) -> dict[tuple, Peri
     for m in _ENGLISH_HOLIDAY.finditer(question):
         y, name = int(m.group(1) or m.group(4)), re.sub(r"\s+", " ", m.group(2) or m.group(3))
         part = _HOLIDAYS[name.lower()]
-        (m0, d0), (m1, d1) = _PARTS[part]
+        p = _part(y, part, f"{y}年{part}")
         found = {k: v for k, v in found.items() if k[0].year != y}
-        found[(date(y, m0, d0), date(y, m1, d1))] = Period(date(y, m0, d0), date(y, m1, d1),
-                                                           f"{y}年{part}")
+        found[(p.start, p.end)] = p
     for m in _ENGLISH_DAY.finditer(question):
         y, name = int(m["y"]), m["m"].lower()
         month = next(i for i, full in enumerate(_MONTHS, 1) if full.startswith(name[:3]))

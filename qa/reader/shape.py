@@ -24,7 +24,7 @@ from qa.types import Span
 _AFTER_NAME = re.compile(r"(?:凭借|凭|因|以|说|表示|介绍|指出|认为|获得|荣获|担任|当选|带领|率领|等人)")
 _NAME = re.compile(r"[\u4e00-\u9fff·]{2,8}")
 # 哪座桥, 哪个气田, 哪家交易所: the noun the answer is a name of
-_WHICH = re.compile(r"哪(?:一)?(?:个|座|家|所|条|片|处|款|只|部|种|项|所|届|位|艘|架|颗)?")
+_WHICH = re.compile(r"哪(?:一)?(?:个|座|家|所|条|片|处|款|只|部|种|项|届|位|艘|架|颗)?")
 
 
 def shaped(question: str, asked: Question, passages: Sequence[str], spans: Sequence[Span]
