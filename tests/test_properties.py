@@ -14,9 +14,12 @@ from qa.errors import QAError, ReadError
 from qa.index.build import build_index
 from qa.ingest.articles import ingest_file
 from qa.ingest.decode import decode
+from qa.reader.question import analyse
+from qa.reader.shape import shaped
 from qa.settings import Settings
 from qa.testing.fake import FakeEmbedder
 from qa.text import check_question, clean
+from qa.types import Span
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 UNSAFE = set(map(chr, [*range(0x00, 0x09), *range(0x0E, 0x20), *range(0x7F, 0x85),
@@ -129,3 +132,17 @@ def test_search_anything(archive, query, k):
     except QAError:
         return
     assert len(hits) <= max(k, 0)
+
+
+NEWSY = st.text(st.sampled_from("哪个座家桥的说凭以第约超过不每12.345万亿元人次多余年现在减少到谁MU，。"), min_size=1,
+                max_size=40)
+
+
+@PROPERTY
+@given(question=NEWSY, passage=NEWSY, data=st.data())
+def test_a_shaped_span_stays_a_span_of_its_passage(question, passage, data):
+    a = data.draw(st.integers(0, len(passage) - 1))
+    b = data.draw(st.integers(a + 1, len(passage)))
+    span = Span(0, a, b, passage[a:b], 0, len(passage), 0.5)
+    for got in shaped(question, analyse(question), [passage], [span]):
+        assert 0 <= got.start < got.end <= len(passage) and passage[got.start:got.end] == got.text
