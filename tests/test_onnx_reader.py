@@ -53,9 +53,8 @@ def int8(cache_dir) -> E5Reader:
 
 
 def test_onnx_logits_match_pytorch(fp32, cache_dir):
-    """The graph built from NumPy weights computes what PyTorch + peft compute."""
+    """The graph built from NumPy weights computes what PyTorch computes."""
     pytest.importorskip("torch", reason="parity needs the st extra (PyTorch)")
-    pytest.importorskip("peft", reason="parity needs the st extra (peft)")
     torch_reader = E5Reader(cache_dir=cache_dir, runtime="torch", precision="fp32")
     for question, passage in ASKED:
         windows = fp32.windower.batch(question, [passage, passage[::2]])

@@ -174,3 +174,44 @@ def test_train_reader_smoke_and_resume(tmp_path, cache_dir):
     shutil.copytree(tmp_path / "more" / "best", best, dirs_exist_ok=True)
     state = train(replace(more, steps=2, resume=True), cache_dir, log=logged.append)
     assert state["step"] == 2 and state["parent"]["training"]["step"] == shipped
+
+
+def test_top_layers_trained_in_full_ship_as_changes_every_runtime_reads(tmp_path, cache_dir, shipped):
+    """--full-layers 1 from the shipped reader (LoRA on every layer): the top layer starts where
+    the shipped LoRA left it, is saved as its change from the base (int8 rows), and the ONNX
+    graph and PyTorch read the same logits; a run with LoRA alone cannot continue it."""
+    from safetensors.numpy import load_file
+
+    from qa.reader.adapter import ADAPTER, LAYERS, SCALE
+
+    passage = around(page("002"), "王凤英的丈夫赵林柱", 40, 60)
+    data = _squad(tmp_path / "train.json", [("王凤英的丈夫是谁？", passage, "赵林柱")] * 2)
+    # a learning rate of ~0: the run's reader must compute what the shipped one does
+    cfg = TrainConfig(data=[data], out=tmp_path / "full", cache_dir=cache_dir, steps=1,
+                      max_length=48, stride=16, batch_size=2, checkpoint_every=1, rank=32,
+                      alpha=64, bf16=False, full_layers=1, lr=1e-12, full_lr=1e-12,
+                      init_from=READER_DIR)
+    train(cfg, cache_dir, log=lambda _: None)
+    best = tmp_path / "full" / "best"
+    layers = load_file(str(best / LAYERS))
+    names = [k for k in layers if not k.endswith(SCALE)]
+    assert names and all(k.startswith("encoder.layer.11.") for k in names)
+    assert layers["encoder.layer.11.attention.self.query.weight"].dtype == "int8"
+    assert not any(".layer.11." in k for k in load_file(str(best / ADAPTER)))
+
+    onnx = E5Reader(best, cache_dir=cache_dir, runtime="onnx", precision="fp32")
+    torch_reader = E5Reader(best, cache_dir=cache_dir, runtime="torch", precision="fp32")
+    windows = onnx.windower.batch("王凤英的丈夫是谁？", [passage, passage[::2]])
+    mask = windows.attention_mask.astype(bool)
+    (s1, e1), (s2, e2), (s0, e0) = (onnx.logits(windows), torch_reader.logits(windows),
+                                    shipped.logits(windows))
+    assert abs(s1 - s2)[mask].max() < 1e-3 and abs(e1 - e2)[mask].max() < 1e-3
+    # the shipped LoRA update of layer 11, now part of its change (int8 rounding aside)
+    assert abs(s2 - s0)[mask].max() < 0.05 and abs(e2 - e0)[mask].max() < 0.05
+    assert torch_reader.extract("王凤英的丈夫是谁？", [passage])[0].text == "赵林柱"
+
+    state = train(replace(cfg, steps=2, resume=True), cache_dir, log=lambda _: None)
+    assert state["step"] == 2
+    with pytest.raises(ModelError, match="--full-layers 1"):
+        train(replace(cfg, out=tmp_path / "lora", full_layers=0, init_from=best), cache_dir,
+              log=lambda _: None)

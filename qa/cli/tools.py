@@ -80,6 +80,10 @@ def _trained(name: str):
 @click.option("--lr", type=float, default=_trained("lr"), show_default=True)
 @click.option("--rank", type=int, default=_trained("rank"), show_default=True, help="LoRA rank.")
 @click.option("--alpha", type=int, help="LoRA alpha [2 x rank].")
+@click.option("--full-layers", type=int, default=_trained("full_layers"), show_default=True,
+              help="Top layers trained in full instead of LoRA (4: 7 MB more to ship).")
+@click.option("--full-lr", type=float, default=_trained("full_lr"), show_default=True,
+              help="Peak learning rate of the layers trained in full.")
 @click.option("--hard-negatives", type=int, default=_trained("hard_negatives"), show_default=True,
               help="Per question, other passages of its set that BM25 ranks high and that lack "
                    "its answer, learned as no-answer.")
@@ -113,7 +117,8 @@ def _trained(name: str):
                    "else float32: emulated bf16 is many times slower].")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.")
 def train_reader_(data, out, eval_limit, bf16, alpha, **options) -> None:
-    """Fine-tune the bundled encoder into a span reader (LoRA + head) on SQuAD-format DATA.
+    """Fine-tune the bundled encoder into a span reader (LoRA, top layers in full if asked, and
+    a head) on SQuAD-format DATA.
 
     A file named twice is seen twice as often. Ship the reader by copying OUT/best/ to
     qa/data/reader/ after `qa calibrate-reader OUT/best`.

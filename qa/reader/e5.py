@@ -6,8 +6,8 @@ a download. Two runtimes read with it:
 
 - "onnx" (`qa.reader.onnx_reader`): ONNX Runtime on a graph built on first use and cached;
   part of the default install, no PyTorch.
-- "torch" (`qa.reader.torch_reader`): PyTorch with peft on the exported encoder (the `st`
-  extra); bf16 on CPUs that compute in it.
+- "torch" (`qa.reader.torch_reader`): PyTorch on the exported encoder with the reader merged in
+  (the `st` extra); bf16 on CPUs that compute in it.
 
 "auto" takes ONNX when onnxruntime is installed, else PyTorch. "No answer" is the [CLS]
 position: its start + end logit competes with the spans (see `qa.reader.hf.decode`).
@@ -46,7 +46,7 @@ RECENT_WINDOWS = 256  # windows whose logits are kept for rereading
 MIN_LETTERS_PER_PIECE = 2.2
 _LATIN_WORD = re.compile(r"[A-Za-z]{3,}")
 NEEDS = {"onnx": ("onnx", "onnxruntime", "tokenizers", "safetensors"),
-         "torch": ("torch", "transformers", "peft", "safetensors")}
+         "torch": ("torch", "transformers", "safetensors")}
 
 
 def choose_runtime(requested: str = "auto") -> str:
@@ -117,7 +117,7 @@ class E5Reader:
         else:
             if not all(find_spec(m) for m in NEEDS["torch"]):
                 raise ModelError(f"the PyTorch reader runtime needs torch, transformers and "
-                                 f"peft: {INSTALL_HINT}")
+                                 f"safetensors: {INSTALL_HINT}")
             from qa.reader.torch_reader import TorchLogits, load_reader_model
 
             tokenizer, model = load_reader_model(self.folder, Path(cache_dir),

@@ -1,7 +1,7 @@
 """The trained reader on PyTorch: the exported encoder, its adapter and head, as a torch module.
 
 Used for training (LoRA-wrapped, `load_encoder` + `span_model`) and as the `torch` runtime of
-`E5Reader` (adapter merged, `load_reader_model` + `TorchLogits`). Needs the `st` extra.
+`E5Reader` (weight changes merged, `load_reader_model` + `TorchLogits`). Needs the `st` extra.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 
 from qa.errors import INSTALL_HINT, ModelError
 from qa.model.export import cached_export
-from qa.reader.adapter import ADAPTER_FILES, HEAD, read_adapter
+from qa.reader.adapter import ADAPTER_FILES, HEAD, weight_changes
 from qa.reader.bundle import TOKENIZATIONS, split_chars
 from qa.reader.windows import Windows
 
@@ -73,30 +73,23 @@ def load_encoder(cache_dir: Path, tokenization: str = "sentencepiece", attention
 
 
 def load_reader_model(folder: Path, cache_dir: Path, tokenization: str = "sentencepiece"):
-    """(tokenizer, SpanModel) with the adapter in `folder` merged into the weights (stored in
-    8 bits or not: `qa.reader.adapter.read_adapter`)."""
-    try:
-        from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
-    except ImportError as exc:
-        raise ModelError(f"the reader needs peft and safetensors ({exc.name}): {INSTALL_HINT}") from exc
+    """(tokenizer, SpanModel) with the reader in `folder` merged into the weights (its LoRA
+    updates and fully trained layers: `qa.reader.adapter.weight_changes`)."""
+    import torch
+
     if not all((folder / f).is_file() for f in (HEAD, *ADAPTER_FILES)):
         raise ModelError(f"no trained reader in {folder} (train one: python -m qa train-reader)")
     tokenizer, encoder = load_encoder(cache_dir, tokenization)
-    config = LoraConfig.from_pretrained(str(folder))
-    config.base_model_name_or_path = encoder.name_or_path  # this machine's export, not the trainer's
-    encoder = get_peft_model(encoder, config)
-    set_peft_model_state_dict(encoder, adapter_state(folder))
-    encoder = encoder.merge_and_unload()
+    with torch.no_grad():
+        for name, change in weight_changes(folder).items():
+            try:
+                encoder.get_parameter(name).add_(torch.from_numpy(change))
+            except (AttributeError, RuntimeError) as exc:
+                raise ModelError(f"the reader in {folder} does not fit this encoder ({name}: "
+                                 f"{exc})") from exc
     model = span_model(encoder, encoder.config.hidden_size)
     load_head(model, folder / HEAD)
     return tokenizer, model
-
-
-def adapter_state(folder: Path) -> dict:
-    """The adapter of `folder` as a peft state dict of float32 tensors."""
-    import torch
-
-    return {k: torch.from_numpy(v) for k, v in read_adapter(folder).items()}
 
 
 def load_head(model, path: Path) -> None:

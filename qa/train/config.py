@@ -41,6 +41,8 @@ class TrainConfig:
     weight_decay: float = 0.01
     rank: int = 16
     alpha: int = 32
+    full_layers: int = 0  # top layers trained in full (qa.train.layers), LoRA below them
+    full_lr: float = 5e-5  # their peak learning rate
     dropout: float = 0.0  # LoRA dropout: random masks take the slow attention path (2x a step)
     tokenization: str = READER.tokenization  # see qa.reader.bundle.TOKENIZATIONS
     init_from: Path | None = None  # a reader folder (adapter + head) to start from

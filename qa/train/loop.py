@@ -1,4 +1,5 @@
-"""The training loop: LoRA on the bundled encoder plus a start/end head, on a CPU or a GPU.
+"""The training loop: LoRA on the bundled encoder (and its top layers in full, if asked) plus a
+start/end head, on a CPU or a GPU.
 
 Every `checkpoint_every` steps, at each epoch's end and at the last step the reader is scored
 (EM/F1, CMRC style) on validation questions with their gold passage; the best one is written to
@@ -36,24 +37,33 @@ from qa.train.checkpoint import (
 from qa.train.config import TrainConfig
 from qa.train.data import Validation, load_training_data, load_validation
 from qa.train.features import balance, batches, featurize, sample
+from qa.train.layers import FullLayers
 
 LORA_TARGETS = ["query", "key", "value", "attention.output.dense", "intermediate.dense",
                 "output.dense"]
 
 
 def build_model(cfg: TrainConfig, cache_dir: Path):
-    """(tokenizer, span model) with fresh LoRA adapters, or those of `cfg.init_from`."""
+    """(tokenizer, span model) with fresh LoRA adapters (and the top `cfg.full_layers` layers
+    trainable in full, instead of LoRA), or the weights of `cfg.init_from`."""
     try:
         import torch
         from peft import LoraConfig, get_peft_model
     except ImportError as exc:
         raise ModelError(f"training needs torch and peft ({exc.name}): {INSTALL_HINT}") from exc
     tokenizer, encoder = load_encoder(cache_dir, cfg.tokenization, attention="eager")
+    total = encoder.config.num_hidden_layers
+    if not 0 <= cfg.full_layers < total:
+        raise ModelError(f"--full-layers takes 0 to {total - 1}, not {cfg.full_layers}")
     lora = LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout,
-                      target_modules=LORA_TARGETS)
+                      target_modules=LORA_TARGETS,
+                      layers_to_transform=list(range(total - cfg.full_layers)) if cfg.full_layers
+                      else None)
     encoder = get_peft_model(encoder, lora)  # freezes everything but the adapters
     torch.manual_seed(cfg.seed)
     model = span_model(encoder, encoder.config.hidden_size)
+    if cfg.full_layers:
+        model.full_layers = FullLayers(encoder.get_base_model(), cfg.full_layers)
     torch.nn.init.normal_(model.qa_outputs.weight, std=0.02)
     torch.nn.init.zeros_(model.qa_outputs.bias)
     if cfg.init_from:
@@ -154,7 +164,13 @@ class Trainer:
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         log(f"trainable parameters: {sum(p.numel() for p in self.params):,}; {self.total} steps "
             f"({self.per_epoch} a epoch) of batch {cfg.batch_size}")
-        self.optimizer = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        full = getattr(self.model, "full_layers", None)
+        in_full = {id(p) for p in full.params.values()} if full else set()
+        # the fully trained layers learn at their own rate (`lr_scale` of the schedule's)
+        groups = [{"params": [p for p in self.params if id(p) not in in_full], "lr_scale": 1.0}]
+        if full:
+            groups.append({"params": list(full.params.values()), "lr_scale": cfg.full_lr / cfg.lr})
+        self.optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.state: dict[str, Any] = {"step": 0, "seconds": 0.0, "best": None, "history": []}
         if cfg.resume and self.ckpt.exists():
             self.state = load_checkpoint(self.ckpt, self.model, self.optimizer)
@@ -192,7 +208,7 @@ class Trainer:
     def step(self, batch: list[int]) -> float:
         torch = self.torch
         for group in self.optimizer.param_groups:
-            group["lr"] = self.lr(self.state["step"])
+            group["lr"] = self.lr(self.state["step"]) * group.get("lr_scale", 1.0)
         with torch.autocast(self.cfg.device, dtype=torch.bfloat16, enabled=self.cfg.bf16):
             loss = self.loss(batch)
         loss.backward()
