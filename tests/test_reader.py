@@ -215,3 +215,68 @@ def test_top_layers_trained_in_full_ship_as_changes_every_runtime_reads(tmp_path
     with pytest.raises(ModelError, match="--full-layers 1"):
         train(replace(cfg, out=tmp_path / "lora", full_layers=0, init_from=best), cache_dir,
               log=lambda _: None)
+
+
+def test_question_objective_scores_the_answer_against_every_span_of_the_question():
+    """The loss of the "question" objective by hand: each window's cross-entropy, plus the
+    answer's start (end) against every non-[CLS] start (end) of the question's windows."""
+    import math
+    from types import SimpleNamespace
+
+    import torch
+
+    from qa.train.features import Features
+    from qa.train.loop import Trainer
+
+    ids = [[101, 5, 6, 7, 102], [101, 8, 9, 102], [101, 4, 102]]  # question 0: two windows
+    start = [[0.0, 0.5, 2.0, 0.1, 0.3], [1.0, 3.0, 0.2, 0.0], [2.0, 0.1, 0.4]]
+    end = [[0.2, 0.1, 0.0, 1.5, 0.0], [0.5, 0.0, 2.5, 0.3], [1.0, 0.2, 0.0]]
+
+    class Fixed(torch.nn.Module):
+        def forward(self, input_ids, attention_mask):
+            def grid(rows):
+                out = torch.zeros(input_ids.shape)
+                for r, values in enumerate(rows):
+                    out[r, : len(values)] = torch.tensor(values)
+                return out
+            return SimpleNamespace(start_logits=grid(start), end_logits=grid(end))
+
+    features = Features(ids, [2, 0, 0], [3, 0, 0], [0, 0, 1])
+    trainer = SimpleNamespace(torch=torch, features=features, model=Fixed(),
+                              tokenizer=SimpleNamespace(pad_token_id=0),
+                              cfg=SimpleNamespace(device="cpu", max_length=8))
+    batch = [[0, 1], [2]]
+
+    def ce(row, target):
+        return math.log(sum(math.exp(x) for x in row)) - row[target]
+
+    window = sum(ce(s, t) + ce(e, t_e) for s, e, t, t_e in
+                 zip(start, end, [2, 0, 0], [3, 0, 0], strict=True)) / 3 / 2
+    trainer.groups = None
+    assert Trainer.loss(trainer, batch).item() == pytest.approx(window, abs=1e-5)
+    # the answer (start 2, end 3 of window 0) against window 1's spans too, no [CLS]; the
+    # unanswerable question 1 adds nothing
+    shared = (ce(start[0][1:] + start[1][1:], 1) + ce(end[0][1:] + end[1][1:], 2)) / 2
+    trainer.groups = [[0, 1], [2]]
+    assert Trainer.loss(trainer, batch).item() == pytest.approx(window + shared, abs=1e-5)
+
+
+def test_train_reader_with_the_question_objective(tmp_path, cache_dir):
+    text = page("002")
+    passage = around(text, "王凤英的丈夫赵林柱", 40, 60)
+    data = _squad(tmp_path / "train.json", [
+        ("王凤英的丈夫是谁？", passage, "赵林柱"),
+        ("王凤英的丈夫叫什么名字？", around(text, "王凤英", 200, 0), None),
+        ("通辽市新建了多少个5G基站？", around(page("004"), "新建5G基站", 40, 60), "1207个"),
+    ])
+    cfg = TrainConfig(data=[data], out=tmp_path / "q", cache_dir=cache_dir, steps=2,
+                      max_length=48, stride=16, batch_size=4, checkpoint_every=1, rank=2,
+                      bf16=False, objective="question", question_windows=3, hard_negatives=1)
+    logged: list[str] = []
+    state = train(cfg, cache_dir, log=logged.append)
+    assert state["step"] == 2 and all(h["loss"] is None or h["loss"] > 0 for h in state["history"])
+    assert any(" in 3 questions" in line for line in logged)
+    card = (tmp_path / "q" / "best" / "MODEL_CARD.md").read_text()
+    assert "--objective question --question-windows 3" in card and "one softmax" in card
+    state = train(replace(cfg, steps=3, resume=True), cache_dir, log=logged.append)
+    assert state["step"] == 3

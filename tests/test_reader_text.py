@@ -7,7 +7,7 @@ from qa.reader.measure import asked_value, complete_count
 from qa.reader.question import analyse, fits
 from qa.reader.shape import shaped
 from qa.train.data import locate
-from qa.train.features import batches
+from qa.train.features import Features, batches, group_batches, question_groups
 from qa.types import Span
 
 
@@ -140,10 +140,30 @@ def test_hard_negatives_are_passages_of_the_same_set_that_lack_the_answer():
                 Example("无关问题", rain_last_year, -1, "")]
     found = hard_negatives(examples, 1)
     # the other year's report is the closest passage without the answer
-    assert Example("乌海市今年降雨量是多少？", rain_last_year, -1, "") in found
-    assert all(e.start == -1 and e.text == "" for e in found)
-    assert not any(e.context == rain and e.question.startswith("乌海") for e in found)
+    assert (0, Example("乌海市今年降雨量是多少？", rain_last_year, -1, "")) in found
+    assert all(e.start == -1 and e.text == "" for _, e in found)
+    assert all(examples[owner].question == e.question for owner, e in found)
+    assert not any(e.context == rain and e.question.startswith("乌海") for _, e in found)
     assert hard_negatives(examples, 0) == []
+
+
+def test_a_questions_windows_are_trained_together_whole_in_one_batch():
+    # question 0: windows 0-2 of its passage (the answer in 1) and 5 of a hard negative;
+    # question 1: windows 3-4, no answer; question 2: window 6
+    owners = [0, 0, 0, 1, 1, 0, 2]
+    starts = [0, 7, 0, 0, 0, 0, 4]
+    features = Features([[1] * (10 + i) for i in range(7)], starts, starts, owners)
+    groups = question_groups(features, 3, seed=5)
+    assert len(groups) == 3 and groups[1] == [3, 4] and groups[2] == [6]
+    assert 1 in groups[0] and len(groups[0]) == 3
+    assert {owners[i] for i in groups[0]} == {0}
+    assert question_groups(features, 3, seed=5) == groups  # reproducible
+    lengths = [len(x) for x in features.input_ids]
+    epoch = group_batches(groups, lengths, 4, seed=1, epoch=0)
+    # 4 windows a batch at 2 windows a question on average: 2 questions a batch
+    assert [len(b) for b in epoch] == [2, 1] or [len(b) for b in epoch] == [1, 2]
+    assert sorted(map(sorted, (g for b in epoch for g in b))) == sorted(map(sorted, groups))
+    assert len(group_batches(groups, lengths, 4, seed=1, epoch=1)) == len(epoch)
 
 
 def test_bf16_autocast_only_where_it_is_native(monkeypatch):

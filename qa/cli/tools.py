@@ -87,6 +87,14 @@ def _trained(name: str):
 @click.option("--hard-negatives", type=int, default=_trained("hard_negatives"), show_default=True,
               help="Per question, other passages of its set that BM25 ranks high and that lack "
                    "its answer, learned as no-answer.")
+@click.option("--objective", type=click.Choice(["window", "question"]),
+              default=_trained("objective"), show_default=True,
+              help="question: the answer's span also learned against every span of the "
+                   "question's other windows (its passage's and its hard negatives'), one "
+                   "softmax over them, as the reader compares passages when it reads.")
+@click.option("--question-windows", type=int, default=_trained("question_windows"),
+              show_default=True, help="Windows of one question trained together (--objective "
+              "question).")
 @click.option("--negatives", type=float, default=_trained("negatives"), show_default=True,
               help="No-answer windows kept per answer window.")
 @click.option("--seed", type=int, default=_trained("seed"), show_default=True)

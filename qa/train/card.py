@@ -20,6 +20,9 @@ def reproduce_command(t: dict, runtime: dict) -> str:
         "--batch-size": t["batch_size"], "--lr": t["lr"], "--rank": t["rank"], "--alpha": t["alpha"],
         "--negatives": t["negatives"], "--hard-negatives": t.get("hard_negatives") or None,
         "--dropout": t.get("dropout", 0.0),
+        "--objective": t.get("objective") if t.get("objective", "window") != "window" else None,
+        "--question-windows": t.get("question_windows")
+        if t.get("objective", "window") != "window" else None,
         "--full-layers": t.get("full_layers") or None,
         "--full-lr": t.get("full_lr") if t.get("full_layers") else None,
         "--tokenization": t.get("tokenization", "sentencepiece"), "--seed": t["seed"],
@@ -86,14 +89,21 @@ piece of its own, so a span can start and end on any character).
 {data}
 - Training: {t['step']} of {t['total_steps']} steps (epoch {t['epoch']:.2f}), batch
   {t['batch_size']}, AdamW lr {t['lr']} (linear warm-up and decay), LoRA dropout
-  {t.get('dropout', 0.0)}, seed {t['seed']}, bf16 autocast {t['bf16']}; {t['seconds'] / 60:.0f}
-  minutes on {t['hardware']}.
+  {t.get('dropout', 0.0)}, seed {t['seed']}, bf16 autocast {t['bf16']}; {_objective(t)};
+  {t['seconds'] / 60:.0f} minutes on {t['hardware']}.
 - Validation (never trained on): {scores}.
 - Runtime (`reader.json`): windows of {runtime['max_length']} tokens, stride {runtime['stride']},
   spans of at most {runtime['max_answer_tokens']} tokens, retrieval weight
   {runtime['retrieval_weight']}, abstention threshold {runtime['abstain_threshold']}.
 - Reproduce: `{reproduce_command(t, runtime)}`{calibration_line(runtime)}
 {curve}{lineage(config)}"""
+
+
+def _objective(t: dict) -> str:
+    if t.get("objective", "window") == "window":
+        return "each window's span or no-answer learned on its own"
+    return (f"each window's span or no-answer, and the answer against every span of up to "
+            f"{t['question_windows']} windows of its question (one softmax over them)")
 
 
 def _layers(t: dict) -> str:

@@ -49,6 +49,10 @@ class TrainConfig:
     negatives: float = 0.5  # "no answer" windows kept per answer-bearing window
     hard_negatives: int = 0  # per question: other passages of its set BM25 ranks high
     # (as many of their windows are kept as `negatives` keeps of the others)
+    # "window": each window learns its span or [CLS] on its own; "question": also the answer
+    # against every span of the question's windows (its passage's and its hard negatives')
+    objective: str = "window"
+    question_windows: int = 4  # windows of one question trained together ("question")
     seed: int = 13
     limit: int | None = None  # questions per data file
     eval_limit: int | None = 200  # validation questions during training (None: all)

@@ -15,7 +15,7 @@ from typing import NamedTuple
 from qa.datasets import Example, read_squad
 from qa.errors import DatasetError
 from qa.index.lexical import simplified
-from qa.train.negatives import hard_negatives
+from qa.train.negatives import HardNegative, hard_negatives
 
 # --- training examples ----------------------------------------------------------------------
 
@@ -67,9 +67,11 @@ def fold_examples(examples: Sequence[Example]) -> list[Example]:
 
 
 def load_training_data(paths: Sequence[Path], limit: int | None,
-                       log: Callable[[str], None], hard: int = 0) -> tuple[list[Example], list[Example]]:
+                       log: Callable[[str], None], hard: int = 0
+                       ) -> tuple[list[Example], list[HardNegative]]:
     """Every file's examples (Traditional ones also folded), with a line of counts per file,
-    and `hard` hard negatives per answerable question (qa.train.negatives), mined per file."""
+    and `hard` hard negatives per answerable question (qa.train.negatives), mined per file
+    (their `owner` an index into the examples returned)."""
     examples, negatives = [], []
     for path in paths:
         part, skipped = load_examples(path, limit)
@@ -83,8 +85,8 @@ def load_training_data(paths: Sequence[Path], limit: int | None,
         if found:
             line += f", {len(found)} hard negatives"
         log(line)
+        negatives += [n._replace(owner=n.owner + len(examples)) for n in found]
         examples += part
-        negatives += found
     if not examples:
         raise DatasetError("no training questions")
     return examples, negatives

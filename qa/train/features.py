@@ -2,7 +2,9 @@
 
 Passages longer than a window are cut into overlapping windows (`stride` tokens of overlap);
 a window that does not hold the whole answer is a "no answer" window (label 0, the [CLS]
-position), and such windows are subsampled to `negatives` per answer-bearing window.
+position), and such windows are subsampled to `negatives` per answer-bearing window. Each
+window keeps the index of the question it was cut for (`owners`), so that the windows of one
+question can be trained together (`question_groups`, `group_batches`).
 """
 
 from __future__ import annotations
@@ -21,17 +23,19 @@ class Features(NamedTuple):
     input_ids: list[list[int]]
     starts: list[int]  # token index; 0 ([CLS]) = no answer in this window
     ends: list[int]
+    owners: list[int]  # the question (its example's index) the window was cut for
 
 
 def featurize(tokenizer: Any, examples: Sequence[Example], max_length: int,
-              stride: int) -> Features:
+              stride: int, owners: Sequence[int] | None = None) -> Features:
     """Windows of every example with the answer's token positions (0, 0 when not inside).
 
     `tokenizer` is a `tokenizers.Tokenizer`; the windows are cut as the reader cuts them
-    (`qa.reader.windows.Windower`), so training and reading see the same tokens.
+    (`qa.reader.windows.Windower`), so training and reading see the same tokens. `owners`:
+    each example's question (default: the example's own index).
     """
     windower = Windower(tokenizer, max_length, stride)
-    ids, starts, ends = [], [], []
+    ids, starts, ends, owner_of = [], [], [], []
     for chunk in range(0, len(examples), 1000):
         part = examples[chunk : chunk + 1000]
         for w in windower.split([(e.question, e.context) for e in part]):
@@ -47,7 +51,13 @@ def featurize(tokenizer: Any, examples: Sequence[Example], max_length: int,
             ids.append(w.ids)
             starts.append(s)
             ends.append(t)
-    return Features(ids, starts, ends)
+            owner_of.append(owners[chunk + w.owner] if owners is not None else chunk + w.owner)
+    return Features(ids, starts, ends, owner_of)
+
+
+def join(*parts: Features) -> Features:
+    """The windows of all `parts`, in order."""
+    return Features(*([x for part in columns for x in part] for columns in zip(*parts, strict=True)))
 
 
 def balance(features: Features, negatives: float, seed: int) -> Features:
@@ -80,3 +90,35 @@ def batches(lengths: Sequence[int], batch_size: int, seed: int, epoch: int) -> l
         part = sorted(order[i : i + pool].tolist(), key=lambda j: lengths[j])
         out += [part[k : k + batch_size] for k in range(0, len(part), batch_size)]
     return [out[i] for i in rng.permutation(len(out))]
+
+
+def question_groups(features: Features, per_question: int, seed: int) -> list[list[int]]:
+    """The windows of each question (first-seen order), at most `per_question` of them: every
+    window holding the answer, then no-answer windows drawn at random."""
+    mine: dict[int, list[int]] = {}
+    for i, owner in enumerate(features.owners):
+        mine.setdefault(owner, []).append(i)
+    rng = np.random.default_rng(seed)
+    out = []
+    for windows in mine.values():
+        pos = [i for i in windows if features.starts[i] > 0][:per_question]
+        neg = [i for i in windows if features.starts[i] == 0]
+        keep = min(len(neg), per_question - len(pos))
+        out.append(sorted(pos + rng.choice(neg, keep, replace=False).tolist()) if keep else pos)
+    return out
+
+
+def group_batches(groups: Sequence[Sequence[int]], lengths: Sequence[int], batch_size: int,
+                  seed: int, epoch: int) -> list[list[list[int]]]:
+    """An epoch's batches of whole questions: as many a batch as make `batch_size` windows on
+    average (a fixed count, so every epoch has as many steps), grouped by length as `batches`."""
+    per_batch = groups_per_batch(groups, batch_size)
+    longest = [max(lengths[i] for i in g) for g in groups]
+    order = batches(longest, per_batch, seed, epoch)
+    return [[list(groups[g]) for g in batch] for batch in order]
+
+
+def groups_per_batch(groups: Sequence[Sequence[int]], batch_size: int) -> int:
+    """Questions a batch, for `batch_size` windows on average."""
+    mean = sum(map(len, groups)) / max(len(groups), 1)
+    return max(round(batch_size / max(mean, 1.0)), 1)

@@ -36,7 +36,15 @@ from qa.train.checkpoint import (
 )
 from qa.train.config import TrainConfig
 from qa.train.data import Validation, load_training_data, load_validation
-from qa.train.features import balance, batches, featurize, sample
+from qa.train.features import (
+    balance,
+    batches,
+    featurize,
+    group_batches,
+    join,
+    question_groups,
+    sample,
+)
 from qa.train.layers import FullLayers
 
 LORA_TARGETS = ["query", "key", "value", "attention.output.dense", "intermediate.dense",
@@ -111,11 +119,13 @@ class Threads:
         return n
 
 
-def validate(reader: Any, items: Sequence[Validation]) -> dict[str, float]:
-    """EM/F1 of the best span with the gold passage (no abstention), and the mean top score."""
+def validate(reader: Any, items: Sequence[Validation],
+             rivals: Sequence[Sequence[str]] | None = None) -> dict[str, float]:
+    """EM/F1 of the best span with the gold passage (and each item's `rivals`, other passages
+    read with it), no abstention, and the mean top score."""
     em = f1 = conf = 0.0
-    for item in items:
-        spans = reader.extract(item.question, [item.context])
+    for k, item in enumerate(items):
+        spans = reader.extract(item.question, [item.context, *(rivals[k] if rivals else ())])
         pred = spans[0].text if spans else ""
         em += metrics.exact_match(pred, item.answers)
         f1 += metrics.f1(pred, item.answers)
@@ -146,19 +156,28 @@ class Trainer:
         self.cache_dir = cache_dir
         self.tokenizer, self.model = build_model(cfg, cache_dir)
         self.examples, hard = load_training_data(cfg.data, cfg.limit, log, cfg.hard_negatives)
-        windows = featurize(self.tokenizer.backend_tokenizer, self.examples, cfg.max_length,
-                            cfg.stride)
-        self.features = balance(windows, cfg.negatives, cfg.seed)
-        if hard:  # as many hard no-answer windows again as the easy ones kept
+        tokenizer = self.tokenizer.backend_tokenizer
+        windows = featurize(tokenizer, self.examples, cfg.max_length, cfg.stride)
+        hard_windows = featurize(tokenizer, [h.example for h in hard], cfg.max_length,
+                                 cfg.stride, owners=[h.owner for h in hard])
+        self.groups: list[list[int]] | None = None
+        if cfg.objective == "question":
+            self.features = join(windows, hard_windows)
+            self.groups = question_groups(self.features, cfg.question_windows, cfg.seed)
+            used = sum(map(len, self.groups))
+        else:
+            self.features = balance(windows, cfg.negatives, cfg.seed)
+            # as many hard no-answer windows again as the easy ones kept
             n_pos = sum(s > 0 for s in self.features.starts)
-            extra = sample(featurize(self.tokenizer.backend_tokenizer, hard, cfg.max_length,
-                                     cfg.stride), math.ceil(cfg.negatives * n_pos), cfg.seed)
-            self.features = type(self.features)(*(a + b for a, b in zip(self.features, extra,
-                                                                          strict=True)))
+            self.features = join(self.features, sample(hard_windows,
+                                                       math.ceil(cfg.negatives * n_pos), cfg.seed))
+            used = len(self.features.starts)
         n_pos = sum(s > 0 for s in self.features.starts)
         log(f"{len(self.examples)} questions -> {len(windows.starts)} windows; training on "
-            f"{len(self.features.starts)} ({n_pos} with the answer)")
-        self.per_epoch = max(len(self.features.starts) // cfg.batch_size, 1)
+            f"{used} ({n_pos} with the answer)"
+            + (f" in {len(self.groups)} questions" if self.groups else ""))
+        self.lengths = [len(x) for x in self.features.input_ids]
+        self.per_epoch = max(len(self.plan(0)), 1)
         self.total = cfg.steps or max(math.ceil(cfg.epochs * self.per_epoch), 1)
         self.validation = load_validation(cfg.eval_file, cfg.eval_limit) if cfg.eval_file else []
         self.params = [p for p in self.model.parameters() if p.requires_grad]
@@ -180,32 +199,58 @@ class Trainer:
             self.state["parent"] = parent_record(Path(cfg.init_from)) if cfg.init_from else None
         self.reader: E5Reader | None = None
 
+    def plan(self, epoch: int) -> list[list[list[int]]]:
+        """The epoch's batches, each a list of questions' windows (a window alone under the
+        "window" objective)."""
+        cfg = self.cfg
+        if self.groups is not None:
+            return group_batches(self.groups, self.lengths, cfg.batch_size, cfg.seed, epoch)
+        return [[[i] for i in b] for b in batches(self.lengths, cfg.batch_size, cfg.seed, epoch)]
+
     def lr(self, step: int) -> float:
         """Linear warm-up, then linear decay to 0 at the last step."""
         warmup = max(int(self.cfg.warmup * self.total), 1)
         return self.cfg.lr * min((step + 1) / warmup,
                                  max(0.0, (self.total - step) / max(self.total - warmup, 1)))
 
-    def loss(self, batch: list[int]):
+    def loss(self, batch: list[list[int]]):
+        """Cross-entropy of each window's start and end (the answer's tokens or [CLS]); under the
+        "question" objective plus, for each question with the answer in a window, that of the
+        answer against every start (end) in all its windows but their [CLS]."""
         torch, f = self.torch, self.features
+        rows = [i for group in batch for i in group]
         pad = self.tokenizer.pad_token_id
         # widths rounded up to a multiple of 32: a few shapes instead of hundreds, so the
         # kernels' per-shape caches stay small (memory grew by GBs over a run otherwise)
-        longest = max(len(f.input_ids[i]) for i in batch)
+        longest = max(len(f.input_ids[i]) for i in rows)
         width = min(-(-longest // 32) * 32, max(self.cfg.max_length, longest))
-        ids = torch.full((len(batch), width), pad, dtype=torch.long)
-        for row, i in enumerate(batch):
+        ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        for row, i in enumerate(rows):
             ids[row, : len(f.input_ids[i])] = torch.tensor(f.input_ids[i])
         ids = ids.to(self.cfg.device)
         mask = (ids != pad).long()
         out = self.model(input_ids=ids, attention_mask=mask)
-        starts = torch.tensor([f.starts[i] for i in batch], device=ids.device)
-        ends = torch.tensor([f.ends[i] for i in batch], device=ids.device)
+        starts = torch.tensor([f.starts[i] for i in rows], device=ids.device)
+        ends = torch.tensor([f.ends[i] for i in rows], device=ids.device)
         ce = torch.nn.functional.cross_entropy
-        masked = lambda x: x.masked_fill(mask == 0, -1e4)  # noqa: E731
-        return (ce(masked(out.start_logits), starts) + ce(masked(out.end_logits), ends)) / 2
+        logits = [out.start_logits.masked_fill(mask == 0, -1e4),
+                  out.end_logits.masked_fill(mask == 0, -1e4)]
+        loss = (ce(logits[0], starts) + ce(logits[1], ends)) / 2
+        if self.groups is None:
+            return loss
+        shared, first = [], 0
+        for group in batch:
+            mine = range(first, first + len(group))
+            first += len(group)
+            hits = [r for r in mine if starts[r] > 0]
+            if not hits:
+                continue
+            for side, gold in zip(logits, (starts, ends), strict=True):
+                every = torch.logsumexp(side[mine.start : mine.stop, 1:].reshape(-1), 0)
+                shared.append(every - torch.logsumexp(side[hits, gold[hits]], 0))
+        return loss + torch.stack(shared).mean() if shared else loss
 
-    def step(self, batch: list[int]) -> float:
+    def step(self, batch: list[list[int]]) -> float:
         torch = self.torch
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr(self.state["step"]) * group.get("lr_scale", 1.0)
@@ -250,15 +295,14 @@ class Trainer:
         """Train to the last step, validating and checkpointing as it goes; the final state."""
         cfg, state = self.cfg, self.state
         self.model.train()
-        lengths = [len(x) for x in self.features.input_ids]
-        order: tuple[int, list[list[int]]] = (-1, [])
+        order: tuple[int, list[list[list[int]]]] = (-1, [])
         losses: list[float] = []
         tick = mark = time.perf_counter()
         n_threads = self.torch.get_num_threads()
         while state["step"] < self.total:
             epoch, i = divmod(state["step"], self.per_epoch)
             if order[0] != epoch:
-                order = (epoch, batches(lengths, cfg.batch_size, cfg.seed, epoch))
+                order = (epoch, self.plan(epoch))
             losses.append(self.step(order[1][i]))
             step = state["step"]
             now = time.perf_counter()

@@ -5,6 +5,7 @@ report of the same event, another year's figure, another city's)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -13,17 +14,21 @@ from qa.index.bm25 import BM25
 from qa.index.lexical import fold, tokenize
 
 
-def hard_negatives(examples: Sequence[Example], per_question: int) -> list[Example]:
+class HardNegative(NamedTuple):
+    owner: int  # index of the question's own example in the examples given
+    example: Example  # its question over another passage, unanswerable
+
+
+def hard_negatives(examples: Sequence[Example], per_question: int) -> list[HardNegative]:
     """For each answerable example, its question over the `per_question` other passages of
-    `examples` that BM25 ranks first and that do not contain its answer (folded), as
-    unanswerable examples."""
+    `examples` that BM25 ranks first and that do not contain its answer (folded)."""
     if per_question <= 0:
         return []
     contexts = list(dict.fromkeys(e.context for e in examples))
     folded = [fold(c) for c in contexts]
     index = BM25.build(tokenize(c) for c in contexts)
     out = []
-    for e in examples:
+    for owner, e in enumerate(examples):
         if e.start < 0:
             continue
         answer = fold(e.text)
@@ -33,6 +38,6 @@ def hard_negatives(examples: Sequence[Example], per_question: int) -> list[Examp
             if scores[i] <= 0 or taken == per_question:
                 break
             if contexts[i] != e.context and answer not in folded[i]:
-                out.append(Example(e.question, contexts[i], -1, ""))
+                out.append(HardNegative(owner, Example(e.question, contexts[i], -1, "")))
                 taken += 1
     return out
