@@ -106,7 +106,7 @@ def test_features_label_the_answer_tokens_in_the_right_window(shipped):
     tokenizer = shipped.windower.tokenizer
     features = featurize(tokenizer, [example], max_length=64, stride=16)
     assert len(features.starts) > 3
-    positives = [(ids, s, e) for ids, s, e in zip(*features, strict=True) if s > 0]
+    positives = [(ids, s, e) for ids, s, e, _ in zip(*features, strict=True) if s > 0]
     assert positives and len(positives) < len(features.starts)
     for ids, s, e in positives:
         assert tokenizer.decode(ids[s : e + 1]).replace(" ", "") == "1207个"
