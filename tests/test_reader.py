@@ -280,3 +280,6 @@ def test_train_reader_with_the_question_objective(tmp_path, cache_dir):
     assert "--objective question --question-windows 3" in card and "one softmax" in card
     state = train(replace(cfg, steps=3, resume=True), cache_dir, log=logged.append)
     assert state["step"] == 3
+    with pytest.raises(ModelError, match="--question-windows at least 1"):
+        train(replace(cfg, out=tmp_path / "none", question_windows=0), cache_dir,
+              log=logged.append)

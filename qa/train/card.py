@@ -15,14 +15,14 @@ LICENCES = {
 
 def reproduce_command(t: dict, runtime: dict) -> str:
     """The `train-reader` call that reproduces a reader from its recorded training settings."""
+    question = t.get("objective", "window") == "question"
     flags = {
         "--steps": t["total_steps"], "--max-length": t["max_length"], "--stride": t["stride"],
         "--batch-size": t["batch_size"], "--lr": t["lr"], "--rank": t["rank"], "--alpha": t["alpha"],
         "--negatives": t["negatives"], "--hard-negatives": t.get("hard_negatives") or None,
         "--dropout": t.get("dropout", 0.0),
-        "--objective": t.get("objective") if t.get("objective", "window") != "window" else None,
-        "--question-windows": t.get("question_windows")
-        if t.get("objective", "window") != "window" else None,
+        "--objective": "question" if question else None,
+        "--question-windows": t.get("question_windows") if question else None,
         "--full-layers": t.get("full_layers") or None,
         "--full-lr": t.get("full_lr") if t.get("full_layers") else None,
         "--tokenization": t.get("tokenization", "sentencepiece"), "--seed": t["seed"],

@@ -50,7 +50,8 @@ class TrainConfig:
     hard_negatives: int = 0  # per question: other passages of its set BM25 ranks high
     # (as many of their windows are kept as `negatives` keeps of the others)
     # "window": each window learns its span or [CLS] on its own; "question": also the answer
-    # against every span of the question's windows (its passage's and its hard negatives')
+    # against every span of the question's windows (its passage's and its hard negatives';
+    # `negatives` does not apply: `question_windows` bounds them)
     objective: str = "window"
     question_windows: int = 4  # windows of one question trained together ("question")
     seed: int = 13

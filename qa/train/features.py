@@ -112,13 +112,9 @@ def group_batches(groups: Sequence[Sequence[int]], lengths: Sequence[int], batch
                   seed: int, epoch: int) -> list[list[list[int]]]:
     """An epoch's batches of whole questions: as many a batch as make `batch_size` windows on
     average (a fixed count, so every epoch has as many steps), grouped by length as `batches`."""
-    per_batch = groups_per_batch(groups, batch_size)
+    mean = sum(map(len, groups)) / max(len(groups), 1)
+    per_batch = max(round(batch_size / max(mean, 1.0)), 1)
     longest = [max(lengths[i] for i in g) for g in groups]
     order = batches(longest, per_batch, seed, epoch)
     return [[list(groups[g]) for g in batch] for batch in order]
 
-
-def groups_per_batch(groups: Sequence[Sequence[int]], batch_size: int) -> int:
-    """Questions a batch, for `batch_size` windows on average."""
-    mean = sum(map(len, groups)) / max(len(groups), 1)
-    return max(round(batch_size / max(mean, 1.0)), 1)

@@ -153,6 +153,9 @@ class Trainer:
         if not cfg.resume and self.ckpt.exists():
             raise ModelError(f"{self.ckpt} exists: pass --resume to continue it, or choose a new "
                              "--out")
+        if cfg.objective not in ("window", "question") or cfg.question_windows < 1:
+            raise ModelError(f"--objective takes window or question (not {cfg.objective!r}) and "
+                             f"--question-windows at least 1 (not {cfg.question_windows})")
         self.cache_dir = cache_dir
         self.tokenizer, self.model = build_model(cfg, cache_dir)
         self.examples, hard = load_training_data(cfg.data, cfg.limit, log, cfg.hard_negatives)
@@ -242,7 +245,7 @@ class Trainer:
         for group in batch:
             mine = range(first, first + len(group))
             first += len(group)
-            hits = [r for r in mine if starts[r] > 0]
+            hits = [r for r in mine if f.starts[rows[r]] > 0]
             if not hits:
                 continue
             for side, gold in zip(logits, (starts, ends), strict=True):
