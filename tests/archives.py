@@ -10,6 +10,7 @@ from qa.answer.pipeline import Archive
 from qa.index.build import build_index
 from qa.settings import Settings
 from qa.testing.fake import FakeEmbedder
+from qa.types import Span
 from tests.seeds import CORPUS
 
 # Two dated versions of one figure: the file names give the dates.
@@ -53,3 +54,22 @@ def build(tmp: Path, pages: dict[str, str] | None = None, seeds: bool = False,
 
 def open_archive(settings: Settings) -> Archive:
     return Archive.open(settings, embedder=FakeEmbedder())
+
+
+class Stub:
+    """An answerer that finds a fixed text in the passages, with a fixed score."""
+
+    def __init__(self, name: str, answers: dict[str, tuple[str, float]], scale: float = 1.0):
+        self.name, self.answers, self.scale_by = name, answers, scale
+        self.threshold, self.scale = 0.5, "stub"
+
+    def confidence(self, score: float) -> float:
+        return min(1.0, score * self.scale_by)
+
+    def extract(self, question, passages, retrieval_scores=None, contexts=None):
+        text, score = self.answers.get(question, ("", 0.0))
+        for p, passage in enumerate(passages):
+            i = passage.find(text) if text else -1
+            if i >= 0:
+                return [Span(p, i, i + len(text), text, 0, len(passage), score)]
+        return []

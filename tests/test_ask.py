@@ -12,12 +12,14 @@ from qa.cli import main
 from qa.errors import QueryError
 from qa.eval.run import citation_violations
 from qa.index.search import Filters
+from qa.testing.fake import FakeEmbedder
 from qa.types import Citation
 from tests.archives import (
     AGREEING_PAGES,
     AGREEING_QUESTION,
     TIMELINE_PAGES,
     TIMELINE_QUESTION,
+    Stub,
     build,
     open_archive,
 )
@@ -332,6 +334,23 @@ def test_a_question_about_china_is_not_answered_with_a_figure_from_abroad(tmp_pa
     assert answer.text != "8.7%" and (answer.abstained or answer.text.endswith("0.1%"))
     uk = archive.ask("英国国家统计局公布的4月CPI月度数据同比上涨了多少？")
     assert not uk.abstained and uk.text.endswith("8.7%")
+
+
+LINK = {
+    "20231202.md": "# 中老联网工程投产\n\n"
+                   "本报讯 中老500千伏联网工程今天正式投产送电。该工程输电线路全长177.5公里，"
+                   "每年可向老挝输送电量约30亿千瓦时。\n",
+}
+
+
+def test_an_answer_in_another_measure_than_asked_is_no_answer(tmp_path):
+    money, length = "中老500千伏联网工程的总投资是多少？", "中老500千伏联网工程的输电线路有多长？"
+    sure = Stub("stub", {money: ("177.5公里", 0.9), length: ("177.5公里", 0.9)})
+    archive = Archive.open(build(tmp_path, LINK), embedder=FakeEmbedder(), answerer=sure)
+    cost = archive.ask(money)  # the story gives its length, not what it cost
+    assert cost.abstained and "数量" in cost.reason
+    long = archive.ask(length)
+    assert not long.abstained and long.text == "177.5公里"
 
 
 FAIR = {

@@ -22,25 +22,7 @@ from qa.train.calibrate import (
     threshold_for,
 )
 from qa.types import Span
-
-
-class Stub:
-    """An answerer that finds a fixed text in the passages, with a fixed score."""
-
-    def __init__(self, name: str, answers: dict[str, tuple[str, float]], scale: float = 1.0):
-        self.name, self.answers, self.scale_by = name, answers, scale
-        self.threshold, self.scale = 0.5, "stub"
-
-    def confidence(self, score: float) -> float:
-        return min(1.0, score * self.scale_by)
-
-    def extract(self, question, passages, retrieval_scores=None, contexts=None):
-        text, score = self.answers.get(question, ("", 0.0))
-        for p, passage in enumerate(passages):
-            i = passage.find(text) if text else -1
-            if i >= 0:
-                return [Span(p, i, i + len(text), text, 0, len(passage), score)]
-        return []
+from tests.archives import Stub
 
 
 def test_platt_fit_recovers_a_known_calibration():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from qa.index.lexical import simplified
 from qa.reader.measure import asked_value, complete_count
-from qa.reader.question import analyse, fits
+from qa.reader.question import analyse, another_measure, fits
 from qa.reader.shape import shaped
 from qa.train.data import locate
 from qa.train.features import Features, batches, group_batches, question_groups
@@ -89,6 +89,24 @@ def test_an_answer_fits_the_kind_asked_for():
     assert fits("谁是矿长？", "邢永亮") and not fits("谁是矿长？", "2023年")
     assert fits("哪一年成立？", "1995年") and not fits("哪一年成立？", "北京")
     assert fits("为什么要改革？", "因为效率太低")  # clauses are not checked
+
+
+def test_an_answer_in_another_measure_is_told_from_a_count_in_another_word():
+    assert another_measure("今年投产的联网工程总投资是多少？", "177.5公里")
+    assert another_measure("逆回购操作利率是多少？", "0.2个百分点")
+    assert another_measure("How many China-Europe freight trains ran?", "1870万人次")
+    assert another_measure("帮扶了多少家企业？", "7个")
+    assert not another_measure("清单里已经有多少个事项？", "583项")  # 个 is the general word
+    assert not another_measure("清单里已经有多少个事项？", "583个")
+    assert not another_measure("谁是矿长？", "2023年")  # only measure questions
+
+
+def test_a_change_asked_takes_a_percentage():
+    # 收入 and 价格 ask for money, 增长了多少 for how much it grew: a percentage says that
+    assert fits("一季度营业收入同比增长了多少？", "5.2%") and fits("一季度营业收入同比增长了多少？", "3.1亿元")
+    assert fits("按不变价格计算，GDP比上年同期增长了多少？", "5.4%")
+    assert not fits("营业收入是多少？", "5.2%") and not fits("增加了多少家企业？", "5%")
+    assert fits("By how much did retail sales grow in April?", "5.1%")
 
 
 def test_an_english_question_counts_in_the_chinese_word_for_what_it_names():

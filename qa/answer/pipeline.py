@@ -19,7 +19,7 @@ from qa.index.search import Filters, Retriever
 from qa.index.store import Store, current_version
 from qa.model.embed import Embedder, load_embedder
 from qa.reader import Answerer, load_answerer
-from qa.reader.question import NUMBER, analyse, fits
+from qa.reader.question import NUMBER, analyse, another_measure, fits
 from qa.settings import Settings
 from qa.text import check_question, clean_text
 from qa.types import Answer, Dated, Hit, Span
@@ -162,12 +162,16 @@ class Archive:
             return passage_about[s.passage_index] and not elsewhere(places, around) and not (
                 home and abroad(around))
 
-        best = next((s for s in spans if on_subject(s)), None)
+        def acceptable(s: Span) -> bool:  # 总投资 is not answered with a length
+            return on_subject(s) and not another_measure(question, s.text)
+
+        best = next((s for s in spans if acceptable(s)), None)
         if spans and best is not spans[0] and spans[0].score >= self.threshold and (
                 best is None or best.score < self.threshold):
             named = "、".join(places or ("中国",))
             why = (f"读到的答案出自没有讲{named}的句子或段落（讲的是别处），"
-                   f"档案里没有找到关于{named}的答案")
+                   f"档案里没有找到关于{named}的答案") if not on_subject(spans[0]) else (
+                f"读到的答案（{spans[0].text}）不是问题所问的那种数量，档案里没有找到所问的数值")
             return self._withheld(question, hits, everything, spans[0].score, reason=why)
         name = self.answerer.name
         if best is None or best.score < self.threshold:

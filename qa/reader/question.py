@@ -266,6 +266,12 @@ def unmentioned(q: Question, passage: str, context: str = "") -> float:
 # --- does an answer fit the question --------------------------------------------------------
 
 _ENDING_UNIT = re.compile(rf"(?:{UNITS})$")
+# a question about how much something grew or fell: a percentage answers it, whatever is counted
+# (营业收入同比增长了多少 → 5.2%; 按不变价格计算增长了多少 → 5.4%)
+_CHANGE_ASKED = re.compile(
+    r"(?:增长|增加|上涨|上升|提高|提升|下降|下跌|减少|降低|回落|涨|降)了?(?:多少|几)"
+    r"|\bby how much\b|\bhow much (?:did|has|have|was|were)\b.*\b(?:grow|grew|grown|rise|rose|risen|"
+    r"increase|fall|fell|fallen|drop|decline)", re.IGNORECASE)
 
 
 def asks_measure(question: Question | str) -> bool:
@@ -278,7 +284,8 @@ def asks_measure(question: Question | str) -> bool:
 def fits(question: Question | str, text: str) -> bool:
     """Whether `text` is the kind of answer `question` asks for: a numeral for a number, in the
     measure asked for when there is one (not 7个 for 多少家, a percentage for 比例, a length in
-    米 for 多长), a date for a time, no digits in a name. Other kinds are not checked."""
+    米 for 多长; a change asked takes a percentage), a date for a time, no
+    digits in a name. Other kinds are not checked."""
     q = analyse(question) if isinstance(question, str) else question
     folded = fold_aligned(text)
     if q.kind == NUMBER:
@@ -287,6 +294,8 @@ def fits(question: Question | str, text: str) -> bool:
         if SHARE.search(q.text):
             return bool(PERCENT.search(folded))
         unit, ending = asked_unit(q.text), _ENDING_UNIT.search(folded)
+        if not unit and _CHANGE_ASKED.search(q.text) and PERCENT.search(folded):
+            return True
         if unit:
             return not (ending and not ending.group().endswith(unit) and unit not in folded)
         measure = wanted_unit(q.text)
@@ -296,3 +305,20 @@ def fits(question: Question | str, text: str) -> bool:
     if q.kind == PERSON:
         return not re.search(r"\d", folded) and len(text) <= 12
     return True
+
+
+# what a count is counted in: 个 is the general word, and a count in another one may still be
+# what was asked (多少个事项 → 583项)
+_COUNTED = re.compile(
+    r"(?:个|個|名|人|位|家|项|項|次|件|辆|輛|台|臺|座|所|户|戶|套|条|條|场|場|届|屆|种|種|类|類|部|"
+    r"本|篇|张|張|只|头|株|棵|间|層|层|批|支|队|处|處|栋|艘|架|列|趟|班|人次|架次|班次|车次|艘次)$")
+
+
+def another_measure(question: Question | str, text: str) -> bool:
+    """Whether `text` is plainly not the number a measure question asks for: not in its measure
+    (a length for 总投资, a count for 比例, 人次 for "how many trains"), unless the question
+    counts in 个 and the text is a count in another measure word."""
+    q = analyse(question) if isinstance(question, str) else question
+    if not asks_measure(q) or fits(q, text):
+        return False
+    return not (asked_unit(q.text) in ("个", "個") and _COUNTED.search(fold_aligned(text)))
