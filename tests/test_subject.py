@@ -15,6 +15,9 @@ from qa.answer.subject import about, about_china, abroad, elsewhere, subjects
     ("中国农业大学的第一个科技小院是在哪个县成立的？", ()),  # 哪个县 names no place
     ("全市有多少家大型家政企业？", ()),
     ("2023年国庆假期全国国内出游多少人次？", ()),
+    ("2023年一季度上交所上市公司的營業收入同比增長了多少？", ("上交所",)),
+    ("上海证券交易所上市公司营业收入是多少？", ("上交所",)),  # the exchange, not the city
+    ("How much did Shenzhen Stock Exchange listed firms earn in Guangdong?", ("深交所", "广东")),
 ])
 def test_the_places_and_editions_a_question_names(question, found):
     assert subjects(question) == found
@@ -45,3 +48,11 @@ def test_a_question_about_china_is_not_answered_from_a_sentence_about_a_country_
     assert not abroad("全国居民消费价格指数同比上涨1.0%。")
     assert not abroad("中美双方同意降低关税。")  # China and its partner
     assert not abroad("国家统计局今天发布数据，CPI同比上涨0.1%。")
+
+
+def test_one_exchange_is_not_another():
+    assert elsewhere(("上交所",), "深交所上市公司一季度营业收入同比增长5.2%。")
+    assert not elsewhere(("上交所",), "上海证券交易所上市公司一季度营业收入同比增长4.8%。")
+    assert about(("上交所",), "沪市年报 上海证券交易所上市公司一季度营业收入同比增长4.8%")
+    assert not about(("上交所",), "深市年报 深交所上市公司一季度营业收入同比增长5.2%")
+    assert about(("上海",), "上海证券交易所上市公司")  # the city is named by it too

@@ -5,7 +5,8 @@ Zhejiang's shares): a passage that never names the place asked about cannot answ
 its figure must not join a timeline of that place's figures. Places are found by name (China's
 provinces and regions, the main countries and blocs, in Chinese, Traditional script or English)
 and by form (a name ending in 省, 市, 县, 州, 盟, 旗 or 自治区 after a word boundary); a passage or
-its headline must name each of them (the short form is enough: 浙江 for 浙江省).
+its headline must name each of them (the short form is enough: 浙江 for 浙江省). China's stock
+exchanges count as places: their figures are reported side by side (上交所 beside 深交所).
 """
 
 from __future__ import annotations
@@ -37,10 +38,20 @@ _ABROAD = {
     "印度尼西亚": "indonesia", "马来西亚": "malaysia", "巴基斯坦": "pakistan",
     "哈萨克斯坦": "kazakhstan", "新西兰": "new zealand", "波兰": "poland", "朝鲜": "dprk",
 }
-PLACES = _HOME | _ABROAD
+# China's stock exchanges, reported side by side (深交所 beside 上交所): short form -> full name
+# and English name
+_EXCHANGES = {
+    "上交所": ("上海证券交易所", "shanghai stock exchange"),
+    "深交所": ("深圳证券交易所", "shenzhen stock exchange|szse"),
+    "北交所": ("北京证券交易所", "beijing stock exchange"),
+    "港交所": ("香港交易所|香港联合交易所", "hong kong (?:stock )?exchange|hkex"),
+}
+_FULL_NAMES = [(re.compile(full), short) for short, (full, _) in _EXCHANGES.items()]
+PLACES = _HOME | _ABROAD | {short: english for short, (_, english) in _EXCHANGES.items()}
 ABROAD = frozenset(_ABROAD)  # a number question about China is not answered from them
 _NAMES = re.compile("|".join(sorted(PLACES, key=len, reverse=True)))
-_ENGLISH = [(name, re.compile(rf"\b(?:{english})\b", re.I)) for name, english in PLACES.items()]
+_ENGLISH = [(name, re.compile(rf"\b(?:{english})\b", re.I))
+            for name, english in sorted(PLACES.items(), key=lambda p: p[0] not in _EXCHANGES)]
 # a place by its form: two to four characters before its kind, after punctuation, 的, 在, 和, 与,
 # 及 or the start (a name run on from other words is not found, rather than found wrong)
 _BY_FORM = re.compile(r"(?:^|(?<=[的在和与及，、：\s]))([\u4e00-\u9fff]{2,4}?)(?:省|市|县|自治区|盟|旗)")
@@ -61,9 +72,12 @@ def subjects(question: str) -> tuple[str, ...]:
     """The places `question` is about, as short forms (浙江, 通辽), and the edition it names
     (第137届), in the order found."""
     question = _SURROGATE.sub(" ", question)  # no part of a name, and fold cannot take them
-    q = fold(question)
+    q = _short(fold(question))
     found = [m.group() for m in _NAMES.finditer(q)]
-    found += [name for name, english in _ENGLISH if english.search(question)]
+    for name, english in _ENGLISH:  # exchanges first: "Shanghai Stock Exchange" is no city
+        if english.search(question):
+            found.append(name)
+            question = english.sub(" ", question)
     found += [f"第{m.group(1)}届" for m in _EDITION.finditer(q)]
     for m in _BY_FORM.finditer(q):
         name = m.group(1)
@@ -73,12 +87,20 @@ def subjects(question: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
+def _short(folded: str) -> str:
+    """An exchange's full name as its short form (上海证券交易所 → 上交所), the name asked for."""
+    for full, short in _FULL_NAMES:
+        folded = full.sub(short, folded)
+    return folded
+
+
 def about(places: tuple[str, ...], text: str) -> bool:
     """Whether `text` (a passage with its headline) names every one of `places`."""
     if not places:
         return True
     folded = re.sub(r"第\s*(\d+)\s*届", r"第\1届", fold(_SURROGATE.sub(" ", text)))
-    return all(place in folded for place in places)
+    both = f"{folded}\n{_short(folded)}"  # 上海 and 上交所 are both named by 上海证券交易所
+    return all(place in both for place in places)
 
 
 def about_china(question: str) -> bool:
@@ -103,6 +125,6 @@ def elsewhere(places: tuple[str, ...], sentence: str) -> bool:
     if not asked:
         return False
     folded = fold(_SURROGATE.sub(" ", sentence))
-    if any(place in folded for place in asked):
+    if any(place in f"{folded}\n{_short(folded)}" for place in asked):
         return False
     return "全国" in folded or any(not p.startswith("第") for p in subjects(sentence))
