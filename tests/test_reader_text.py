@@ -85,6 +85,7 @@ def test_an_answer_fits_the_kind_asked_for():
     assert not fits("How many China–Europe Railway Express trains ran?", "1870万人次")
     assert fits("How many China–Europe Railway Express trains ran?", "4600列")
     assert fits("办结的比例是多少？", "18.8%") and not fits("办结的比例是多少？", "27个")
+    assert fits("男女生比例是多少？", "1：7") and fits("男女生比例是多少？", "约为1比7")
     assert fits("占地面积有多大？", "300平方米") and not fits("占地面积有多大？", "3个")
     assert fits("谁是矿长？", "邢永亮") and not fits("谁是矿长？", "2023年")
     assert fits("哪一年成立？", "1995年") and not fits("哪一年成立？", "北京")
@@ -99,6 +100,14 @@ def test_an_answer_in_another_measure_is_told_from_a_count_in_another_word():
     assert not another_measure("清单里已经有多少个事项？", "583项")  # 个 is the general word
     assert not another_measure("清单里已经有多少个事项？", "583个")
     assert not another_measure("谁是矿长？", "2023年")  # only measure questions
+
+
+def test_what_is_asked_is_read_in_the_clause_of_the_question_word():
+    asked = "2012年以来单位GDP能耗累计降幅超过26%，这折合节约了多少标准煤？"
+    assert analyse(asked).clause == "这折合节约了多少标准煤"
+    assert fits(asked, "14亿吨标准煤") and fits(asked, "14亿吨")  # 降幅 is the context, not asked
+    assert not fits("能耗降幅是多少？", "14亿吨")
+    assert analyse("2,173家企业中，有多少家获得补贴？").clause == "有多少家获得补贴"
 
 
 def test_a_change_asked_takes_a_percentage():

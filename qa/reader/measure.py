@@ -64,6 +64,7 @@ def complete_count(question: str, passage: str, span: Span) -> Span:
 # 比例/占比/增幅/…率 ask for a share: a percentage fits, a count does not
 SHARE = re.compile(r"比例|比重|占比|百分比|增幅|降幅|增速|涨幅|[^效]率")
 PERCENT = re.compile(r"[%％‰]|百分之|成$")
+RATIO = re.compile(r"\d\s*[:：比]\s*\d")  # 男女生比例 1：7
 # What a quantity is measured in, when the question names the quantity but not the unit
 _MEASURES = [
     (re.compile(p), re.compile(u)) for p, u in [

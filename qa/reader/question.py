@@ -19,7 +19,7 @@ import jieba
 
 from qa.index.lexical import fold, fold_aligned
 from qa.reader.base import LIGHT, PUNCT
-from qa.reader.measure import PERCENT, SHARE, UNITS, asked_unit, wanted_unit
+from qa.reader.measure import PERCENT, RATIO, SHARE, UNITS, asked_unit, wanted_unit
 from qa.text import HAN
 
 jieba.setLogLevel(logging.WARNING)
@@ -66,6 +66,7 @@ _QUESTION_WORDS: list[tuple[re.Pattern[str], str]] = [
 ]
 _HAN_WORD = re.compile(f"[{HAN}]")
 _TRAILER = re.compile(r"[吗呢呀啊]*[？?。！!\s]*$")
+_CLAUSE_CUT = re.compile(r"[，；;：:。]|,(?!\d{3})")  # not the comma of 2,173
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,14 @@ class Question:
     @property
     def right(self) -> str:
         return _TRAILER.sub("", self.text[self.wh_end :])
+
+    @property
+    def clause(self) -> str:
+        """The clause that holds the question word: what is asked, without the context around
+        it (…降幅超过26%,这折合节约了多少标准煤 → 这折合节约了多少标准煤)."""
+        cuts = [m.end() for m in _CLAUSE_CUT.finditer(self.text, 0, self.wh_start)]
+        after = _CLAUSE_CUT.search(self.text, self.wh_end)
+        return self.text[cuts[-1] if cuts else 0 : after.start() if after else len(self.text)]
 
 
 @lru_cache(maxsize=512)
@@ -278,27 +287,28 @@ def asks_measure(question: Question | str) -> bool:
     """Whether a question asks for a number in a known measure: a count in a measure word
     (多少家), a share (比例, 增幅) or a quantity with its units (面积, 多久)."""
     q = analyse(question) if isinstance(question, str) else question
-    return q.kind == NUMBER and bool(asked_unit(q.text) or SHARE.search(q.text) or wanted_unit(q.text))
+    return q.kind == NUMBER and bool(asked_unit(q.text) or SHARE.search(q.clause)
+                                     or wanted_unit(q.clause))
 
 
 def fits(question: Question | str, text: str) -> bool:
     """Whether `text` is the kind of answer `question` asks for: a numeral for a number, in the
     measure asked for when there is one (not 7个 for 多少家, a percentage for 比例, a length in
-    米 for 多长; a change asked takes a percentage), a date for a time, no
+    米 for 多长; a ratio may answer 比例; a change asked takes a percentage), a date for a time, no
     digits in a name. Other kinds are not checked."""
     q = analyse(question) if isinstance(question, str) else question
     folded = fold_aligned(text)
     if q.kind == NUMBER:
         if not NUMERAL.search(folded):
             return False
-        if SHARE.search(q.text):
-            return bool(PERCENT.search(folded))
+        if SHARE.search(q.clause):  # 降幅超过26%,这折合节约了多少标准煤 asks no share
+            return bool(PERCENT.search(folded) or RATIO.search(folded))
         unit, ending = asked_unit(q.text), _ENDING_UNIT.search(folded)
         if not unit and _CHANGE_ASKED.search(q.text) and PERCENT.search(folded):
             return True
         if unit:
             return not (ending and not ending.group().endswith(unit) and unit not in folded)
-        measure = wanted_unit(q.text)
+        measure = wanted_unit(q.clause)
         return not (measure and ending and not measure.search(folded))
     if q.kind == TIME:
         return bool(typed(TIME, folded))

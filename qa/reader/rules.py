@@ -143,8 +143,8 @@ class RuleAnswerer:
             ordinal = "第" in q.text[q.wh_start : q.wh_end]
             # 多少名 asks for a count of 名: a number with another measure word fits less well
             unit = re.match(UNITS, q.right) if q.kind == NUMBER else None
-            share = q.kind == NUMBER and SHARE.search(q.text) is not None
-            measure = wanted_unit(q.text) if q.kind == NUMBER and not unit else None
+            share = q.kind == NUMBER and SHARE.search(q.clause) is not None
+            measure = wanted_unit(q.clause) if q.kind == NUMBER and not unit else None
             for ta, tb in typed(q.kind, sent):
                 if q.kind == NUMBER and (sent[ta] == "第") != ordinal:
                     continue
