@@ -353,6 +353,22 @@ def test_an_answer_in_another_measure_than_asked_is_no_answer(tmp_path):
     assert not long.abstained and long.text == "177.5公里"
 
 
+WUHAI = {
+    "20231020.md": "# 外贸产品畅销\n\n"
+                   "本报讯 今年1至9月，乌海市外贸进出口总额17.2亿元，同比增长81%。"
+                   "其中，出口额12.5亿元。\n",
+}
+
+
+def test_the_trade_total_does_not_answer_for_exports(tmp_path):
+    exports, total = "今年1至9月，乌海市的外贸出口额是多少？", "今年1至9月，乌海市外贸进出口总额是多少？"
+    sure = Stub("stub", {exports: ("17.2亿元", 0.9), total: ("17.2亿元", 0.9)})
+    archive = Archive.open(build(tmp_path, WUHAI), embedder=FakeEmbedder(), answerer=sure)
+    answer = archive.ask(exports, asked_on=date(2023, 10, 31))
+    assert answer.abstained and "出口" in answer.reason
+    assert archive.ask(total, asked_on=date(2023, 10, 31)).text == "17.2亿元"
+
+
 FAIR = {
     "20250618.md": "# 北京国际图书博览会开幕\n\n"
                    "本报讯 第三十一届北京国际图书博览会今天开幕。图博会展览面积6万平方米，马来西亚担任主宾国。\n",

@@ -12,7 +12,15 @@ from datetime import date
 from qa.answer.cite import citation
 from qa.answer.confidence import Calibration, family, signals
 from qa.answer.explain import searched
-from qa.answer.subject import about, about_china, abroad, elsewhere, subjects
+from qa.answer.subject import (
+    about,
+    about_china,
+    abroad,
+    elsewhere,
+    other_flow,
+    subjects,
+    trade_flow,
+)
 from qa.answer.support import agreeing, level, timeline, unconfirmed
 from qa.answer.when import absolute, asked_day, narrowed
 from qa.index.search import Filters, Retriever
@@ -152,34 +160,40 @@ class Archive:
         spans = self._extract(question, hits, range(len(hits)))
         places = subjects(question)
         passage_about = [about(places, f"{h.context} {h.paragraph.text}") for h in hits]
-        home = about_china(question) and analyse(question).kind == NUMBER  # a figure of China's
+        number = analyse(question).kind == NUMBER
+        home = about_china(question) and number  # a figure of China's
+        flow = trade_flow(question) if number else None  # 出口额 is not the 进出口 total
 
-        def on_subject(s: Span) -> bool:
+        def objection(s: Span, measure: bool = True) -> str | None:
+            """Why `s` is no answer to the question, said to the reader; None when it may be."""
             text = hits[s.passage_index].paragraph.text
+            before = text[s.sentence_start : s.start]
             # the sentence around the answer: an answer that is a place (马来西亚 for 哪个国家)
             # says nothing of whom the sentence is about
-            around = f"{text[s.sentence_start : s.start]}□{text[s.end : s.sentence_end]}"
-            return passage_about[s.passage_index] and not elsewhere(places, around) and not (
-                home and abroad(around))
+            around = f"{before}□{text[s.end : s.sentence_end]}"
+            if not passage_about[s.passage_index] or elsewhere(places, around) or (
+                    home and abroad(around)):
+                named = "、".join(places or ("中国",))
+                return (f"读到的答案出自没有讲{named}的句子或段落（讲的是别处），"
+                        f"档案里没有找到关于{named}的答案")
+            if other_flow(flow, before):
+                return f"读到的答案（{s.text}）不是{flow}的数值，档案里没有找到所问的{flow}数值"
+            if measure and another_measure(question, s.text):  # 总投资 is not answered with a length
+                return f"读到的答案（{s.text}）不是问题所问的那种数量，档案里没有找到所问的数值"
+            return None
 
-        def acceptable(s: Span) -> bool:  # 总投资 is not answered with a length
-            return on_subject(s) and not another_measure(question, s.text)
-
-        best = next((s for s in spans if acceptable(s)), None)
+        best = next((s for s in spans if objection(s) is None), None)
         if spans and best is not spans[0] and spans[0].score >= self.threshold and (
                 best is None or best.score < self.threshold):
-            named = "、".join(places or ("中国",))
-            why = (f"读到的答案出自没有讲{named}的句子或段落（讲的是别处），"
-                   f"档案里没有找到关于{named}的答案") if not on_subject(spans[0]) else (
-                f"读到的答案（{spans[0].text}）不是问题所问的那种数量，档案里没有找到所问的数值")
-            return self._withheld(question, hits, everything, spans[0].score, reason=why)
+            return self._withheld(question, hits, everything, spans[0].score,
+                                  reason=objection(spans[0]))
         name = self.answerer.name
         if best is None or best.score < self.threshold:
             return self._withheld(question, hits, everything, best.score if best else 0.0)
         dates, ids = [h.article.date for h in hits], [h.article.id for h in hits]
 
         def comparable(s: Span) -> bool:
-            return on_subject(s) and fits(question, s.text)
+            return objection(s, measure=False) is None and fits(question, s.text)
 
         dated = timeline(best, spans, dates, ids, self.threshold, comparable)
         read = best  # the reader's own best reading: what the confidence is measured on
