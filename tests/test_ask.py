@@ -302,6 +302,24 @@ def test_a_passage_about_another_place_is_no_answer_and_joins_no_timeline(tmp_pa
     assert earlier.text == "2.35万亿元" and earlier.timeline == ()  # 长三角's figure is not 浙江's
 
 
+NEUTRINO = {
+    "20241012.md": "# 大科学装置中微子实验有机玻璃球建成\n\n"
+                   "本报讯 在广东江门，地下700米的中微子实验探测器日前完成了有机玻璃球的安装。\n\n"
+                   "其核心探测设备由直径41米的不锈钢网壳、直径35.4米的有机玻璃球等部件组成。\n",
+    "20241013.md": "# 另一项实验进展顺利\n\n"
+                   "本报讯 在四川锦屏，地下2400米的实验室日前完成扩建。\n\n"
+                   "其探测器由直径12米的液氩罐等部件组成。\n",
+}
+
+
+def test_a_place_named_in_the_first_paragraph_of_a_story_holds_for_the_rest(tmp_path):
+    question, settings = "广东江门中微子实验的有机玻璃球直径多大？", build(tmp_path, NEUTRINO)
+    for read, answered in (("35.4米", True), ("12米", False)):  # 12米 is 四川's story's
+        stub = Stub("stub", {question: (read, 0.9)})
+        answer = Archive.open(settings, embedder=FakeEmbedder(), answerer=stub).ask(question)
+        assert answer.abstained is not answered  # once: 35.4米 withheld, 广东 not in its paragraph
+
+
 PORTS = {
     "20260410.md": "# 一季度出入境人员增长\n\n"
                    "本报讯 今年一季度，全国共1.85亿人次出入境，同比上升13.5%；北京、上海、深圳等重点口岸"

@@ -66,6 +66,17 @@ def test_no_time_or_several_times_are_not_narrowed(question):
     assert period(question, ASKED) is None
 
 
+@pytest.mark.parametrize(("question", "label", "reports"), [
+    ("2019年至2023年累计新建多少公里？", "2019—2023年", ("2018-11-01", "2024-09-30")),
+    ("按照新公布的2024—2050年规划，望远镜口径多大？", "2024—2050年", ("2023-11-01", "2024-09-30")),
+    # a year still to come is asked about in its plans, made in the year before it
+    ("2025年哈尔滨亚冬会将派出多少名运动员？", "2025年", ("2024-01-01", "2025-01-01")),
+])
+def test_a_span_of_years_or_a_year_to_come_gives_the_reports_about_it(question, label, reports):
+    p = period(question, ASKED)
+    assert p is not None and p.label == label and p.reports(ASKED) == reports
+
+
 def test_a_year_asked_in_its_own_time_reaches_no_later_than_the_day_of_asking():
     assert period("今年的目标是多少？", date(2022, 3, 15)).reports(date(2022, 3, 15)) == \
         ("2021-11-01", "2022-03-15")

@@ -151,7 +151,8 @@ class Archive:
         """The best-supported span in the first `k` hits, cited with the passages that agree
         (and, when dated passages differ, with its timeline), or an abstention citing them.
 
-        A passage that never names the place the question is about answers nothing; with
+        A passage that never names the place the question is about (nor does its story's first
+        paragraph) answers nothing; with
         `latest` (the question names no time, or asks "as of" one), the newest report of a
         figure that changed is the answer and the older ones its timeline.
         """
@@ -159,7 +160,9 @@ class Archive:
         hits = everything[: k or len(everything)]
         spans = self._extract(question, hits, range(len(hits)))
         places = subjects(question)
-        passage_about = [about(places, f"{h.context} {h.paragraph.text}") for h in hits]
+        passage_about = [about(places, f"{h.context} {h.paragraph.text}")
+                         or about(places, f"{h.context} {self._lead(h)} {h.paragraph.text}")
+                         for h in hits]
         number = analyse(question).kind == NUMBER
         home = about_china(question) and number  # a figure of China's
         flow = trade_flow(question) if number else None  # 出口额 is not the 进出口 total
@@ -241,6 +244,14 @@ class Archive:
                       agreeing=articles, timeline=tuple(entries), answerer=name, signals=found,
                       resolved_date=absolute(best.text, hits[best.passage_index].article.date),
                       reason=reason)
+
+    def _lead(self, hit: Hit) -> str:
+        """The first paragraph of the hit's story, where its dateline names the place
+        (在广东江门，…) that the later paragraphs take for granted; "" for the first itself."""
+        if hit.paragraph.index == 0:
+            return ""
+        article = self.store.article(hit.article.id)
+        return article.paragraphs[0].text if article and article.paragraphs else ""
 
     def _withheld(self, question: str, hits: Sequence[Hit], everything: tuple[Hit, ...],
                   score: float, found: Mapping[str, float] | None = None,

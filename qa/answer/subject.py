@@ -5,7 +5,8 @@ Zhejiang's shares): a passage that never names the place asked about cannot answ
 its figure must not join a timeline of that place's figures. Places are found by name (China's
 provinces and regions, the main countries and blocs, in Chinese, Traditional script or English)
 and by form (a name ending in 省, 市, 县, 州, 盟, 旗 or 自治区 after a word boundary); a passage or
-its headline must name each of them (the short form is enough: 浙江 for 浙江省). China's stock
+its headline (or the first paragraph of its story, whose dateline names the place the rest
+takes for granted) must name each of them (the short form is enough: 浙江 for 浙江省). China's stock
 exchanges count as places: their figures are reported side by side (上交所 beside 深交所).
 """
 

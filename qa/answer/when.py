@@ -17,6 +17,8 @@ from typing import NamedTuple
 from qa.errors import QueryError
 
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年(?!代)(?:\s*(\d{1,2})\s*月)?")
+# a span of years (2024—2050年, 2021年至2025年): one period, not two years asked
+_YEAR_RANGE = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年?\s*[至到—–~～－-]\s*((?:19|20)\d{2})\s*年")
 _ENGLISH_YEAR = re.compile(r"\b(?:in|of|for|during|since)\s+(?:the\s+)?((?:19|20)\d{2})\b", re.I)
 _SINCE = re.compile(r"\s*(?:以来|以後|以后|起|至今)")  # matched where the year ends
 _RELATIVE_YEAR = {"今年": 0, "本年": 0, "去年": -1, "上年": -1, "前年": -2}
@@ -86,9 +88,9 @@ class Period(NamedTuple):
     def reports(self, asked_on: date) -> tuple[str, str]:
         """The publication dates (ISO, inclusive) of the reports that can be about it: for a whole
         year from two months before it (its plan is announced in the December before) to the end
-        of the next year; for a part of one from a fortnight before it to six months after it;
-        never past the day
-        of asking; for "as of" a day, every report up to it (as of a month's or a year's end, up
+        of the next year, or for a year still to come its plans from the year before it; for a
+        part of one from a fortnight before it to six months after it; never past the day of
+        asking; for "as of" a day, every report up to it (as of a month's or a year's end, up
         to a month or a quarter after it)."""
         whole_year = (self.start.month, self.start.day, self.end.month, self.end.day) == (1, 1, 12, 31)
         if self.as_of:  # a day is itself; a month's end figures come out within a month of
@@ -96,7 +98,9 @@ class Period(NamedTuple):
             lag = self.end if self.start == self.end else _add_months(
                 self.end, 3 if whole_year else _LAG_MONTHS)
             return "", min(lag, max(asked_on, self.end)).isoformat()
-        if whole_year:
+        if whole_year and self.start > asked_on:  # a year to come: its plans, made the year before
+            first = date(self.start.year - 1, 1, 1)
+        elif whole_year:
             year, month0 = divmod(self.start.year * 12 + self.start.month - 1 - 2, 12)
             first = date(year, month0 + 1, 1)
         else:  # a part of a year is not reported on before it (bar a forecast just before)
@@ -199,8 +203,17 @@ def period(question: str, asked_on: date) -> Period | None:
 
 def _periods(question: str, asked_on: date, baselines: bool) -> dict[tuple, Period]:
     found: dict[tuple, Period] = {}
+    spans = []
+    for m in _YEAR_RANGE.finditer(question):
+        first, last = int(m.group(1)), int(m.group(2))
+        if first >= last:
+            continue
+        spans.append(range(m.start(), m.end()))
+        if baselines or not _baseline(question, m):
+            p = Period(date(first, 1, 1), date(last, 12, 31), f"{first}—{last}年")
+            found[(p.start, p.end)] = _as_of(question, m.start(), p)
     for m in _YEAR.finditer(question):
-        if not baselines and _baseline(question, m):
+        if any(m.start() in span for span in spans) or not baselines and _baseline(question, m):
             continue
         y = int(m.group(1))
         if _SINCE.match(question, m.end()):
