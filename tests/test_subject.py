@@ -2,15 +2,7 @@
 
 import pytest
 
-from qa.answer.subject import (
-    about,
-    about_china,
-    abroad,
-    elsewhere,
-    other_flow,
-    subjects,
-    trade_flow,
-)
+from qa.answer.subject import about, about_china, abroad, elsewhere, subjects
 
 
 @pytest.mark.parametrize(("question", "found"), [
@@ -65,16 +57,3 @@ def test_one_exchange_is_not_another():
     assert not about(("上交所",), "深市年报 深交所上市公司一季度营业收入同比增长5.2%")
     assert about(("上海",), "上海证券交易所上市公司")  # the city is named by it too
 
-
-def test_the_way_of_trade_asked_is_the_last_one_named_before_the_answer():
-    assert trade_flow("今年1至9月，乌海市的外贸出口额是多少？") == "出口"
-    assert trade_flow("經港珠澳大橋珠海公路口岸的進出口總值是多少？") == "进出口"  # Traditional
-    assert trade_flow("How much did China import in August?") == "进口"
-    assert trade_flow("上半年外贸规模多大？") is None  # none named
-    assert trade_flow("出口和进口分别增长多少？") is None  # several
-    total = "今年前三季度，全国货物贸易进出口总值32.33万亿元，其中出口18.62万亿元，进口"
-    assert other_flow("进口", "今年前三季度，全国货物贸易进出口总值")
-    assert other_flow("进口", total[: total.index("18.62")])
-    assert not other_flow("进口", total)
-    assert not other_flow("出口", "截至9月底，")  # nothing named: nothing to say
-    assert not other_flow(None, "进出口总值")

@@ -12,15 +12,8 @@ from datetime import date
 from qa.answer.cite import citation
 from qa.answer.confidence import Calibration, family, signals
 from qa.answer.explain import searched
-from qa.answer.subject import (
-    about,
-    about_china,
-    abroad,
-    elsewhere,
-    other_flow,
-    subjects,
-    trade_flow,
-)
+from qa.answer.figure import other_kind
+from qa.answer.subject import about, about_china, abroad, elsewhere, subjects
 from qa.answer.support import agreeing, level, timeline, unconfirmed
 from qa.answer.when import absolute, asked_day, narrowed
 from qa.index.search import Filters, Retriever
@@ -165,7 +158,6 @@ class Archive:
                          for h in hits]
         number = analyse(question).kind == NUMBER
         home = about_china(question) and number  # a figure of China's
-        flow = trade_flow(question) if number else None  # 出口额 is not the 进出口 total
 
         def objection(s: Span, measure: bool = True) -> str | None:
             """Why `s` is no answer to the question, said to the reader; None when it may be."""
@@ -179,8 +171,9 @@ class Archive:
                 named = "、".join(places or ("中国",))
                 return (f"读到的答案出自没有讲{named}的句子或段落（讲的是别处），"
                         f"档案里没有找到关于{named}的答案")
-            if other_flow(flow, before):
-                return f"读到的答案（{s.text}）不是{flow}的数值，档案里没有找到所问的{flow}数值"
+            # 出口额 is not the 进出口 total, a 同比 rise not the 环比 one
+            if number and (kind := other_kind(question, before)):
+                return f"读到的答案（{s.text}）不是{kind}的数值，档案里没有找到所问的{kind}数值"
             if measure and another_measure(question, s.text):  # 总投资 is not answered with a length
                 return f"读到的答案（{s.text}）不是问题所问的那种数量，档案里没有找到所问的数值"
             return None

@@ -130,32 +130,3 @@ def elsewhere(places: tuple[str, ...], sentence: str) -> bool:
         return False
     return "全国" in folded or any(not p.startswith("第") for p in subjects(sentence))
 
-
-# Which way trade goes: a story gives the total, then exports and imports (进出口总值10.3万亿元，其中
-# 出口6万亿元，进口4.3万亿元); the figure a question asks is the one after its own word.
-_FLOWS = re.compile(r"进出口|出口|进口")
-_ENGLISH_FLOWS = [
-    (re.compile(r"\b(?:imports? and exports?|exports? and imports?|foreign trade|total trade)\b",
-                re.I), "进出口"),
-    (re.compile(r"\bexport", re.I), "出口"),
-    (re.compile(r"\bimport", re.I), "进口"),
-]
-
-
-def trade_flow(question: str) -> str | None:
-    """The one way of trade a question asks about (进出口, 出口 or 进口; 外贸出口额 → 出口), or None
-    when it names none or several."""
-    found = {m.group() for m in _FLOWS.finditer(fold(_SURROGATE.sub(" ", question)))}
-    for pattern, flow in _ENGLISH_FLOWS:
-        if not found and pattern.search(question):
-            found.add(flow)
-    return found.pop() if len(found) == 1 else None
-
-
-def other_flow(asked: str | None, before: str) -> bool:
-    """Whether the words before an answer in its sentence last name another way of trade than
-    the one asked (the 进出口 total for 出口额). None asked, or none named: nothing to say."""
-    if asked is None:
-        return False
-    named = [m.group() for m in _FLOWS.finditer(fold(_SURROGATE.sub(" ", before)))]
-    return bool(named) and named[-1] != asked
