@@ -32,7 +32,7 @@ def test_answer_location_and_folding():
 
 def test_numbers_keep_their_measure_word():
     text = ("通辽新建5G基站1207个，这是她的第18个春节。日供气28000标立方米/小时，"
-            "悬赏1000万美元，很多人来了，於5月20日開幕，共3個。全年接待游客2.3亿人次。考察队460多人。")
+            "悬赏1000万美元，很多人来了，於5月20日開幕，共3個。全年接待游客2.3亿人次。考察队460多人。加开列车896列，起降15878架次，占比达80%以上。以下简称。")
     span = lambda a, b: Span(0, a, b, text[a:b], 0, len(text), 0.5)  # noqa: E731
 
     def read(question: str, words: str, upto: int | None = None) -> str:
@@ -53,6 +53,10 @@ def test_numbers_keep_their_measure_word():
     assert read("接待游客多少？", "2.3亿") == "2.3亿人次"
     assert read("很多人来了吗？", "很多人") == "很多人"  # no numeral: nothing added
     assert read("考察队有多少人？", "460") == "460多人"  # 多 between the number and its unit
+    assert read("增开了几趟客车？", "896") == "896列"  # a measure word other than the one asked
+    assert read("有多少班航班？", "15878") == "15878架次"
+    assert read("占比达到多少？", "80%以上", 3) == "80%以上"  # a bound is the value's own
+    assert read("占比达到多少？", "80%以上", 2) == "80%以上"
 
 
 def test_a_span_takes_the_shape_of_the_answer_asked():
@@ -72,6 +76,9 @@ def test_a_span_takes_the_shape_of_the_answer_asked():
     assert shape("是在哪家交易所完成的？", exchange, "大连石油交易") == "大连石油交易所"
     assert shape("在哪个单位工作？", exchange, "大连石油交易") == "大连石油交易"  # no noun to go by
     assert shape("他是哪家漫画公司的人物？", "他是DC漫画公司的人物。", "DC漫画公司") == "DC漫画公司"
+    review = "委托中国劳动关系学院对法律实施情况进行第三方评估。"
+    assert shape("第三方评估交给了哪家机构？", review, "委托中国劳动关系学院") == "中国劳动关系学院"
+    assert shape("由哪个部门负责？", "由省里负责。", "由省里") == "由省里"  # no name after it
     award = "最佳导演奖由程耳凭借影片《无名》获得。"
     assert shape("最佳导演奖颁给了谁？", award, "程耳凭借影片《无名》") == "程耳"
     assert shape("谁获奖了？", "获奖的是克里希纳·斯里尼瓦桑。", "克里希纳·斯里尼瓦桑") == "克里希纳·斯里尼瓦桑"
@@ -100,6 +107,8 @@ def test_an_answer_in_another_measure_is_told_from_a_count_in_another_word():
     assert not another_measure("清单里已经有多少个事项？", "583项")  # 个 is the general word
     assert not another_measure("清单里已经有多少个事项？", "583个")
     assert not another_measure("谁是矿长？", "2023年")  # only measure questions
+    assert another_measure("一共有多少只野生大熊猫？", "70%以上")  # a bound hides no measure
+    assert not another_measure("每天平均有多少人次？", "5万人次以上")
 
 
 def test_what_is_asked_is_read_in_the_clause_of_the_question_word():
@@ -144,12 +153,17 @@ def test_a_number_question_gets_the_value_it_asks_for():
     assert value("两地相距多少公里？", "北京至上海1318公里") == "1318公里"  # words before the value
     assert value("一次最多能开多长时间的药？", "最长开具不超过12周") == "12周"
     assert value("如今只剩下多少项？", "从2013年的190项减少到现在的27项") == "27项"
+    # a change in the clause chosen, after a clause that leads into it
+    assert value("如今只剩下多少项？", "负面清单七次瘦身，从2013年的190项减少到现在的27项") == "27项"
     assert value("游客有多少？", "约3200元") == "约3200元"  # a qualifier is the value's own
     assert value("人口密度是多少？", "每平方公里69670人") == "每平方公里69670人"  # a unit's 每
     assert value("航班号是多少？", "MU9191") == "MU9191"  # a code's letters
     assert value("是第几个？", "全国第27个") == "第27个"
     assert value("总额是多少？", "总额超11万亿元") == "超11万亿元"
     assert value("有多少人？", "460多人") == "460多人"
+    assert value("考察队有多少人？", "460多人组成，考察将历时5个多月") == "460多人"  # the whole value
+    assert value("占比提高到多少？", "占比由十年前的不到20%提高到去年的80%以上") == "80%以上"
+    assert value("占比达到多少？", "占比达80%以上，居全国首位") == "80%以上"
     assert value("办结的比例是多少？", "27个,办结率为18.8%") == "18.8%"  # the clause that fits
     assert value("一共有多少个坐席？", "2,173个坐席") == "2,173个坐席"  # a thousands comma
     assert value("生长在海拔多高的地方？", "海拔100米至2,800米的地区") == "海拔100米至2,800米的地区"

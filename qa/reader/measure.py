@@ -15,6 +15,9 @@ UNITS = (
     "人次|架次|班次|车次|艘次|辆次|台次|个|名|人|位|家|项|次|件|辆|台|座|所|户|套|条|场|届|倍|种|类|部|本|篇|张|只|头|株|棵|间|层|"
     "批|支|队|处|栋|千|百|%|％|‰|℃|度|分|点|周|期|轮"
 )
+# counted in these too, but asked for in another word as often (几趟 → 896列, 多少班 → 15878架次):
+# a number keeps them, a question asking in them is not held to them
+COUNT_WORDS = "列|趟|班|艘|架|枚|颗|份|例|节|块|对|双|匹|首|幅|册|门|顆|節|塊|對|雙|冊"
 
 # the same words in Traditional script
 UNITS += "|車次|輛次|臺次|萬元|億元|萬千瓦時|千瓦時|小時|分鐘|個月|萬|億|歲|週歲|個|項|輛|臺|戶|條|場|屆|種|類|張|隻|頭|間|層|處|棟|週|輪|噸|釐米|公尺"
@@ -22,10 +25,13 @@ UNITS += "|車次|輛次|臺次|萬元|億元|萬千瓦時|千瓦時|小時|分�
 _NUMERAL = re.compile(r"[\d０-９零〇一二三四五六七八九十百千万亿两萬億兩]")
 _ENDS_IN_NUMBER = re.compile(r"[\d０-９零〇一二三四五六七八九十百千万亿两萬億兩余餘多]$")
 _ASKED_UNIT = re.compile(rf"(?:多少|几|幾)({UNITS})")
-_UNIT_AFTER = re.compile(rf"(?:{UNITS})(?:[/每](?:{UNITS}))?")
-_ABOUT_UNIT_AFTER = re.compile(rf"[多余餘](?:{UNITS})(?:[/每](?:{UNITS}))?")  # 460|多人
+_COUNTED_IN = f"{UNITS}|{COUNT_WORDS}"
+_UNIT_AFTER = re.compile(rf"(?:{_COUNTED_IN})(?:[/每](?:{UNITS}))?")
+_ABOUT_UNIT_AFTER = re.compile(rf"[多余餘](?:{_COUNTED_IN})(?:[/每](?:{UNITS}))?")  # 460|多人
 _UNIT_AT_END = re.compile(rf"(?:{UNITS})$")
 _ASKED_ORDINAL = re.compile(r"第(?:多少|几|幾)")
+BOUND = re.compile(r"以上|以下|左右")
+_ENDS_AS_VALUE = re.compile(rf"(?:[\d０-９零〇一二三四五六七八九十百千万亿两萬億兩多余餘]|{_COUNTED_IN})$")
 
 
 def asked_unit(question: str) -> str | None:
@@ -52,6 +58,10 @@ def complete_count(question: str, passage: str, span: Span) -> Span:
     if _NUMERAL.search(passage[a:b]) and (tail := _UNIT_AT_END.search(passage, a, b)) \
             and (longer := _UNIT_AFTER.match(passage, tail.start())) and longer.end() > b:
         b = longer.end()
+    # a bound is part of the value: 80%以上 is not 80%
+    if _NUMERAL.search(passage[a:b]) and _ENDS_AS_VALUE.search(passage, a, b) and (
+            bound := BOUND.match(passage, b)):
+        b = bound.end()
     if _ASKED_ORDINAL.search(question) and a > 0 and passage[a - 1] == "第" \
             and _NUMERAL.search(passage[a:b]):
         a -= 1
@@ -101,45 +111,27 @@ _CHANGE = re.compile(r"^(?:从|由)?(?P<old>.+?)(?:上调|下调|提高|提升|�
                      r"下降|延长|调整|攀升|跃升|增|升|降)(?:至|到|为)(?P<new>.+)$")
 _ASKS_OLD = re.compile(r"(?:从|由|原来|原先|原本|此前|之前|以前|过去)[^，。？?]{0,8}(?:多少|几)")
 _CLAUSE = re.compile(r"[，；;。]|,(?!\d{3})")  # not the comma of 2,173
-_VALUE_END = re.compile(rf"[\d０-９零〇一二三四五六七八九十百千万亿两萬億兩](?:{UNITS})*")
+_VALUE_END = re.compile(rf"[\d０-９零〇一二三四五六七八九十百千万亿两萬億兩](?:[多余餘]?(?:{_COUNTED_IN}))*"
+                        rf"(?:{BOUND.pattern})?")
 _ENDS_IN_VALUE = re.compile(r"[\d０-９零〇一二三四五六七八九十百千万亿两萬億兩][^\d，,；;。]{0,4}$")
 _STARTS_WITH_VALUE = re.compile(r"(?:第|约|近|(?<!不)超过|超|逾)?[\d０-９零〇一二三四五六七八九十两]")
 # what a change goes to, before its value: 减少到现在的27项, 提高到目前的3.5%
 _NEW_LEAD = re.compile(r"^(?:现在|目前|当前|如今|今年|去年|年底|年末)的")
 # a value and nothing else: 12周, 约3200元, 460多人
-_BARE_VALUE = re.compile(rf"(?:第|约|近|(?<!不)超过|超|逾)?[\d０-９.．]+(?:[多余餘]|[万亿萬億])*(?:{UNITS})*")
+_BARE_VALUE = re.compile(rf"(?:第|约|近|(?<!不)超过|超|逾)?[\d０-９.．]+(?:[多余餘]|[万亿萬億])*(?:{_COUNTED_IN})*"
+                         rf"(?:{BOUND.pattern})?")
 _DIGIT = re.compile(r"[\d０-９]")
 _CODE = re.compile(r"[A-Za-zＡ-Ｚａ-ｚ]")  # MU|9191: the letters are the code's own
 
 
 def asked_value(question: str, span: Span, fits: Callable[[str], bool] = lambda _: True) -> Span:
-    """The value a number question asks for, when the reader's span holds more: the new value
-    of a change (3个多小时缩短至40分钟 → 40分钟, unless the question asks the old one) and, of a
-    span run on past its value, the first clause whose value `fits` the question (4.17亿吨，同比
-    增长4.1% → 4.17亿吨; 27个,办结率为18.8% asked for a share → 18.8%)."""
-    text, a = span.text, 0
-    m = _CHANGE.match(text)
-    lead = _NEW_LEAD.match(m["new"]) if m else None
-    new = m.start("new") + (lead.end() if lead else 0) if m else 0
-    if (m and _ENDS_IN_VALUE.search(m["old"]) and _STARTS_WITH_VALUE.match(text, new)
-            and not _CLAUSE.search(m["old"]) and not _ASKS_OLD.search(question)):
-        a = new
-    b = len(text)
-    if _CLAUSE.search(text, a):
-        clauses, start = [], a
-        for cut in [*_CLAUSE.finditer(text, a), None]:
-            end = cut.start() if cut else len(text)
-            ends = [v.end() for v in _VALUE_END.finditer(text, start, end)]
-            if ends:
-                clauses.append((start, max(ends)))
-            start = cut.end() if cut else end
-        chosen = next((c for c in clauses if fits(text[c[0]:c[1]])), clauses[0] if clauses else None)
-        if chosen:
-            a, b = chosen
-            # a clause's value, not its lead-in: 办结率为18.8% → 18.8%
-            first = _STARTS_WITH_VALUE.search(text, a, b)
-            if a > 0 and first:
-                a = first.start()
+    """The value a number question asks for, when the reader's span holds more: of a span run
+    on past its value, the first clause whose value `fits` the question (4.17亿吨，同比增长4.1% →
+    4.17亿吨; 27个,办结率为18.8% asked for a share → 18.8%), and in it the new value of a change
+    (3个多小时缩短至40分钟 → 40分钟, unless the question asks the old one)."""
+    text = span.text
+    a, b = _fitting_clause(text, fits)
+    a += _new_value(question, text[a:b])
     # words before the value, none of them a number, a unit's 每 or a code's letters:
     # 最长开具不超过12周 → 12周 (第, 约, 近, 超 are the value's own)
     if not _STARTS_WITH_VALUE.match(text, a):
@@ -150,3 +142,34 @@ def asked_value(question: str, span: Span, fits: Callable[[str], bool] = lambda 
     if (a, b) == (0, len(text)):
         return span
     return replace(span, start=span.start + a, end=span.start + b, text=text[a:b])
+
+
+def _fitting_clause(text: str, fits: Callable[[str], bool]) -> tuple[int, int]:
+    """Where in `text` the first clause whose value fits is, from its value to its last one
+    (办结率为18.8% → 18.8%); all of `text` when it is one clause or holds no value."""
+    if not _CLAUSE.search(text):
+        return 0, len(text)
+    clauses, start = [], 0
+    for cut in [*_CLAUSE.finditer(text), None]:
+        end = cut.start() if cut else len(text)
+        ends = [v.end() for v in _VALUE_END.finditer(text, start, end)]
+        if ends:
+            clauses.append((start, max(ends)))
+        start = cut.end() if cut else end
+    if not clauses:
+        return 0, len(text)
+    a, b = next((c for c in clauses if fits(text[c[0]:c[1]])), clauses[0])
+    first = _STARTS_WITH_VALUE.search(text, a, b)  # a clause's value, not its lead-in
+    return (first.start() if a > 0 and first else a), b
+
+
+def _new_value(question: str, clause: str) -> int:
+    """Where the new value of a change begins in `clause` (从2013年的190项减少到现在的27项 → at
+    27项), 0 when it holds no change or the question asks the old value."""
+    m = _CHANGE.match(clause)
+    if not m or _CLAUSE.search(m["old"]) or not _ENDS_IN_VALUE.search(m["old"]) \
+            or _ASKS_OLD.search(question):
+        return 0
+    lead = _NEW_LEAD.match(m["new"])
+    new = m.start("new") + (lead.end() if lead else 0)
+    return new if _STARTS_WITH_VALUE.match(clause, new) else 0

@@ -19,7 +19,7 @@ import jieba
 
 from qa.index.lexical import fold, fold_aligned
 from qa.reader.base import LIGHT, PUNCT
-from qa.reader.measure import PERCENT, RATIO, SHARE, UNITS, asked_unit, wanted_unit
+from qa.reader.measure import BOUND, PERCENT, RATIO, SHARE, UNITS, asked_unit, wanted_unit
 from qa.text import HAN
 
 jieba.setLogLevel(logging.WARNING)
@@ -274,7 +274,7 @@ def unmentioned(q: Question, passage: str, context: str = "") -> float:
 
 # --- does an answer fit the question --------------------------------------------------------
 
-_ENDING_UNIT = re.compile(rf"(?:{UNITS})$")
+_ENDING_UNIT = re.compile(rf"(?:{UNITS})(?=(?:{BOUND.pattern})?$)")  # 70%以上 ends in %
 # a question about how much something grew or fell: a percentage answers it, whatever is counted
 # (营业收入同比增长了多少 → 5.2%; 按不变价格计算增长了多少 → 5.4%)
 _CHANGE_ASKED = re.compile(
@@ -321,7 +321,8 @@ def fits(question: Question | str, text: str) -> bool:
 # what was asked (多少个事项 → 583项)
 _COUNTED = re.compile(
     r"(?:个|個|名|人|位|家|项|項|次|件|辆|輛|台|臺|座|所|户|戶|套|条|條|场|場|届|屆|种|種|类|類|部|"
-    r"本|篇|张|張|只|头|株|棵|间|層|层|批|支|队|处|處|栋|艘|架|列|趟|班|人次|架次|班次|车次|艘次)$")
+    r"本|篇|张|張|只|头|株|棵|间|層|层|批|支|队|处|處|栋|艘|架|列|趟|班|人次|架次|班次|车次|艘次)"
+    rf"(?:{BOUND.pattern})?$")
 
 
 def another_measure(question: Question | str, text: str) -> bool:

@@ -1,6 +1,7 @@
 """A span cut to the shape of what the question asks: a number with its measure word and only
-the value asked (qa.reader.measure), a person's name without the words after it, the thing a
-哪座桥 / 哪个气田 question names ending in that noun. Every answerer's spans go through `shaped`.
+the value asked (qa.reader.measure), a person's name without the words after it, an
+organisation's without the verb before it, the thing a 哪座桥 / 哪个气田 question names ending in
+that noun. Every answerer's spans go through `shaped`.
 
 A reader marks the right place but often takes in the words around the answer
 (程耳凭借影片《无名》 for 谁; 海南岛海域的东方1-1气田 for 哪个气田; 大连石油交易 cut short of
@@ -35,6 +36,8 @@ def shaped(question: str, asked: Question, passages: Sequence[str], spans: Seque
         return [asked_value(question, s, lambda text: fits(asked, text)) for s in out]
     if asked.kind == PERSON:
         return [person_name(s) for s in out]
+    if asked.kind == ORG:
+        out = [org_name(s) for s in out]
     if asked.kind in (THING, ORG, PLACE):
         return [named_thing(question, passages[s.passage_index], s) for s in out]
     return out
@@ -88,6 +91,18 @@ def named_thing(question: str, passage: str, span: Span) -> Span:
         return span
     return replace(span, start=a, end=b, text=passage[a:b],
                    sentence_start=min(a, span.sentence_start), sentence_end=max(b, span.sentence_end))
+
+
+# before an organisation's name: the verb that hands it the work (委托中国劳动关系学院…评估)
+_BEFORE_ORG = re.compile(r"(?:委托|交由|由|经|邀请|联合|会同|授权)(?=[\u4e00-\u9fff]{4})")
+
+
+def org_name(span: Span) -> Span:
+    """An organisation without the verb before its name: 委托中国劳动关系学院 → 中国劳动关系学院."""
+    m = _BEFORE_ORG.match(span.text)
+    if not m:
+        return span
+    return replace(span, start=span.start + m.end(), text=span.text[m.end():])
 
 
 def person_name(span: Span) -> Span:
