@@ -57,6 +57,7 @@ def test_numbers_keep_their_measure_word():
     assert read("有多少班航班？", "15878") == "15878架次"
     assert read("占比达到多少？", "80%以上", 3) == "80%以上"  # a bound is the value's own
     assert read("占比达到多少？", "80%以上", 2) == "80%以上"
+    assert read("占比在百分之多少以上？", "80%以上", 3) == "80%"  # the question says it already
 
 
 def test_a_span_takes_the_shape_of_the_answer_asked():

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 
+from qa.index.lexical import fold_aligned
 from qa.types import Span
 
 UNITS = (
@@ -58,9 +59,10 @@ def complete_count(question: str, passage: str, span: Span) -> Span:
     if _NUMERAL.search(passage[a:b]) and (tail := _UNIT_AT_END.search(passage, a, b)) \
             and (longer := _UNIT_AFTER.match(passage, tail.start())) and longer.end() > b:
         b = longer.end()
-    # a bound is part of the value: 80%以上 is not 80%
+    # a bound is part of the value (80%以上 is not 80%), unless the question says it already
+    # (不允许给多大年龄以下的孩子 → 八周岁)
     if _NUMERAL.search(passage[a:b]) and _ENDS_AS_VALUE.search(passage, a, b) and (
-            bound := BOUND.match(passage, b)):
+            bound := BOUND.match(passage, b)) and bound.group() not in fold_aligned(question):
         b = bound.end()
     if _ASKED_ORDINAL.search(question) and a > 0 and passage[a - 1] == "第" \
             and _NUMERAL.search(passage[a:b]):
