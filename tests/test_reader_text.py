@@ -216,3 +216,26 @@ def test_bf16_autocast_only_where_it_is_native(monkeypatch):
     assert not native_bf16("cpu") and native_bf16("cuda")  # emulated bf16 is many times slower
     monkeypatch.setattr(torch_reader, "bf16_supported", lambda: True)
     assert native_bf16("cpu")
+
+
+def test_the_value_of_a_list_is_the_one_whose_thing_the_question_names():
+    from qa.reader.base import sentences
+    from qa.reader.listed import listed_value
+
+    def listed(question: str, passage: str, marked: str) -> str:
+        at = passage.index(marked)
+        lo, hi = next((a, b) for a, b in sentences(passage) if a <= at < b)
+        got = listed_value(question, passage, Span(0, at, at + len(marked), marked, lo, hi, 0.5))
+        assert passage[got.start:got.end] == got.text
+        return got.text
+
+    power = "今年上半年，全省装机稳步增长，其中光伏和风电装机分别增长25.6%和18.2%。"
+    assert listed("风电装机增长了多少？", power, "25.6%") == "18.2%"
+    assert listed("光伏装机增长了多少？", power, "25.6%和18.2%") == "25.6%"
+    assert listed("装机增长了多少？", power, "25.6%") == "25.6%"  # neither named
+    crops = "全省粮食、油料、蔬菜产量稳步增长，三项指标分别达到610亿斤、56万吨和1.2亿吨。"
+    assert listed("全省油料产量达到多少？", crops, "610亿斤、56万吨和1.2亿吨") == "56万吨"
+    birds = "湿地保护成效明显，白鹤、丹顶鹤数量分别从300只、120只增长到480只、150只左右。"
+    assert listed("丹顶鹤现在有多少只？", birds, "480只") == "150只左右"
+    assert listed("丹顶鹤原来有多少只？", birds, "480只") == "120只"
+    assert listed("湿地保护区有多少只鸟？", birds, "300只") == "300只"

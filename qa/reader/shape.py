@@ -1,5 +1,6 @@
 """A span cut to the shape of what the question asks: a number with its measure word and only
-the value asked (qa.reader.measure), a person's name without the words after it, an
+the value asked (qa.reader.measure; of a 分别 list, the one whose thing the question names:
+qa.reader.listed), a person's name without the words after it, an
 organisation's without the verb before it, the thing a 哪座桥 / 哪个气田 question names ending in
 that noun. Every answerer's spans go through `shaped`.
 
@@ -17,6 +18,7 @@ from dataclasses import replace
 from functools import lru_cache
 
 from qa.index.lexical import fold_aligned
+from qa.reader.listed import listed_value
 from qa.reader.measure import asked_value, complete_count
 from qa.reader.question import NUMBER, ORG, PERSON, PLACE, THING, Question, fits
 from qa.types import Span
@@ -33,7 +35,8 @@ def shaped(question: str, asked: Question, passages: Sequence[str], spans: Seque
     """`spans` (of `passages`) cut or completed to the kind of answer `asked` wants."""
     out = [complete_count(question, passages[s.passage_index], s) for s in spans]
     if asked.kind == NUMBER:
-        return [asked_value(question, s, lambda text: fits(asked, text)) for s in out]
+        out = [asked_value(question, s, lambda text: fits(asked, text)) for s in out]
+        return [listed_value(question, passages[s.passage_index], s) for s in out]
     if asked.kind == PERSON:
         return [person_name(s) for s in out]
     if asked.kind == ORG:
