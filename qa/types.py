@@ -151,6 +151,7 @@ class Searched:
     read: int = 0  # passages the answerer read
     period: str | None = None  # the time the question asks about, as resolved (2023年, 今年（2026年）)
     period_reports: bool = True  # whether the archive has reports that can be about it
+    later: int = 0  # admitted articles published after the day of asking, not read
 
 
 @dataclass(frozen=True)

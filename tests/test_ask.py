@@ -183,7 +183,8 @@ def test_cli_ask_json_schema(settings, monkeypatch):
     assert data["confidence"] == {"probability": data["score"], "level": "high", "agreeing": 1}
     assert data["timeline"] == []
     assert set(data["searched"]) == {"query", "date_from", "date_to", "newspaper", "articles",
-                                     "admitted", "undated", "read", "period", "period_reports"}
+                                     "admitted", "undated", "read", "period", "period_reports",
+                                     "later"}
 
 
 def test_cli_says_a_guess_is_a_guess_and_what_was_searched(settings, monkeypatch):
@@ -251,6 +252,15 @@ def test_with_no_time_named_the_newest_report_answers_and_the_older_is_its_timel
     assert answer.text == "153万人次" and answer.citations[0].date == "2022-10-08"
     assert [(d.date, d.text) for d in answer.timeline] == [("2022-10-08", "153万人次"),
                                                           ("2021-10-09", "128万人次")]
+
+
+def test_reports_published_after_the_day_of_asking_are_not_read(tmp_path):
+    archive = open_archive(build(tmp_path, TWO_YEARS))
+    answer = archive.ask("国庆假期我市共接待游客多少人次？", asked_on=date(2021, 12, 31))
+    assert answer.text == "128万人次" and answer.timeline == ()  # once: 2022's 153万人次
+    assert {c.date for c in answer.citations} == {"2021-10-09"}
+    assert answer.searched.later == 1 and "1 篇提问日之后" in searched_text(answer.searched)
+    assert archive.ask("国庆假期我市共接待游客多少人次？").searched.later == 0
 
 
 def test_as_of_a_day_answers_with_the_latest_report_up_to_it(tmp_path):

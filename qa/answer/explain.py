@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import numpy as np
 
@@ -23,9 +24,10 @@ QUERY_SHOWN = 60  # characters of the searched text quoted back
 
 def searched(store: Store, query: str, filters: Filters | None, read: int,
              mask: np.ndarray | None, period: str | None = None,
-             period_reports: bool = True) -> Searched:
+             period_reports: bool = True, asked_on: date | None = None) -> Searched:
     """The search behind an answer, with how many articles the filters (whose `mask` the search
-    used) let through, and the time the question asks about."""
+    used) let through, how many of those came out after the day of asking (`asked_on`) and
+    were not read, and the time the question asks about."""
     filters = filters or Filters()
     numbers = store.article_numbers
     total = int(numbers.max()) + 1 if len(numbers) else 0
@@ -35,8 +37,12 @@ def searched(store: Store, query: str, filters: Filters | None, read: int,
         paper = Filters(newspaper=filters.newspaper).mask(store)
         no_date = store.dates == ""
         undated = _articles(numbers, no_date if paper is None else no_date & paper)
+    later = 0
+    if asked_on is not None:
+        after = store.dates > asked_on.isoformat()
+        later = _articles(numbers, after if mask is None else after & mask)
     return Searched(query, filters.date_from, filters.date_to, filters.newspaper, total,
-                    admitted, undated, read, period, period_reports)
+                    admitted, undated, read, period, period_reports, later)
 
 
 def _articles(numbers: np.ndarray, mask: np.ndarray) -> int:
@@ -61,7 +67,8 @@ def searched_text(s: Searched) -> str:
     if s.period:
         when = (f"问的时间：{s.period}，只读可能报道这段时间的文章。" if s.period_reports else
                 f"问的时间：{s.period}，档案里没有可能报道这段时间的文章；下面是其他时间的报道。")
-    return f"{when}{scope}与“{query}”最接近的段落，读了前 {s.read} 段。"
+    later = f"（{s.later} 篇提问日之后发表的文章未读）" if s.later else ""
+    return f"{when}{scope}与“{query}”最接近的段落{later}，读了前 {s.read} 段。"
 
 
 def mostly_latin(text: str) -> bool:

@@ -15,7 +15,7 @@ from qa.answer.explain import searched
 from qa.answer.figure import other_kind
 from qa.answer.subject import about, about_china, abroad, elsewhere, subjects
 from qa.answer.support import agreeing, level, timeline, unconfirmed
-from qa.answer.when import absolute, asked_day, narrowed
+from qa.answer.when import absolute, asked_day, narrowed, published_by
 from qa.index.search import Filters, Retriever
 from qa.index.store import Store, current_version
 from qa.model.embed import Embedder, load_embedder
@@ -109,8 +109,8 @@ class Archive:
             asked_on: date | None = None) -> Answer:
         """Answer `question` with a span from the archive, or abstain with the closest passages.
 
-        A time the question names (2023年, 今年 on the day `asked_on`, by default the settings'
-        or today) narrows it to the reports that can be about that time (qa.answer.when); when
+        Only reports published by the day of asking (`asked_on`, by default the settings' or
+        today) are read. A time the question names (2023年, 今年 on that day) narrows it to the reports that can be about that time (qa.answer.when); when
         there are none, the answer is withheld, saying so, with the other times' reports cited.
         The answer is read from the best `k` passages; `depth` retrieves more for the record
         (`Answer.hits`), as evaluation does to measure recall beyond k.
@@ -120,19 +120,20 @@ class Archive:
         query = retrieval_query(q, [clean_text(h) for h in history])  # typed earlier, unchecked
         retriever = self.retriever  # one version for the whole question, even if refreshed
         store = retriever.store
-        chosen = mask = (filters or Filters()).mask(store)
         day = asked_on or self.asked_on
-        asked, mask = narrowed(q, day, store.dates, mask)  # undated reports may be about it too
+        filtered = (filters or Filters()).mask(store)
+        known = published_by(store.dates, day, filtered)  # what had been reported by then
+        asked, mask = narrowed(q, day, store.dates, known)  # undated reports may be about it too
         hits = retriever.search_within(query, max(k, depth or 0), mask)
         label = asked.label if asked else None
         if asked and not hits:  # nothing of that time: say so, and show the other times'
-            others = retriever.search_within(query, max(k, depth or 0), chosen)
+            others = retriever.search_within(query, max(k, depth or 0), known)
             answer = self._withheld(q, others[:k], tuple(others), 0.0)
-            return replace(answer, searched=searched(store, query, filters, 0, chosen, label,
-                                                     False))
+            return replace(answer, searched=searched(store, query, filters, 0, filtered, label,
+                                                     False, day))
         answer = self.answer(q, hits, k, latest=asked is None or asked.as_of)
         return replace(answer, searched=searched(store, query, filters, min(k, len(hits)),
-                                                 chosen, label))
+                                                 filtered, label, asked_on=day))
 
     @property
     def asked_on(self) -> date:

@@ -129,6 +129,14 @@ def narrowed(question: str, asked_on: date, dates, mask):
     return asked, fitting if mask is None else mask & fitting
 
 
+def published_by(dates, asked_on: date, mask):
+    """`mask` (None: every report) without the reports published after the day of asking: a
+    question asked on a day is answered from what had been reported by then (undated reports
+    stay)."""
+    known = (dates <= asked_on.isoformat()) | (dates == "")
+    return known if mask is None else mask & known
+
+
 def timely(dates, asked: Period, asked_on: date):
     """Which of the reports published on `dates` (an array of ISO dates, "" when undated) can
     be about `asked`: a boolean array; undated reports may be, and are kept."""
