@@ -239,3 +239,21 @@ def test_the_value_of_a_list_is_the_one_whose_thing_the_question_names():
     assert listed("丹顶鹤现在有多少只？", birds, "480只") == "150只左右"
     assert listed("丹顶鹤原来有多少只？", birds, "480只") == "120只"
     assert listed("湿地保护区有多少只鸟？", birds, "300只") == "300只"
+
+
+def test_the_old_value_of_a_change_gives_way_to_the_new_one_asked():
+    from qa.reader.measure import new_of_change
+
+    def moved(question: str, passage: str, marked: str) -> str:
+        at = passage.index(marked)
+        got = new_of_change(question, passage, Span(0, at, at + len(marked), marked, 0,
+                                                    len(passage), 0.5))
+        assert passage[got.start:got.end] == got.text
+        return got.text
+
+    loans = "再贷款的比例从贷款本金的60%提升到100%，首付比例降至15%。"
+    assert moved("再贷款比例现在占贷款本金的多少？", loans, "60%") == "100%"
+    assert moved("再贷款比例原来占贷款本金的多少？", loans, "60%") == "60%"  # the old one asked
+    assert moved("首付比例是多少？", loans, "15%") == "15%"  # no change after it
+    funds = "投入资金占比由原来的5%提高到20%以上，累计投入近90亿元。"
+    assert moved("投入资金占比提高到了多少？", funds, "5%") == "20%以上"

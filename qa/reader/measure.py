@@ -175,3 +175,24 @@ def _new_value(question: str, clause: str) -> int:
     lead = _NEW_LEAD.match(m["new"])
     new = m.start("new") + (lead.end() if lead else 0)
     return new if _STARTS_WITH_VALUE.match(clause, new) else 0
+
+
+# the verb of a change and the words before its new value: 从60%|提升到|100%
+_TO_NEW = re.compile(r"(?:上调|下调|提高|提升|增加|增长|扩大|缩短|缩小|减少|降低|下降|延长|调整|攀升|跃升|增|升|降)"
+                     r"(?:至|到|为)(?:现在|目前|当前|如今|今年|去年|年底|年末)?的?")
+_FROM_BEFORE = re.compile(r"(?:从|由)[^，。；;]{0,12}$")
+
+
+def new_of_change(question: str, passage: str, span: Span, fits: Callable[[str], bool] = lambda _: True
+                  ) -> Span:
+    """The new value of a change when the span is its old one (从贷款本金的60%提升到100%
+    marked at 60% → 100%; 由原来的5%提高到20%以上 → 20%以上), unless the question asks the old
+    one or the new value is not the kind asked."""
+    if _ASKS_OLD.search(question) or not _FROM_BEFORE.search(passage, span.sentence_start, span.start):
+        return span
+    verb = _TO_NEW.match(passage, span.end, span.sentence_end)
+    new = _BARE_VALUE.match(passage, verb.end(), span.sentence_end) if verb else None
+    if not new or not _DIGIT.search(new.group()) or not fits(new.group()):
+        return span
+    return replace(span, start=new.start(), end=new.end(), text=new.group(),
+                   sentence_end=max(new.end(), span.sentence_end))

@@ -19,7 +19,7 @@ from functools import lru_cache
 
 from qa.index.lexical import fold_aligned
 from qa.reader.listed import listed_value
-from qa.reader.measure import asked_value, complete_count
+from qa.reader.measure import asked_value, complete_count, new_of_change
 from qa.reader.question import NUMBER, ORG, PERSON, PLACE, THING, Question, fits
 from qa.types import Span
 
@@ -35,7 +35,9 @@ def shaped(question: str, asked: Question, passages: Sequence[str], spans: Seque
     """`spans` (of `passages`) cut or completed to the kind of answer `asked` wants."""
     out = [complete_count(question, passages[s.passage_index], s) for s in spans]
     if asked.kind == NUMBER:
-        out = [asked_value(question, s, lambda text: fits(asked, text)) for s in out]
+        kind = lambda text: fits(asked, text)  # noqa: E731
+        out = [new_of_change(question, passages[s.passage_index], asked_value(question, s, kind), kind)
+               for s in out]
         return [listed_value(question, passages[s.passage_index], s) for s in out]
     if asked.kind == PERSON:
         return [person_name(s) for s in out]
