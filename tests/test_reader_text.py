@@ -233,6 +233,15 @@ def test_the_value_of_a_list_is_the_one_whose_thing_the_question_names():
     assert listed("风电装机增长了多少？", power, "25.6%") == "18.2%"
     assert listed("光伏装机增长了多少？", power, "25.6%和18.2%") == "25.6%"
     assert listed("装机增长了多少？", power, "25.6%") == "25.6%"  # neither named
+    total = "今年上半年，全省新能源装机增长21.4%，其中光伏和风电装机分别增长25.6%和18.2%。"
+    assert listed("风电装机增长了多少？", total, "21.4%") == "18.2%"  # the group's total marked
+    assert listed("新能源装机增长了多少？", total, "21.4%") == "21.4%"
+    fields = "全省新增3个大油田、5个大气田，新增储量石油7亿吨、天然气9千亿立方米，分别增长约30%和20%。"
+    kind = lambda text: fits("新增的储量上千亿立方米的大气田有几个？", text)  # noqa: E731
+    at = fields.index("5个")
+    lo, hi = next((a, b) for a, b in sentences(fields) if a <= at < b)
+    count = Span(0, at, at + 2, "5个", lo, hi, 0.5)
+    assert listed_value("新增的储量上千亿立方米的大气田有几个？", fields, count, kind) == count
     crops = "全省粮食、油料、蔬菜产量稳步增长，三项指标分别达到610亿斤、56万吨和1.2亿吨。"
     assert listed("全省油料产量达到多少？", crops, "610亿斤、56万吨和1.2亿吨") == "56万吨"
     birds = "湿地保护成效明显，白鹤、丹顶鹤数量分别从300只、120只增长到480只、150只左右。"

@@ -12,6 +12,7 @@ others (大数据收入 against 云计算: 大, 数, 据, 收, 入).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 
 from qa.index.lexical import fold_aligned
@@ -26,24 +27,27 @@ _LEAD = re.compile(r"^(?:其中|包括|对|向|在)")  # the clause's words befo
 _CHANGE_TO = re.compile(r"(?:增长|增加|提高|提升|上升|下降|减少|降低|恢复|扩大|缩小)(?:到|至|为)")
 _ASKS_OLD = re.compile(r"(?:从|由|原来|原先|此前|之前|以前)[^，。？?]{0,8}(?:多少|几)")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
+_DIGIT = re.compile(r"[\d０-９]")
 _BEST_SHARE = 0.5  # the question names more than this share of the chosen thing's own characters
 
 
-def listed_value(question: str, passage: str, span: Span) -> Span:
-    """`span` moved to the value of a 分别 list whose thing the question names (the whole list,
-    or another element, marked by the reader); `span` itself when there is no such list or no
-    one thing is named best."""
+def listed_value(question: str, passage: str, span: Span,
+                 fits: Callable[[str], bool] = lambda _: True) -> Span:
+    """`span` moved to the value of a 分别 list of its sentence whose thing the question names
+    (the reader marked the whole list, another element, or a value beside the list: the
+    group's total before 其中…分别); `span` itself when there is no such list, no one thing
+    is named best, or its value is not the kind asked (`fits`)."""
     lo, hi = span.sentence_start, span.sentence_end
     head = passage.rfind("分别", lo, span.start + 1)
     if head < 0:
+        head = passage.find("分别", span.end, hi)
+    if head < 0 or not _DIGIT.search(span.text):
         return span
     after = head + 2
     cut = _CLAUSE.search(passage, after, hi)
     end = cut.start() if cut else hi
     values = [m for m in _VALUE.finditer(passage, after, end) if _HAN.search(m.group()) or "%" in
               m.group()]
-    if not any(m.start() < span.end and span.start < m.end() for m in values):
-        return span
     things = _things(passage, lo, head)
     if len(things) < 2:
         return span
@@ -56,7 +60,7 @@ def listed_value(question: str, passage: str, span: Span) -> Span:
     if chosen is None:
         return span
     v = values[chosen]
-    if (v.start(), v.end()) == (span.start, span.end):
+    if (v.start(), v.end()) == (span.start, span.end) or not fits(v.group()):
         return span
     return replace(span, start=v.start(), end=v.end(), text=v.group())
 

@@ -38,7 +38,7 @@ def shaped(question: str, asked: Question, passages: Sequence[str], spans: Seque
         kind = lambda text: fits(asked, text)  # noqa: E731
         out = [new_of_change(question, passages[s.passage_index], asked_value(question, s, kind), kind)
                for s in out]
-        return [listed_value(question, passages[s.passage_index], s) for s in out]
+        return [listed_value(question, passages[s.passage_index], s, kind) for s in out]
     if asked.kind == PERSON:
         return [person_name(s) for s in out]
     if asked.kind == ORG:
