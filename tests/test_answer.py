@@ -143,6 +143,9 @@ def test_no_passages_no_spans(rules):
         ("工作室的名称是什么？", THING),
         ("Who chaired the meeting?", PERSON),
         ("How many workers stayed on duty?", NUMBER),
+        ("What was the export value of the city's machinery in May?", NUMBER),
+        ("What share of the growth came from services?", NUMBER),
+        ("What is the name of the new rice variety?", THING),
         ("誰主持了會議？", PERSON),
     ],
 )

@@ -60,7 +60,11 @@ _QUESTION_WORDS: list[tuple[re.Pattern[str], str]] = [
         (r"哪个单位|哪家|什么单位|哪个部门|什么部门|哪个机构|什么机构|哪个公司|什么公司|哪所|哪个组织|什么组织|哪个企业|什么企业|\bwhich (company|organi[sz]ation|unit|department|agency|firm)\b", ORG),
         (r"哪里|哪儿|何处|何地|哪个地方|什么地方|哪个(?:国家|省|市|县|区|城市|地区)|哪国|哪些地区|\bwhere\b|\bwhich (country|city|province|place|district)\b", PLACE),
         (r"谁|哪位|哪些人|什么人|何人|\bwho(m|se)?\b", PERSON),
-        (r"多少|多大|多高|多长|多远|多重|多久|多深|多宽|第几|几|\bhow (many|much|old|long|big|large|high|far)\b", NUMBER),
+        (r"多少|多大|多高|多长|多远|多重|多久|多深|多宽|第几|几|\bhow (many|much|old|long|big|large|high|far)\b"
+         # an English question for a figure: "what was the export value", "what share"
+         r"|\bwhat (?:share|percentage|proportion)\b|\bwhat (?:was|is|were|are|will be) (?:the )?"
+         r"(?:[\w'’-]+ ){0,4}?(?:value|number|amount|total|share|rate|index|volume|output|percentage|"
+         r"proportion|population|price|cost|growth|revenue|income|turnover|capacity|investment)\b", NUMBER),
         (rf"{WHICH_N}|什么|哪个|哪些|哪一|啥|何|\bwhat\b|\bwhich\b", THING),
     ]
 ]
