@@ -12,16 +12,15 @@ from qa.cli import main
 from qa.errors import QueryError
 from qa.eval.run import citation_violations
 from qa.index.search import Filters
-from qa.testing.fake import FakeEmbedder
 from qa.types import Citation
 from tests.archives import (
     AGREEING_PAGES,
     AGREEING_QUESTION,
     TIMELINE_PAGES,
     TIMELINE_QUESTION,
-    Stub,
     build,
     open_archive,
+    sure_of,
 )
 
 
@@ -325,8 +324,7 @@ NEUTRINO = {
 def test_a_place_named_in_the_first_paragraph_of_a_story_holds_for_the_rest(tmp_path):
     question, settings = "广东江门中微子实验的有机玻璃球直径多大？", build(tmp_path, NEUTRINO)
     for read, answered in (("35.4米", True), ("12米", False)):  # 12米 is 四川's story's
-        stub = Stub("stub", {question: (read, 0.9)})
-        answer = Archive.open(settings, embedder=FakeEmbedder(), answerer=stub).ask(question)
+        answer = sure_of(settings, {question: read}).ask(question)
         assert answer.abstained is not answered  # once: 35.4米 withheld, 广东 not in its paragraph
 
 
@@ -373,8 +371,7 @@ LINK = {
 
 def test_an_answer_in_another_measure_than_asked_is_no_answer(tmp_path):
     money, length = "中老500千伏联网工程的总投资是多少？", "中老500千伏联网工程的输电线路有多长？"
-    sure = Stub("stub", {money: ("177.5公里", 0.9), length: ("177.5公里", 0.9)})
-    archive = Archive.open(build(tmp_path, LINK), embedder=FakeEmbedder(), answerer=sure)
+    archive = sure_of(build(tmp_path, LINK), {money: "177.5公里", length: "177.5公里"})
     cost = archive.ask(money)  # the story gives its length, not what it cost
     assert cost.abstained and "数量" in cost.reason
     long = archive.ask(length)
@@ -390,8 +387,7 @@ WUHAI = {
 
 def test_the_trade_total_does_not_answer_for_exports(tmp_path):
     exports, total = "今年1至9月，乌海市的外贸出口额是多少？", "今年1至9月，乌海市外贸进出口总额是多少？"
-    sure = Stub("stub", {exports: ("17.2亿元", 0.9), total: ("17.2亿元", 0.9)})
-    archive = Archive.open(build(tmp_path, WUHAI), embedder=FakeEmbedder(), answerer=sure)
+    archive = sure_of(build(tmp_path, WUHAI), {exports: "17.2亿元", total: "17.2亿元"})
     answer = archive.ask(exports, asked_on=date(2023, 10, 31))
     assert answer.abstained and "出口" in answer.reason
     assert archive.ask(total, asked_on=date(2023, 10, 31)).text == "17.2亿元"

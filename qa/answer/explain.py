@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-from datetime import date
 
 import numpy as np
 
@@ -24,10 +23,10 @@ QUERY_SHOWN = 60  # characters of the searched text quoted back
 
 def searched(store: Store, query: str, filters: Filters | None, read: int,
              mask: np.ndarray | None, period: str | None = None,
-             period_reports: bool = True, asked_on: date | None = None) -> Searched:
+             period_reports: bool = True, unread: np.ndarray | None = None) -> Searched:
     """The search behind an answer, with how many articles the filters (whose `mask` the search
-    used) let through, how many of those came out after the day of asking (`asked_on`) and
-    were not read, and the time the question asks about."""
+    used) let through, how many of those were not read (`unread`: published after the day of
+    asking), and the time the question asks about."""
     filters = filters or Filters()
     numbers = store.article_numbers
     total = int(numbers.max()) + 1 if len(numbers) else 0
@@ -37,10 +36,7 @@ def searched(store: Store, query: str, filters: Filters | None, read: int,
         paper = Filters(newspaper=filters.newspaper).mask(store)
         no_date = store.dates == ""
         undated = _articles(numbers, no_date if paper is None else no_date & paper)
-    later = 0
-    if asked_on is not None:
-        after = store.dates > asked_on.isoformat()
-        later = _articles(numbers, after if mask is None else after & mask)
+    later = 0 if unread is None else _articles(numbers, unread)
     return Searched(query, filters.date_from, filters.date_to, filters.newspaper, total,
                     admitted, undated, read, period, period_reports, later)
 

@@ -10,36 +10,39 @@ sentence must be the kind the question names.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import NamedTuple
 
-from qa.index.lexical import fold
-
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
+from qa.answer.subject import folded
 
 
 class Aspect(NamedTuple):
-    """One way the figures of a thing differ, and the words that name each kind of it."""
+    """One way the figures of a thing differ: its kinds, the Chinese words that name each (one
+    pattern, a group per kind) and an English question's words for each."""
 
-    kinds: tuple[tuple[str, str], ...]  # kind -> the Chinese words for it (a regex)
-    english: tuple[tuple[str, str], ...]  # kind -> an English question's words for it
-
-    @property
-    def words(self) -> re.Pattern[str]:
-        return re.compile("|".join(f"(?P<k{i}>{w})" for i, (_, w) in enumerate(self.kinds)))
+    kinds: tuple[str, ...]
+    words: re.Pattern[str]  # group k0 names kinds[0], k1 kinds[1], …
+    english: tuple[tuple[str, re.Pattern[str]], ...]
 
     def named(self, text: str) -> list[str]:
-        """The kinds `text` names, in order (进出口 once, not also 出口)."""
-        return [self.kinds[int(m.lastgroup[1:])][0] for m in self.words.finditer(text)]
+        """The kinds folded `text` names, in order (进出口 once, not also 出口)."""
+        return [self.kinds[int(m.lastgroup[1:])] for m in self.words.finditer(text)]
+
+
+def _aspect(chinese: tuple[tuple[str, str], ...], english: tuple[tuple[str, str], ...]) -> Aspect:
+    words = re.compile("|".join(f"(?P<k{i}>{w})" for i, (_, w) in enumerate(chinese)))
+    return Aspect(tuple(k for k, _ in chinese), words,
+                  tuple((k, re.compile(rf"\b(?:{w})", re.I)) for k, w in english))
 
 
 _LAST_YEAR = r"(?:比|较|与|和|同)(?:上年|去年)同(?:期|月)"
 _LAST_MONTH = r"(?:比|较|与|和)上(?:个)?(?:月|季度)"
-FLOW = Aspect(
+FLOW = _aspect(
     (("进出口", "进出口"), ("出口", "出口"), ("进口", "进口")),
     (("进出口", r"imports? and exports?|exports? and imports?|foreign trade|total trade"),
      ("出口", r"export"), ("进口", r"import")),
 )
-BASIS = Aspect(
+BASIS = _aspect(
     (("同比", rf"同比|{_LAST_YEAR}"), ("环比", rf"环比|{_LAST_MONTH}")),
     (("同比", r"year[- ]on[- ]year|from a year (?:earlier|ago)|same (?:month|period|quarter) "
               r"(?:of |in )?last year"),
@@ -48,17 +51,13 @@ BASIS = Aspect(
 ASPECTS = (FLOW, BASIS)
 
 
-def _folded(text: str) -> str:
-    return fold(_SURROGATE.sub(" ", text))
-
-
+@lru_cache(maxsize=512)  # asked again for every span of the same question
 def asked(question: str, aspect: Aspect) -> str | None:
     """The one kind of `aspect` the question asks for (出口 for 外贸出口额, 同比 for 和去年同月相比,
     进口 for "how much did China import"), or None when it names none or several."""
-    found = set(aspect.named(_folded(question)))
+    found = set(aspect.named(folded(question)))
     if not found:  # an English question
-        found = {kind for kind, words in aspect.english
-                 if re.search(rf"\b(?:{words})", question, re.I)}
+        found = {kind for kind, words in aspect.english if words.search(question)}
         if "进出口" in found:
             found = {"进出口"}
     return found.pop() if len(found) == 1 else None
@@ -67,9 +66,11 @@ def asked(question: str, aspect: Aspect) -> str | None:
 def other_kind(question: str, before: str) -> str | None:
     """The kind the question asks for (出口, 同比) when the words before an answer in its
     sentence last name another kind of the same aspect (the 进出口 total, 环比); else None."""
+    text = None
     for aspect in ASPECTS:
-        want = asked(question, aspect)
-        named = aspect.named(_folded(before)) if want else []
-        if named and named[-1] != want:
-            return want
+        if want := asked(question, aspect):
+            text = folded(before) if text is None else text
+            named = aspect.named(text)
+            if named and named[-1] != want:
+                return want
     return None

@@ -110,9 +110,9 @@ class Archive:
         """Answer `question` with a span from the archive, or abstain with the closest passages.
 
         Only reports published by the day of asking (`asked_on`, by default the settings' or
-        today) are read. A time the question names (2023年, 今年 on that day) narrows it to the reports that can be about that time (qa.answer.when); when
-        there are none, the answer is withheld, saying so, with the other times' reports cited.
-        The answer is read from the best `k` passages; `depth` retrieves more for the record
+        today) are read. A time the question names (2023年, 今年 on that day) narrows it to the
+        reports that can be about that time (qa.answer.when); when there are none, the answer is
+        withheld, saying so, with the other times' reports cited. The answer is read from the best `k` passages; `depth` retrieves more for the record
         (`Answer.hits`), as evaluation does to measure recall beyond k.
         """
         q = check_question(question, self.settings.max_question_chars)
@@ -123,6 +123,7 @@ class Archive:
         day = asked_on or self.asked_on
         filtered = (filters or Filters()).mask(store)
         known = published_by(store.dates, day, filtered)  # what had been reported by then
+        unread = ~known if filtered is None else filtered & ~known
         asked, mask = narrowed(q, day, store.dates, known)  # undated reports may be about it too
         hits = retriever.search_within(query, max(k, depth or 0), mask)
         label = asked.label if asked else None
@@ -130,10 +131,10 @@ class Archive:
             others = retriever.search_within(query, max(k, depth or 0), known)
             answer = self._withheld(q, others[:k], tuple(others), 0.0)
             return replace(answer, searched=searched(store, query, filters, 0, filtered, label,
-                                                     False, day))
+                                                     False, unread))
         answer = self.answer(q, hits, k, latest=asked is None or asked.as_of)
         return replace(answer, searched=searched(store, query, filters, min(k, len(hits)),
-                                                 filtered, label, asked_on=day))
+                                                 filtered, label, unread=unread))
 
     @property
     def asked_on(self) -> date:

@@ -61,6 +61,13 @@ _NOT_A_NAME = re.compile(r"[哪几什多这那各每本该全同某]")
 # about it
 _EDITION = re.compile(r"第\s*(\d+|[一二三四五六七八九十百]+)\s*届")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def folded(text: str) -> str:
+    """`text` folded (Simplified, lower case), lone surrogates first made spaces: they are no
+    part of a name, and `fold` cannot take them."""
+    return fold(_SURROGATE.sub(" ", text))
+
 # a question about China names it (or its statistics office); a sentence is about China when it
 # says so, or names China with a partner (中美, 对华)
 _CHINA_ASKED = re.compile(r"我国|中国|全国|国内|国家统计局|\bchina\b|\bchinese\b")
@@ -88,33 +95,33 @@ def subjects(question: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
-def _short(folded: str) -> str:
+def _short(text: str) -> str:
     """An exchange's full name as its short form (上海证券交易所 → 上交所), the name asked for."""
     for full, short in _FULL_NAMES:
-        folded = full.sub(short, folded)
-    return folded
+        text = full.sub(short, text)
+    return text
 
 
 def about(places: tuple[str, ...], text: str) -> bool:
     """Whether `text` (a passage with its headline) names every one of `places`."""
     if not places:
         return True
-    folded = re.sub(r"第\s*(\d+)\s*届", r"第\1届", fold(_SURROGATE.sub(" ", text)))
-    both = f"{folded}\n{_short(folded)}"  # 上海 and 上交所 are both named by 上海证券交易所
+    text = re.sub(r"第\s*(\d+)\s*届", r"第\1届", folded(text))
+    both = f"{text}\n{_short(text)}"  # 上海 and 上交所 are both named by 上海证券交易所
     return all(place in both for place in places)
 
 
 def about_china(question: str) -> bool:
     """Whether `question` asks about China (我国, 全国, 国家统计局, China) and about no place abroad."""
-    q = fold(_SURROGATE.sub(" ", question))
-    return bool(_CHINA_ASKED.search(q)) and not any(p in ABROAD for p in subjects(question))
+    return bool(_CHINA_ASKED.search(folded(question))) and not any(
+        p in ABROAD for p in subjects(question))
 
 
 def abroad(sentence: str) -> bool:
     """Whether the sentence that holds an answer is about a country abroad and not China:
     英国国家统计局…英国4月CPI同比上涨8.7% is no answer to 国家统计局公布的CPI."""
-    folded = fold(_SURROGATE.sub(" ", sentence))
-    return not _CHINA_SAID.search(folded) and any(p in ABROAD for p in subjects(sentence))
+    return not _CHINA_SAID.search(folded(sentence)) and any(
+        p in ABROAD for p in subjects(sentence))
 
 
 def elsewhere(places: tuple[str, ...], sentence: str) -> bool:
@@ -125,8 +132,8 @@ def elsewhere(places: tuple[str, ...], sentence: str) -> bool:
     asked = [p for p in places if not p.startswith("第")]
     if not asked:
         return False
-    folded = fold(_SURROGATE.sub(" ", sentence))
-    if any(place in f"{folded}\n{_short(folded)}" for place in asked):
+    text = folded(sentence)
+    if any(place in f"{text}\n{_short(text)}" for place in asked):
         return False
-    return "全国" in folded or any(not p.startswith("第") for p in subjects(sentence))
+    return "全国" in text or any(not p.startswith("第") for p in subjects(sentence))
 

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from qa.index.lexical import fold_aligned
-from qa.reader.measure import BOUND, COUNT_WORDS, UNITS
+from qa.reader.measure import ASKS_OLD, BOUND, CHANGE_TO, COUNT_WORDS, DIGIT, UNITS
+from qa.text import HAN
 from qa.types import Span
 
 _VALUE = re.compile(rf"(?:约|近|超过|超|逾)?[\d０-９][\d０-９.．,]*(?:[多余餘])?(?:[万亿萬億])*"
@@ -24,10 +25,8 @@ _VALUE = re.compile(rf"(?:约|近|超过|超|逾)?[\d０-９][\d０-９.．,]*(?
 _CLAUSE = re.compile(r"[，；;。：:]|,(?!\d{3})")
 _ITEM = re.compile(r"[、和及与]")
 _LEAD = re.compile(r"^(?:其中|包括|对|向|在)")  # the clause's words before the first thing
-_CHANGE_TO = re.compile(r"(?:增长|增加|提高|提升|上升|下降|减少|降低|恢复|扩大|缩小)(?:到|至|为)")
-_ASKS_OLD = re.compile(r"(?:从|由|原来|原先|此前|之前|以前)[^，。？?]{0,8}(?:多少|几)")
-_HAN = re.compile(r"[\u4e00-\u9fff]")
-_DIGIT = re.compile(r"[\d０-９]")
+_CHANGE_TO = re.compile(CHANGE_TO)
+_HAN = re.compile(f"[{HAN}]")
 _BEST_SHARE = 0.5  # the question names more than this share of the chosen thing's own characters
 
 
@@ -41,7 +40,7 @@ def listed_value(question: str, passage: str, span: Span,
     head = passage.rfind("分别", lo, span.start + 1)
     if head < 0:
         head = passage.find("分别", span.end, hi)
-    if head < 0 or not _DIGIT.search(span.text):
+    if head < 0 or not DIGIT.search(span.text):
         return span
     after = head + 2
     cut = _CLAUSE.search(passage, after, hi)
@@ -53,7 +52,7 @@ def listed_value(question: str, passage: str, span: Span,
         return span
     if len(values) == 2 * len(things) and _CHANGE_TO.search(passage, values[len(things) - 1].end(),
                                                            values[len(things)].start()):
-        values = values[:len(things)] if _ASKS_OLD.search(question) else values[len(things):]
+        values = values[:len(things)] if ASKS_OLD.search(question) else values[len(things):]
     if len(values) != len(things):
         return span
     chosen = _named(question, things)

@@ -109,9 +109,11 @@ def wanted_unit(question: str) -> re.Pattern[str] | None:
 # --- the value the question asks for, inside a span that carries more -----------------------
 
 # a change needs its verb: 100米至2800米 with none is a range, and asked as one
-_CHANGE = re.compile(r"^(?:从|由)?(?P<old>.+?)(?:上调|下调|提高|提升|增加|增长|扩大|缩短|缩小|减少|降低|"
-                     r"下降|延长|调整|攀升|跃升|增|升|降)(?:至|到|为)(?P<new>.+)$")
-_ASKS_OLD = re.compile(r"(?:从|由|原来|原先|原本|此前|之前|以前|过去)[^，。？?]{0,8}(?:多少|几)")
+# the verbs of a change and the word before its new value: 从60%|提升到|100%
+CHANGE_TO = (r"(?:上调|下调|提高|提升|增加|增长|扩大|缩短|缩小|减少|降低|下降|上升|恢复|延长|调整|攀升|跃升|"
+             r"增|升|降)(?:至|到|为)")
+_CHANGE = re.compile(rf"^(?:从|由)?(?P<old>.+?){CHANGE_TO}(?P<new>.+)$")
+ASKS_OLD = re.compile(r"(?:从|由|原来|原先|原本|此前|之前|以前|过去)[^，。？?]{0,8}(?:多少|几)")
 _CLAUSE = re.compile(r"[，；;。]|,(?!\d{3})")  # not the comma of 2,173
 _VALUE_END = re.compile(rf"[\d０-９零〇一二三四五六七八九十百千万亿两萬億兩](?:[多余餘]?(?:{_COUNTED_IN}))*"
                         rf"(?:{BOUND.pattern})?")
@@ -122,7 +124,7 @@ _NEW_LEAD = re.compile(r"^(?:现在|目前|当前|如今|今年|去年|年底|�
 # a value and nothing else: 12周, 约3200元, 460多人
 _BARE_VALUE = re.compile(rf"(?:第|约|近|(?<!不)超过|超|逾)?[\d０-９.．]+(?:[多余餘]|[万亿萬億])*(?:{_COUNTED_IN})*"
                          rf"(?:{BOUND.pattern})?")
-_DIGIT = re.compile(r"[\d０-９]")
+DIGIT = re.compile(r"[\d０-９]")
 _CODE = re.compile(r"[A-Za-zＡ-Ｚａ-ｚ]")  # MU|9191: the letters are the code's own
 
 
@@ -138,7 +140,7 @@ def asked_value(question: str, span: Span, fits: Callable[[str], bool] = lambda 
     # 最长开具不超过12周 → 12周 (第, 约, 近, 超 are the value's own)
     if not _STARTS_WITH_VALUE.match(text, a):
         bare = next((p for p in range(a + 1, b) if _BARE_VALUE.fullmatch(text, p, b)), None)
-        if (bare is not None and not _DIGIT.search(text, a, bare) and "每" not in text[a:bare]
+        if (bare is not None and not DIGIT.search(text, a, bare) and "每" not in text[a:bare]
                 and not _CODE.match(text, bare - 1)):
             a = bare
     if (a, b) == (0, len(text)):
@@ -170,16 +172,14 @@ def _new_value(question: str, clause: str) -> int:
     27项), 0 when it holds no change or the question asks the old value."""
     m = _CHANGE.match(clause)
     if not m or _CLAUSE.search(m["old"]) or not _ENDS_IN_VALUE.search(m["old"]) \
-            or _ASKS_OLD.search(question):
+            or ASKS_OLD.search(question):
         return 0
     lead = _NEW_LEAD.match(m["new"])
     new = m.start("new") + (lead.end() if lead else 0)
     return new if _STARTS_WITH_VALUE.match(clause, new) else 0
 
 
-# the verb of a change and the words before its new value: 从60%|提升到|100%
-_TO_NEW = re.compile(r"(?:上调|下调|提高|提升|增加|增长|扩大|缩短|缩小|减少|降低|下降|延长|调整|攀升|跃升|增|升|降)"
-                     r"(?:至|到|为)(?:现在|目前|当前|如今|今年|去年|年底|年末)?的?")
+_TO_NEW = re.compile(rf"{CHANGE_TO}(?:现在|目前|当前|如今|今年|去年|年底|年末)?的?")  # 60%|提升到|100%
 _FROM_BEFORE = re.compile(r"(?:从|由)[^，。；;]{0,12}$")
 
 
@@ -188,11 +188,11 @@ def new_of_change(question: str, passage: str, span: Span, fits: Callable[[str],
     """The new value of a change when the span is its old one (从贷款本金的60%提升到100%
     marked at 60% → 100%; 由原来的5%提高到20%以上 → 20%以上), unless the question asks the old
     one or the new value is not the kind asked."""
-    if _ASKS_OLD.search(question) or not _FROM_BEFORE.search(passage, span.sentence_start, span.start):
+    if ASKS_OLD.search(question) or not _FROM_BEFORE.search(passage, span.sentence_start, span.start):
         return span
     verb = _TO_NEW.match(passage, span.end, span.sentence_end)
     new = _BARE_VALUE.match(passage, verb.end(), span.sentence_end) if verb else None
-    if not new or not _DIGIT.search(new.group()) or not fits(new.group()):
+    if not new or not DIGIT.search(new.group()) or not fits(new.group()):
         return span
     return replace(span, start=new.start(), end=new.end(), text=new.group(),
                    sentence_end=max(new.end(), span.sentence_end))

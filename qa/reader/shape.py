@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import replace
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from qa.index.lexical import fold_aligned
 from qa.reader.listed import listed_value
@@ -35,7 +35,7 @@ def shaped(question: str, asked: Question, passages: Sequence[str], spans: Seque
     """`spans` (of `passages`) cut or completed to the kind of answer `asked` wants."""
     out = [complete_count(question, passages[s.passage_index], s) for s in spans]
     if asked.kind == NUMBER:
-        kind = lambda text: fits(asked, text)  # noqa: E731
+        kind = partial(fits, asked)
         out = [new_of_change(question, passages[s.passage_index], asked_value(question, s, kind), kind)
                for s in out]
         return [listed_value(question, passages[s.passage_index], s, kind) for s in out]
