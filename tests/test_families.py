@@ -83,7 +83,7 @@ def test_a_masthead_set_as_a_picture_leaves_the_paper_unknown_and_says_so(read, 
 def test_a_scanned_broadsheet_comes_back_whole_and_never_spliced(read, tmp_path):
     """A lead story across four columns above stories that start mid-column and run on, read
     as a 200 dpi scan turned by 2° with noise (column rules, a picture, a caption)."""
-    pytest.importorskip("rapidocr_onnxruntime")
+    pytest.importorskip("rapidocr")
     import pypdfium2 as pdfium
 
     spec, _, pdf = read["broadsheet-flow"]

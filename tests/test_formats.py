@@ -31,9 +31,9 @@ NO_PRINTER = chromium_available()
 
 def _ocr_missing() -> str | None:
     try:
-        import rapidocr_onnxruntime  # noqa: F401  (imports OpenCV, which needs libGL)
+        import rapidocr  # noqa: F401  (imports OpenCV)
     except ImportError as exc:
-        return f"OCR cannot run here ({exc}): apt-get install libgl1 (see .ci/run)"
+        return f"OCR cannot run here ({exc}): pip install rapidocr==3.10.0"
     return None
 
 

@@ -76,7 +76,7 @@ def test_a_vertical_line_is_set_out_character_by_character():
 class RowDetector:
     """Stand-in detector: a box for each run of inked rows in each column of the image."""
 
-    def text_det(self, image):
+    def detect(self, image):
         gray = image[:, :, 0] if image.ndim == 3 else image
         boxes = []
         for x0, x1 in COLUMNS:
@@ -88,7 +88,7 @@ class RowDetector:
                 elif not on and start is not None:
                     boxes.append(box(x0, start, x1, y))
                     start = None
-        return (boxes or None), 0.0
+        return np.stack(boxes) if boxes else None
 
 
 def test_a_large_page_is_searched_in_bands_and_each_line_found_once(monkeypatch):
@@ -120,3 +120,63 @@ def test_a_coarse_scan_is_enlarged_to_the_usual_line_height():
     assert ocr._enlargement(RowDetector(), small) == pytest.approx(ocr.TARGET_LINE_PX / 16, rel=0.15)
     big = np.kron(page(), np.ones((3, 3), dtype=np.uint8))  # the same page at three times the dpi
     assert ocr._enlargement(RowDetector(), big) == 1.0
+
+
+def _headline_row(pieces, below: tuple[int, int] | None):
+    """A page with a headline row of 60 px type inked over each (x0, x1) of `pieces`, and, when
+    `below` is given, body lines under it across [x0, x1)."""
+    gray = np.full((300, 1200), 255, dtype=np.uint8)
+    for x0, x1 in pieces:
+        gray[22:78, x0:x1] = 0
+    if below:
+        for y in range(110, 260, PITCH):
+            gray[y + 2:y + H - 2, below[0]:below[1]] = 0
+    return gray
+
+
+def _body_boxes():
+    return [box(40, y, 1160, y + H) for y in range(110, 260, PITCH)]
+
+
+def test_a_headline_parted_at_a_word_space_is_joined_when_its_text_runs_on_below():
+    gray = _headline_row([(100, 500), (530, 900)], below=(40, 1160))
+    boxes = np.stack([box(100, 20, 500, 80), box(530, 20, 900, 80), *_body_boxes()])
+    out = ocr._joined_heads(boxes, gray < 128, usual=float(H))
+    heads = [b for b in out if b[:, 1].max() - b[:, 1].min() > 2 * H]
+    assert spans(heads) == [(100, 900)]
+    assert len(out) == len(boxes) - 1
+
+
+def test_headlines_of_two_stories_side_by_side_stay_apart():
+    """As close, but a gutter runs white below the space between them."""
+    gray = _headline_row([(100, 500), (530, 900)], below=None)
+    for x0, x1 in ((40, 505), (525, 1160)):
+        for y in range(110, 260, PITCH):
+            gray[y + 2:y + H - 2, x0:x1] = 0
+    boxes = np.stack([box(100, 20, 500, 80), box(530, 20, 900, 80)])
+    assert spans(ocr._joined_heads(boxes, gray < 128, usual=float(H))) == [(100, 500), (530, 900)]
+
+
+def test_characters_the_detector_missed_inside_a_headline_join_its_pieces():
+    """Far apart, with ink between them along the row: one headline, and the scrap the
+    detector found in the middle goes with it."""
+    gray = _headline_row([(100, 950)], below=None)
+    boxes = np.stack([box(100, 20, 400, 80), box(500, 30, 540, 70), box(650, 20, 950, 80),
+                      box(100, 200, 950, 200 + H)])
+    out = ocr._joined_heads(boxes, gray < 128, usual=float(H))
+    assert spans(out) == [(100, 950), (100, 950)] and len(out) == 2
+
+
+def test_headlines_with_a_line_of_smaller_type_between_them_stay_apart():
+    """Two stories' headlines in a row of narrow columns, a third story's line of body type
+    between them: ink along the row, but not characters missed in one headline."""
+    gray = _headline_row([(100, 400), (800, 1100)], below=None)
+    gray[35:65, 450:750] = 0
+    boxes = np.stack([box(100, 20, 400, 80), box(450, 32, 750, 68), box(800, 20, 1100, 80)])
+    assert spans(ocr._joined_heads(boxes, gray < 128, usual=float(H))) == [(100, 400), (450, 750), (800, 1100)]
+
+
+def test_a_dash_read_once_between_chinese_characters_is_the_two_em_dash():
+    text, centres = ocr._dashes("复兴—新时代", [0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+    assert text == "复兴——新时代" and centres == [0.1, 0.2, 0.3, 0.3, 0.4, 0.5, 0.6]
+    assert ocr._dashes("好——好 1—2 a—b", None) == ("好——好 1—2 a—b", None)

@@ -1,5 +1,6 @@
-"""Scanned pages through RapidOCR: PP-OCRv4 detection and recognition models bundled in the
-`rapidocr-onnxruntime` wheel, run with onnxruntime on the CPU, nothing downloaded.
+"""Scanned pages through RapidOCR: the PP-OCRv6 small detection and recognition models bundled
+in the `rapidocr` wheel (simplified and traditional Chinese, Latin script), run with onnxruntime
+on the CPU, nothing downloaded.
 
 A scan turned by a degree or two is straightened first: the skew is the angle at which the
 rows of ink line up best (projection profile of a small copy), and the page is turned back by
@@ -11,7 +12,10 @@ Each detected line keeps its box (on the straightened page) and recognition conf
 from __future__ import annotations
 
 import math
+import re
 from functools import lru_cache
+from pathlib import Path
+from typing import Any, NamedTuple
 
 from qa.errors import ReadError
 from qa.ingest.formats.layout import Line
@@ -33,18 +37,61 @@ BLANK_SHARE = 0.15  # a stretch of a line with ink in fewer of its pixel columns
 CHANNEL_EMS = 0.4  # a white channel this wide (in line heights) through a detected line cuts it
 CHANNEL_REACH = 3.5  # line heights above and below a line that a channel runs through
 WIDE_CHANNEL_EMS = 0.75  # white only above or only below it, this wide
+HEAD_SPACE_EMS = 0.6  # pieces of large type closer than this share of its height are one headline,
+MISSED_EMS = 5.0  # or as far apart as this with ink between them (characters the detector missed)
+
+
+LONE_DASH = re.compile(r"(?<=[\u3400-\u9fff“”》」])—(?![—])(?=[\u3400-\u9fff“《「])")
+MODELS = ("PP-OCRv6_det_small.onnx", "PP-OCRv6_rec_small.onnx")  # inside the rapidocr wheel
+
+
+class Engine(NamedTuple):
+    """The OCR models: a line detector and a line recognizer."""
+
+    detector: Any
+    recognizer: Any
+
+    def detect(self, image) -> Any:
+        """Boxes (n × 4 corners, pixels) of the lines of an image (H × W × 3), or None."""
+        import numpy as np
+
+        boxes = self.detector(image).boxes
+        return None if boxes is None or not len(boxes) else np.asarray(boxes, dtype=np.float32)
+
+    def read(self, crops: list) -> list[tuple[str, float, list[float] | None]]:
+        """Each line crop's text, confidence and where each character sits along it (a share of
+        its width; None when they cannot be placed)."""
+        from rapidocr.ch_ppocr_rec.typings import TextRecInput
+
+        if not crops:
+            return []
+        out = self.recognizer(TextRecInput(img=crops, return_word_box=True))
+        read = []
+        for text, score, where in zip(out.txts, out.scores, out.word_results, strict=True):
+            text, centres = _dashes(text, _centres(text, where))
+            read.append((text, float(score), centres))
+        return read
 
 
 @lru_cache(maxsize=2)
-def engine(threads: int):
+def engine(threads: int) -> Engine:
     """The OCR engine (models load once per process: about a second)."""
     try:
-        from rapidocr_onnxruntime import RapidOCR
-    except ImportError as exc:  # the wheel, or OpenCV's system library (libGL), is missing
-        raise ReadError(f"OCR is not available: {exc} (pip install rapidocr-onnxruntime; "
-                        "on Debian, apt-get install libgl1)") from exc
-    return RapidOCR(use_cls=False, print_verbose=False, intra_op_num_threads=threads,
-                    inter_op_num_threads=1)
+        import rapidocr
+    except ImportError as exc:  # the wheel, or a library under OpenCV, is missing
+        raise ReadError(f"OCR is not available: {exc} (pip install rapidocr==3.10.0)") from exc
+    det, rec = (Path(rapidocr.__file__).parent / "models" / name for name in MODELS)
+    for path in (det, rec):
+        if not path.is_file():
+            raise ReadError(f"OCR is not available: {path} is missing (pip install --force-reinstall "
+                            "rapidocr==3.10.0: its wheel carries the models)")
+    ocr = rapidocr.RapidOCR(params={
+        "Global.log_level": "critical", "Global.use_cls": False,
+        "Det.model_path": str(det), "Rec.model_path": str(rec),
+        "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+        "EngineConfig.onnxruntime.inter_op_num_threads": 1})
+    # RapidOCR's own pipeline downscales pages to 2000 px; its models are driven here one by one
+    return Engine(ocr._load_det_model(), ocr._load_rec_model())
 
 
 def recognise(image, threads: int = -1) -> tuple[list[Line], float]:
@@ -75,14 +122,13 @@ def recognise(image, threads: int = -1) -> tuple[list[Line], float]:
     ink = clean < 128
     boxes = _split_at_channels(boxes, ink)
     usual = float(np.median([b[:, 1].max() - b[:, 1].min() for b in boxes]))
+    boxes = _joined_heads(boxes, ink, usual)
     boxes = np.stack([b for b in boxes if b[:, 0].max() - b[:, 0].min() >= SLIVER * usual]
                      or list(boxes))  # what is left of a rule, not a line
-    crops = ocr.get_crop_img_list(page, boxes)
     upright = [_vertical(box, usual) for box in boxes]
-    crops = [_unstacked(page, box) if up else crop for box, crop, up in zip(boxes, crops, upright, strict=True)]
-    read, _ = ocr.text_rec(crops, True)  # with each character's position along its line
+    crops = [_unstacked(page, box) if up else _crop(page, box) for box, up in zip(boxes, upright, strict=True)]
     lines = []
-    for box, up, (text, score, where) in zip(boxes.tolist(), upright, read, strict=True):
+    for box, up, (text, score, centres) in zip(boxes.tolist(), upright, ocr.read(crops), strict=True):
         if float(score) < MIN_CONFIDENCE or not text.strip():
             continue
         xs, ys = zip(*box, strict=True)
@@ -90,8 +136,7 @@ def recognise(image, threads: int = -1) -> tuple[list[Line], float]:
             lines.append(Line(text.strip(), min(xs), min(ys), max(xs), max(ys), max(xs) - min(xs), False,
                               round(float(score), 4), vertical=True))
             continue
-        lines += _pieces(text, _centres(text, where), min(xs), min(ys), max(xs), max(ys),
-                         round(float(score), 4), ink)
+        lines += _pieces(text, centres, min(xs), min(ys), max(xs), max(ys), round(float(score), 4), ink)
     if factor > 1:
         lines = [_scaled(line, 1 / factor) for line in lines]
     return lines, skew
@@ -107,10 +152,10 @@ def _enlargement(ocr, gray) -> float:
     scale = min(1.0, PROBE_WIDTH / max(width, 1))
     probe = Image.fromarray(gray).resize((max(1, round(width * scale)), max(1, round(gray.shape[0] * scale))),
                                          Image.BILINEAR)
-    boxes, _ = ocr.text_det(np.repeat(np.asarray(probe)[:, :, None], 3, axis=2))
-    if boxes is None or not len(boxes):
+    boxes = ocr.detect(np.repeat(np.asarray(probe)[:, :, None], 3, axis=2))
+    if boxes is None:
         return 1.0
-    heights = [float(b[:, 1].max() - b[:, 1].min()) / scale for b in np.asarray(boxes)]
+    heights = [float(b[:, 1].max() - b[:, 1].min()) / scale for b in boxes]
     usual = float(np.median(heights))
     return min(MAX_UPSCALE, TARGET_LINE_PX / usual) if usual < TARGET_LINE_PX / 1.15 else 1.0
 
@@ -124,16 +169,15 @@ def _detect(ocr, page):
 
     height, width = page.shape[:2]
     if height * width <= DETECT_PIXELS:
-        boxes, _ = ocr.text_det(page)
-        return None if boxes is None else np.asarray(boxes, dtype=np.float32)
+        return ocr.detect(page)
     band = max(BAND_PX, DETECT_PIXELS // width)
     out = []
     for top in range(0, height, band - OVERLAP_PX):
         bottom = min(height, top + band)
-        boxes, _ = ocr.text_det(np.ascontiguousarray(page[top:bottom]))
+        boxes = ocr.detect(np.ascontiguousarray(page[top:bottom]))
         lo = 0 if top == 0 else top + OVERLAP_PX / 2
         hi = height if bottom == height else bottom - OVERLAP_PX / 2
-        for box in [] if boxes is None else np.asarray(boxes, dtype=np.float32):
+        for box in [] if boxes is None else boxes:
             box = box + np.array([0, top], dtype=np.float32)
             tall = box[:, 1].max() - box[:, 1].min() > OVERLAP_PX - 2 * EDGE_PX  # whole in no band
             cut = (top > 0 and box[:, 1].min() < top + EDGE_PX
@@ -225,6 +269,65 @@ def _split_at_channels(boxes, ink):
     return np.stack(out) if out else boxes
 
 
+def _joined_heads(boxes, ink, usual: float):
+    """Pieces of one headline set on one row joined: the detector parts large type at a word
+    space (`聚焦“五个着力” 助推…`) and misses characters in it now and then. Two pieces join when
+    they are of one size, side by side, and either less than `HEAD_SPACE_EMS` of it apart with
+    ink below the space (the story's text runs on under it) or with ink between them along the
+    row (characters the detector missed); between the headlines of two stories side by side
+    runs a white gutter. What the detector found inside a joined headline goes with it. `ink`:
+    the page's ink, a boolean array."""
+    import numpy as np
+
+    def extent(b):
+        return [float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 0].max()), float(b[:, 1].max())]
+
+    def head(b) -> bool:  # large type, set across (not a vertical headline)
+        height = b[:, 1].max() - b[:, 1].min()
+        return bool(height > 1.5 * usual and b[:, 0].max() - b[:, 0].min() >= 1.5 * height)
+
+    heads = sorted((extent(b) for b in boxes if head(b)), key=lambda e: e[0])
+    joined: list[list[float]] = []
+    grown = False
+    for x0, y0, x1, y1 in heads:
+        for j in joined:
+            h, tall = min(y1 - y0, j[3] - j[1]), max(y1 - y0, j[3] - j[1])
+            gap = x0 - j[2]
+            if (min(y1, j[3]) - max(y0, j[1]) >= 0.6 * h and h >= 0.75 * tall and gap >= -0.2 * h
+                    and (gap <= HEAD_SPACE_EMS * h and _inked(ink, j[2], x0, max(y1, j[3]), CHANNEL_REACH * h)
+                         or gap <= MISSED_EMS * h and _inked(ink, j[2] + 0.1 * h, x0 - 0.1 * h, max(y0, j[1]), h)
+                         and not any(_smaller_line(b, j[2], x0, min(y0, j[1]), max(y1, j[3]), h) for b in boxes))):
+                j[:] = [j[0], min(y0, j[1]), max(x1, j[2]), max(y1, j[3])]
+                grown = True
+                break
+        else:
+            joined.append([x0, y0, x1, y1])
+    if not grown:
+        return boxes
+
+    def inside(b) -> bool:
+        cx, cy = float(b[:, 0].mean()), float(b[:, 1].mean())
+        return any(a <= cx <= c and t <= cy <= d for a, t, c, d in joined)
+
+    rest = [b for b in boxes if not head(b) and not inside(b)]
+    return np.stack(rest + [np.array([[a, t], [c, t], [c, d], [a, d]], dtype=np.float32) for a, t, c, d in joined])
+
+
+def _smaller_line(b, a: float, z: float, top: float, foot: float, height: float) -> bool:
+    """Whether box `b` is a line of smaller type (three characters or more) between x `a` and
+    `z` on the row [top, foot]: text of other stories, not characters missed in a headline."""
+    h = float(b[:, 1].max() - b[:, 1].min())
+    cx, cy = float(b[:, 0].mean()), float(b[:, 1].mean())
+    return a <= cx <= z and top <= cy <= foot and h < 0.75 * height and float(b[:, 0].max() - b[:, 0].min()) >= 3 * h
+
+
+def _inked(ink, a: float, b: float, top: float, height: float) -> bool:
+    """Whether most pixel columns of the stretch [a, b) have ink within `height` below `top`."""
+    lo, hi = int(a), max(int(b), int(a) + 1)
+    region = ink[int(top):int(top + height), max(0, lo):hi]
+    return bool(region.size) and float(region.any(axis=0).mean()) >= 0.5
+
+
 def _runs_of(flags, least: float) -> list[tuple[int, int]]:
     """[start, end) of each run of True at least `least` long."""
     out, start = [], None
@@ -257,13 +360,40 @@ def skew_of(gray) -> float:
     return round(float(best), 2) if abs(best) >= 0.1 else 0.0
 
 
+def _dashes(text: str, centres: list[float] | None) -> tuple[str, list[float] | None]:
+    """A dash the recognizer reads once between Chinese characters as the 破折号 it is (——):
+    Chinese sets it two ems long, and the model gives one."""
+    at = [m.start() for m in LONE_DASH.finditer(text)]
+    if not at:
+        return text, centres
+    for i in reversed(at):
+        text = text[:i] + "—" + text[i:]
+        centres = None if centres is None else centres[:i + 1] + centres[i:]
+    return text, centres
+
+
+def _crop(page, box):
+    """The line in `box`, turned level (a line taller than long is read turned on its side)."""
+    from rapidocr.utils.process_img import get_rotate_crop_image
+
+    return get_rotate_crop_image(page, box.copy())
+
+
 def _centres(text: str, where) -> list[float] | None:
-    """Where each character of a recognised line sits, as a share of the line's width."""
-    columns, _, found, _, _ = where
-    flat = [c for word in found for c in word]
-    if len(flat) != len(text) or not columns:
+    """Where each character of a recognised line sits, as a share of the line's width (`where`:
+    the recognizer's word information, the output column of each character but spaces, and the
+    line's length in columns); a space sits halfway between its neighbours."""
+    flat = [c + 0.5 for word in where.word_cols for c in word]
+    if len(flat) != sum(not c.isspace() for c in text) or not flat or not where.line_txt_len:
         return None
-    return [(c + 0.5) / columns for c in flat]
+    placed = iter(flat)
+    at = [None if c.isspace() else next(placed) for c in text]
+    for i, c in enumerate(at):
+        if c is None:
+            before = next((x for x in reversed(at[:i]) if x is not None), flat[0])
+            after = next((x for x in at[i + 1:] if x is not None), flat[-1])
+            at[i] = (before + after) / 2
+    return [c / where.line_txt_len for c in at]
 
 
 def _pieces(text: str, centres: list[float] | None, x0: float, y0: float, x1: float, y1: float,
