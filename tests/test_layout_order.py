@@ -123,6 +123,19 @@ def test_the_page_header_is_set_aside_as_metadata():
     assert (meta.newspaper, meta.date, meta.page, meta.section) == ("乌海日报", "2022-11-22", "3", "经济")
 
 
+def test_a_masthead_beside_the_header_line_is_furniture_whatever_it_reads():
+    """A masthead in large type reaching below the header line's foot is the header's, also
+    when OCR misread its name (山城早报 as 山城早): it never joins the lead's headline."""
+    p = Page()
+    mast = p.line(40, 10, "山城早", size=40.0)
+    fields = [p.line(400, 30, "2022年1月30日 星期日"), p.line(600, 30, "第16版 社会")]
+    head = p.headline(60, 80, "忠诚托举新使命")
+    body = p.column(40, 120, 4)
+    layout = analyse(p.lines, 1200.0)
+    assert sorted(texts(list(layout.header))) == sorted(texts([mast, *fields]))
+    assert order(p) == [head.text, *texts(body)]
+
+
 def test_a_headline_broken_where_the_width_ran_out_joins_without_a_space():
     full = Line("习近平对政法工作作出重要指示强调坚持党的绝对领导忠诚履职担", 40, 40, 40 + 30 * HEAD, 40 + HEAD, HEAD)
     rest = Line("当作为", 40 + 13.5 * HEAD, 70, 40 + 16.5 * HEAD, 70 + HEAD, HEAD)

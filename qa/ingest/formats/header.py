@@ -101,8 +101,10 @@ _LEFT = re.compile(r"[\s·•|｜:：/\-—()（）\[\]【】]+")
 MAX_LEFT = 4  # characters a furniture line may hold beside its fields
 
 
-def read_fields(texts: list[str], sizes: list[float] | None = None) -> Meta:
-    """The page's fields from its header lines (and their type sizes, for the masthead)."""
+def read_fields(texts: list[str], sizes: list[float] | None = None, read_by_ocr: bool = False) -> Meta:
+    """The page's fields from its header lines (and their type sizes, for the masthead). On a
+    scan (`read_by_ocr`) a masthead is a name only where it reads as a paper's (…日报, …晚报):
+    a misread one (乌海日汉) is no name, and the catalog may give it."""
     meta = Meta()
     for text in texts:
         text = text.strip()
@@ -115,7 +117,8 @@ def read_fields(texts: list[str], sizes: list[float] | None = None) -> Meta:
                     meta.newspaper = token
                     break
     if meta.newspaper is None and sizes:
-        meta.newspaper = _masthead(texts, sizes)
+        name = _masthead(texts, sizes)
+        meta.newspaper = name if name and (not read_by_ocr or PAPER.fullmatch(name)) else None
     return meta
 
 

@@ -153,14 +153,15 @@ def _furniture(line: Line, size: float) -> bool:
 
 
 def _header(lines: list[Line], page_height: float, size: float) -> set[Line]:
-    """Lines in the band of the page header: the top band holding furniture lines."""
+    """Lines in the band of the page header: the top band holding furniture lines, and what is
+    set beside them (a masthead in large type reaching below the header line's foot)."""
     top = min(line.y0 for line in lines)
     band = top + HEADER_BAND * (page_height - top)
     marks = [line for line in lines if line.y0 < band and _furniture(line, size)]
     if not marks:
         return set()
     bottom = max(line.y1 for line in marks) + 0.3 * size
-    return {line for line in lines if line.y1 <= bottom}
+    return {line for line in lines if (line.y0 + line.y1) / 2 <= bottom}
 
 
 # --- reading order -----------------------------------------------------------------------------

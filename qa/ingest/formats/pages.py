@@ -75,7 +75,8 @@ def build_page(layout: Layout, info: PageInfo, text: Text) -> Page:
         if rows:
             rows.append(Row("", len(text.parts) + 1, text.size, text.size))
         rows += _rows(element, number, body)
-    meta = read_fields([line.text for line in layout.header], [line.size for line in layout.header])
+    meta = read_fields([line.text for line in layout.header], [line.size for line in layout.header],
+                       read_by_ocr=any(line.confidence is not None for line in layout.header))
     return Page(meta, rows, lines, info._replace(label=meta.page), frozenset(body))
 
 
