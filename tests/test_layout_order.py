@@ -123,6 +123,16 @@ def test_the_page_header_is_set_aside_as_metadata():
     assert (meta.newspaper, meta.date, meta.page, meta.section) == ("乌海日报", "2022-11-22", "3", "经济")
 
 
+def test_the_short_last_line_of_a_spanning_headline_may_overlap_the_line_above():
+    """OCR pads a box around its ink: the headline's `会议` under its long first line overlaps
+    it by a pixel, and is still the headline's, so the columns below are read one by one."""
+    p = Page()
+    first = p.line(40, 40, "全国政协常委会第二十四次会议举行全体", size=HEAD, width=3 * WIDTH + 2 * GUTTER)
+    last = p.line(40 + WIDTH + GUTTER + 40, 40 + HEAD - 1, "会议", size=HEAD * 1.1)
+    columns = [p.column(40 + n * (WIDTH + GUTTER), 40 + 2 * HEAD + 6, 5) for n in range(3)]
+    assert order(p) == [first.text + last.text, *(t for column in columns for t in texts(column))]
+
+
 def test_a_masthead_beside_the_header_line_is_furniture_whatever_it_reads():
     """A masthead in large type reaching below the header line's foot is the header's, also
     when OCR misread its name (山城早报 as 山城早): it never joins the lead's headline."""

@@ -306,7 +306,7 @@ def _split_spanning(lines: list[Line], size: float, gap: float) -> list[list[Lin
     spanning = {ln for ln in ordered if ln.size >= SUBHEAD * size and ln.x1 - ln.x0 > 1.3 * column}
     for ln in ordered:
         if ln.size >= SUBHEAD * size and any(
-                0 <= ln.y0 - above.y1 < 1.2 * ln.size and min(ln.x1, above.x1) > max(ln.x0, above.x0)
+                -0.25 * ln.size <= ln.y0 - above.y1 < 1.2 * ln.size and min(ln.x1, above.x1) > max(ln.x0, above.x0)
                 for above in spanning):
             spanning.add(ln)
     cuts = []
@@ -336,8 +336,9 @@ def _kind(line: Line, size: float, prev: Line | None = None) -> str:
 
 
 def _under(above: Line, line: Line) -> bool:
-    """`line` continues `above` on the next line of the same block."""
-    return (0 <= line.y0 - above.y1 < 0.8 * line.size
+    """`line` continues `above` on the next line of the same block (OCR's boxes, padded around
+    the ink, may overlap a little)."""
+    return (-0.25 * line.size <= line.y0 - above.y1 < 0.8 * line.size
             and min(line.x1, above.x1) > max(line.x0, above.x0))
 
 
