@@ -180,3 +180,20 @@ def test_a_dash_read_once_between_chinese_characters_is_the_two_em_dash():
     text, centres = ocr._dashes("复兴—新时代", [0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
     assert text == "复兴——新时代" and centres == [0.1, 0.2, 0.3, 0.3, 0.4, 0.5, 0.6]
     assert ocr._dashes("好——好 1—2 a—b", None) == ("好——好 1—2 a—b", None)
+
+
+def test_a_thin_strip_is_padded_for_the_detector_not_enlarged():
+    """The detector scales an image up to a 736 px shortest side: a strip 5 px wide would be
+    searched 147 times enlarged (44,000 px tall). It is padded white to that side instead."""
+    seen = []
+
+    class Detector:
+        def __call__(self, image):
+            seen.append(image.shape)
+            return type("Out", (), {"boxes": None})()
+
+    strip = np.zeros((300, 5, 3), dtype=np.uint8)
+    assert ocr.Engine(Detector(), None).detect(strip) is None
+    assert seen == [(736, 736, 3)]
+    ocr.Engine(Detector(), None).detect(np.zeros((900, 1000, 3), dtype=np.uint8))
+    assert seen[-1] == (900, 1000, 3)

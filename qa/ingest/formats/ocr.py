@@ -21,6 +21,7 @@ from qa.errors import ReadError
 from qa.ingest.formats.layout import Line
 from qa.text import is_han
 
+DETECT_MIN_SIDE = 736  # the detector enlarges an image to this shortest side (a strip 5 px wide: 100×)
 DETECT_PIXELS = 9_000_000  # the most pixels line detection looks at at once (memory grows with them)
 BAND_PX = 2400  # a larger page is searched for lines in bands of so many rows at least,
 OVERLAP_PX = 400  # overlapping by so many (more than two headline lines)
@@ -55,6 +56,10 @@ class Engine(NamedTuple):
         """Boxes (n × 4 corners, pixels) of the lines of an image (H × W × 3), or None."""
         import numpy as np
 
+        height, width = image.shape[:2]
+        if min(height, width) < DETECT_MIN_SIDE:  # padded white, or the detector scales it up to that
+            image = np.pad(image, ((0, max(0, DETECT_MIN_SIDE - height)), (0, max(0, DETECT_MIN_SIDE - width)),
+                                   (0, 0)), constant_values=255)
         boxes = self.detector(image).boxes
         return None if boxes is None or not len(boxes) else np.asarray(boxes, dtype=np.float32)
 
