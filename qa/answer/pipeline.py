@@ -112,8 +112,9 @@ class Archive:
         Only reports published by the day of asking (`asked_on`, by default the settings' or
         today) are read. A time the question names (2023年, 今年 on that day) narrows it to the
         reports that can be about that time (qa.answer.when); when there are none, the answer is
-        withheld, saying so, with the other times' reports cited. The answer is read from the best `k` passages; `depth` retrieves more for the record
-        (`Answer.hits`), as evaluation does to measure recall beyond k.
+        withheld, saying so, with the other times' reports cited. The answer is read from the
+        best `k` passages; `depth` retrieves more for the record (`Answer.hits`), as evaluation
+        does to measure recall beyond k.
         """
         q = check_question(question, self.settings.max_question_chars)
         k = k or self.settings.k

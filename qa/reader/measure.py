@@ -120,7 +120,8 @@ _VALUE_END = re.compile(rf"[\d０-９零〇一二三四五六七八九十百千�
 _ENDS_IN_VALUE = re.compile(r"[\d０-９零〇一二三四五六七八九十百千万亿两萬億兩][^\d，,；;。]{0,4}$")
 _STARTS_WITH_VALUE = re.compile(r"(?:第|约|近|(?<!不)超过|超|逾)?[\d０-９零〇一二三四五六七八九十两]")
 # what a change goes to, before its value: 减少到现在的27项, 提高到目前的3.5%
-_NEW_LEAD = re.compile(r"^(?:现在|目前|当前|如今|今年|去年|年底|年末)的")
+_NOW = r"(?:现在|目前|当前|如今|今年|去年|年底|年末)"  # 提升到|现在的|100%
+_NEW_LEAD = re.compile(rf"^{_NOW}的")
 # a value and nothing else: 12周, 约3200元, 460多人
 _BARE_VALUE = re.compile(rf"(?:第|约|近|(?<!不)超过|超|逾)?[\d０-９.．]+(?:[多余餘]|[万亿萬億])*(?:{_COUNTED_IN})*"
                          rf"(?:{BOUND.pattern})?")
@@ -179,7 +180,7 @@ def _new_value(question: str, clause: str) -> int:
     return new if _STARTS_WITH_VALUE.match(clause, new) else 0
 
 
-_TO_NEW = re.compile(rf"{CHANGE_TO}(?:现在|目前|当前|如今|今年|去年|年底|年末)?的?")  # 60%|提升到|100%
+_TO_NEW = re.compile(rf"{CHANGE_TO}{_NOW}?的?")  # 60%|提升到|100%
 _FROM_BEFORE = re.compile(r"(?:从|由)[^，。；;]{0,12}$")
 
 

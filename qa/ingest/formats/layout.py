@@ -31,6 +31,7 @@ HEIGHT_SLACK = 1.15  # a line's size may exceed what its height says by this muc
 HEADER_BAND = 0.15  # the page header sits in this top share of the page
 GUTTER_EMS = 0.4  # narrowest gap between two columns
 TRIM_EMS = 0.5  # line ends trimmed by this much when looking for gutters
+BOX_OVERLAP = 0.25  # a line may overlap the one above by this share of its size (OCR pads its boxes)
 INDENT_EMS = 0.9  # a paragraph's first line is indented (two characters in Chinese type)
 SHORT = 8  # characters: a line this short is not measured for its type size
 _CREDIT = re.compile(r"[（(][^（）()]{1,30}摄\s*[)）]\s*$")
@@ -306,7 +307,7 @@ def _split_spanning(lines: list[Line], size: float, gap: float) -> list[list[Lin
     spanning = {ln for ln in ordered if ln.size >= SUBHEAD * size and ln.x1 - ln.x0 > 1.3 * column}
     for ln in ordered:
         if ln.size >= SUBHEAD * size and any(
-                -0.25 * ln.size <= ln.y0 - above.y1 < 1.2 * ln.size and min(ln.x1, above.x1) > max(ln.x0, above.x0)
+                -BOX_OVERLAP * ln.size <= ln.y0 - above.y1 < 1.2 * ln.size and min(ln.x1, above.x1) > max(ln.x0, above.x0)
                 for above in spanning):
             spanning.add(ln)
     cuts = []
@@ -336,9 +337,8 @@ def _kind(line: Line, size: float, prev: Line | None = None) -> str:
 
 
 def _under(above: Line, line: Line) -> bool:
-    """`line` continues `above` on the next line of the same block (OCR's boxes, padded around
-    the ink, may overlap a little)."""
-    return (-0.25 * line.size <= line.y0 - above.y1 < 0.8 * line.size
+    """`line` continues `above` on the next line of the same block."""
+    return (-BOX_OVERLAP * line.size <= line.y0 - above.y1 < 0.8 * line.size
             and min(line.x1, above.x1) > max(line.x0, above.x0))
 
 

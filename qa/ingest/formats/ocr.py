@@ -38,6 +38,7 @@ BLANK_SHARE = 0.15  # a stretch of a line with ink in fewer of its pixel columns
 CHANNEL_EMS = 0.4  # a white channel this wide (in line heights) through a detected line cuts it
 CHANNEL_REACH = 3.5  # line heights above and below a line that a channel runs through
 WIDE_CHANNEL_EMS = 0.75  # white only above or only below it, this wide
+HEAD_LINES = 1.5  # a detected line this many times the usual height is set in headline type
 HEAD_SPACE_EMS = 0.6  # pieces of large type closer than this share of its height are one headline,
 MISSED_EMS = 5.0  # or as far apart as this with ink between them (characters the detector missed)
 
@@ -253,7 +254,7 @@ def _split_at_channels(boxes, ink):
     for box, h in zip(boxes, heights, strict=True):
         x0, x1 = int(box[:, 0].min()), int(box[:, 0].max())
         y0, y1 = int(box[:, 1].min()), int(box[:, 1].max())
-        if h > 1.5 * usual or x1 - x0 < 4 * h:  # headlines, and lines too short to hold two
+        if h > HEAD_LINES * usual or x1 - x0 < 4 * h:  # headlines, and lines too short to hold two
             out.append(box)
             continue
         own = ink[max(0, y0):y1, max(0, x0):x1].any(axis=0)
@@ -284,24 +285,21 @@ def _joined_heads(boxes, ink, usual: float):
     the page's ink, a boolean array."""
     import numpy as np
 
-    def extent(b):
-        return [float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 0].max()), float(b[:, 1].max())]
-
-    def head(b) -> bool:  # large type, set across (not a vertical headline)
-        height = b[:, 1].max() - b[:, 1].min()
-        return bool(height > 1.5 * usual and b[:, 0].max() - b[:, 0].min() >= 1.5 * height)
-
-    heads = sorted((extent(b) for b in boxes if head(b)), key=lambda e: e[0])
+    # each box once: x0, y0, x1, y1 and its centre
+    ext = [(float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 0].max()), float(b[:, 1].max()),
+            float(b[:, 0].mean()), float(b[:, 1].mean())) for b in boxes]
+    head = [y1 - y0 > HEAD_LINES * usual and x1 - x0 >= 1.5 * (y1 - y0)  # large type, set across
+            for x0, y0, x1, y1, _, _ in ext]
     joined: list[list[float]] = []
     grown = False
-    for x0, y0, x1, y1 in heads:
+    for x0, y0, x1, y1, _, _ in sorted((e for e, h in zip(ext, head, strict=True) if h), key=lambda e: e[0]):
         for j in joined:
             h, tall = min(y1 - y0, j[3] - j[1]), max(y1 - y0, j[3] - j[1])
             gap = x0 - j[2]
             if (min(y1, j[3]) - max(y0, j[1]) >= 0.6 * h and h >= 0.75 * tall and gap >= -0.2 * h
                     and (gap <= HEAD_SPACE_EMS * h and _inked(ink, j[2], x0, max(y1, j[3]), CHANNEL_REACH * h)
                          or gap <= MISSED_EMS * h and _inked(ink, j[2] + 0.1 * h, x0 - 0.1 * h, max(y0, j[1]), h)
-                         and not any(_smaller_line(b, j[2], x0, min(y0, j[1]), max(y1, j[3]), h) for b in boxes))):
+                         and not any(_smaller_line(e, j[2], x0, min(y0, j[1]), max(y1, j[3]), h) for e in ext))):
                 j[:] = [j[0], min(y0, j[1]), max(x1, j[2]), max(y1, j[3])]
                 grown = True
                 break
@@ -309,28 +307,28 @@ def _joined_heads(boxes, ink, usual: float):
             joined.append([x0, y0, x1, y1])
     if not grown:
         return boxes
-
-    def inside(b) -> bool:
-        cx, cy = float(b[:, 0].mean()), float(b[:, 1].mean())
-        return any(a <= cx <= c and t <= cy <= d for a, t, c, d in joined)
-
-    rest = [b for b in boxes if not head(b) and not inside(b)]
+    rest = [b for b, e, h in zip(boxes, ext, head, strict=True)
+            if not h and not any(a <= e[4] <= c and t <= e[5] <= d for a, t, c, d in joined)]
     return np.stack(rest + [np.array([[a, t], [c, t], [c, d], [a, d]], dtype=np.float32) for a, t, c, d in joined])
 
 
-def _smaller_line(b, a: float, z: float, top: float, foot: float, height: float) -> bool:
-    """Whether box `b` is a line of smaller type (three characters or more) between x `a` and
-    `z` on the row [top, foot]: text of other stories, not characters missed in a headline."""
-    h = float(b[:, 1].max() - b[:, 1].min())
-    cx, cy = float(b[:, 0].mean()), float(b[:, 1].mean())
-    return a <= cx <= z and top <= cy <= foot and h < 0.75 * height and float(b[:, 0].max() - b[:, 0].min()) >= 3 * h
+def _smaller_line(e: tuple[float, ...], a: float, z: float, top: float, foot: float, height: float) -> bool:
+    """Whether a box (`e`: its extent and centre) is a line of smaller type (three characters or
+    more) between x `a` and `z` on the row [top, foot]: text of other stories, not characters
+    missed in a headline."""
+    x0, y0, x1, y1, cx, cy = e
+    return a <= cx <= z and top <= cy <= foot and y1 - y0 < 0.75 * height and x1 - x0 >= 3 * (y1 - y0)
 
 
 def _inked(ink, a: float, b: float, top: float, height: float) -> bool:
     """Whether most pixel columns of the stretch [a, b) have ink within `height` below `top`."""
-    lo, hi = int(a), max(int(b), int(a) + 1)
-    region = ink[int(top):int(top + height), max(0, lo):hi]
-    return bool(region.size) and float(region.any(axis=0).mean()) >= 0.5
+    return _ink_share(ink, a, max(int(b), int(a) + 1), top, top + height) >= 0.5
+
+
+def _ink_share(ink, x0: float, x1: float, y0: float, y1: float) -> float:
+    """The share of the pixel columns of [x0, x1) × [y0, y1) with ink in them (0 when empty)."""
+    region = ink[max(0, int(y0)):int(y1), max(0, int(x0)):int(x1)]
+    return float(region.any(axis=0).mean()) if region.size else 0.0
 
 
 def _runs_of(flags, least: float) -> list[tuple[int, int]]:
@@ -416,10 +414,7 @@ def _pieces(text: str, centres: list[float] | None, x0: float, y0: float, x1: fl
     half = pitch / 2
 
     def blank(a: float, b: float) -> bool:
-        if ink is None or b - a < 1:
-            return True
-        region = ink[max(0, int(y0)):int(y1), max(0, int(a)):int(b)]
-        return not region.size or region.any(axis=0).mean() < BLANK_SHARE
+        return ink is None or b - a < 1 or _ink_share(ink, a, b, y0, y1) < BLANK_SHARE
 
     cuts = [0, *(i for i in range(1, len(at)) if at[i] - at[i - 1] > SPLIT_PITCHES * pitch
                  and blank(at[i - 1] + half, at[i] - half)), len(at)]
